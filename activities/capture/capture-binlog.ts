@@ -1,0 +1,146 @@
+/**
+ * `captureBinlog`: the long-running activity at the source's datacenter. It streams the binlog,
+ * cuts batches at commits, stages each one and submits it to the pipeline by Workflow Update.
+ * It heartbeats the last accepted position, so a retry (worker crash, lost connection) resumes
+ * exactly after the last batch the pipeline accepted; a batch submitted twice is accepted once.
+ */
+import { activityInfo, ApplicationFailure, Context, heartbeat, log } from '@temporalio/activity';
+import { type Client, WorkflowUpdateFailedError } from '@temporalio/client';
+import { TransactionBatcher, type CutBatch } from '../../lib/batcher.js';
+import { formatPosition, positionKey, type BatchDescriptor, type BinlogPosition } from '../../lib/model.js';
+import { pipelineWorkflowId, type PipelineSpec } from '../../lib/spec.js';
+import { submitBatchUpdate } from '../../workflows/messages.js';
+import { openStage } from '../stage/stage.js';
+import { BinlogStream } from './binlog-stream.js';
+
+/** Input of `captureBinlog`. */
+export interface CaptureInput {
+  spec: PipelineSpec;
+  /** The pipeline's accepted position when the activity was scheduled. */
+  from: BinlogPosition;
+}
+
+interface CaptureProgress {
+  accepted: BinlogPosition;
+  batches: number;
+}
+
+const HEARTBEAT_MS = 2000;
+
+/** A server id per pipeline, stable across restarts, away from small ids servers usually use. */
+export function captureServerId(spec: PipelineSpec): number {
+  if (spec.source.serverId) return spec.source.serverId;
+  let h = 0;
+  for (const ch of spec.id) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return 100_000 + (h % 1_000_000_000);
+}
+
+export function createCaptureActivities(deps: { client: () => Client }) {
+  return {
+    async captureBinlog(input: CaptureInput): Promise<void> {
+      const { spec } = input;
+      const ctx = Context.current();
+      const saved = activityInfo().heartbeatDetails as CaptureProgress | undefined;
+      let accepted = saved?.accepted ?? input.from;
+      let batches = saved?.batches ?? 0;
+      log.info('capture starting', { pipeline: spec.id, from: formatPosition(accepted), attempt: activityInfo().attempt });
+
+      const stage = openStage(spec.stage);
+      const handle = deps.client().workflow.getHandle(pipelineWorkflowId(spec.id));
+      const batcher = new TransactionBatcher(spec.batch, accepted);
+      const tables: Record<string, string[]> = {};
+      for (const t of spec.tables) (tables[t.source.schema] ??= []).push(t.source.table);
+
+      let failure: Error | undefined;
+      let submitting = false;
+      let wake: () => void = () => {};
+      const poke = () => wake();
+      const stream = new BinlogStream(
+        { source: spec.source, serverId: captureServerId(spec), from: accepted, tables },
+        {
+          onRows: (changes, t) => batcher.addRows(changes, t),
+          onCommit: (pos, t) => {
+            batcher.commit(pos, t, Date.now());
+            // Backpressure: while a submission waits, read on only until one more batch is full.
+            if (submitting && batcher.readyRows >= spec.batch.maxRows) stream.pause();
+            if (batcher.due(Date.now())) poke();
+          },
+          onDdl: (schema, sql) => log.info('DDL seen in the binlog (not replayed by this build)', { schema, sql: sql.slice(0, 200) }),
+          onError: (err) => {
+            failure = err;
+            poke();
+          },
+        },
+      );
+
+      const submit = async (b: CutBatch): Promise<void> => {
+        const ref = `${spec.id}/capture/${positionKey(b.from)}.jsonl.gz`;
+        await stage.putChanges(ref, b.changes);
+        const descriptor: BatchDescriptor = {
+          from: b.from,
+          to: b.to,
+          ref,
+          rows: b.changes.length,
+          transactions: b.transactions,
+          firstEventTime: b.firstEventTime,
+          lastEventTime: b.lastEventTime,
+        };
+        for (;;) {
+          try {
+            // The update id is the batch's start position: a retried submission is the same update.
+            const r = await handle.executeUpdate(submitBatchUpdate, { args: [descriptor], updateId: `batch-${positionKey(b.from)}` });
+            accepted = b.to;
+            batches++;
+            heartbeat({ accepted, batches } satisfies CaptureProgress);
+            if (r.duplicate) log.info('batch was already accepted', { seq: r.seq, from: formatPosition(b.from) });
+            return;
+          } catch (err) {
+            const type = err instanceof WorkflowUpdateFailedError ? (err.cause as ApplicationFailure | undefined)?.type : undefined;
+            if (type === 'PositionGap') throw ApplicationFailure.nonRetryable(((err as Error).cause as Error | undefined)?.message ?? String(err), 'CaptureFatal');
+            if (type !== 'NotAccepting') throw err;
+            // The pipeline is stopping or continuing as new; this activity is about to be cancelled.
+            await sleepOrCancel(ctx, 500);
+          }
+        }
+      };
+
+      const timer = setInterval(() => {
+        heartbeat({ accepted, batches } satisfies CaptureProgress);
+        poke();
+      }, HEARTBEAT_MS);
+      stream.start();
+      try {
+        for (;;) {
+          const now = Date.now();
+          if (failure) throw failure;
+          if (batcher.due(now)) {
+            const batch = batcher.cut()!;
+            submitting = true;
+            try {
+              await Promise.race([submit(batch), ctx.cancelled]);
+            } finally {
+              submitting = false;
+              stream.resume();
+            }
+            continue;
+          }
+          const waitMs = batcher.msUntilDue(now) ?? HEARTBEAT_MS;
+          await Promise.race([
+            new Promise<void>((resolve) => {
+              wake = resolve;
+              setTimeout(resolve, Math.max(1, waitMs));
+            }),
+            ctx.cancelled,
+          ]);
+        }
+      } finally {
+        clearInterval(timer);
+        await stream.stop();
+      }
+    },
+  };
+}
+
+async function sleepOrCancel(ctx: Context, ms: number): Promise<void> {
+  await Promise.race([new Promise((r) => setTimeout(r, ms)), ctx.cancelled]);
+}

@@ -1,0 +1,32 @@
+/**
+ * Per-target facts a worker learns once: the checkpoint table exists, and how large a statement
+ * may be (under the server's max_allowed_packet).
+ */
+import type { Pool } from 'mysql2/promise';
+import type { MysqlSourceConfig } from '../../lib/config/schema.js';
+import type { SqlDialect } from '../../lib/dialects/dialect.js';
+
+const ensured = new Set<string>();
+const budgets = new Map<string, number>();
+const keyOf = (t: MysqlSourceConfig) => `${t.host}:${t.port}/${t.metaSchema}`;
+
+/** Statements stay well under max_allowed_packet, and under 8 MiB so one never stalls a link. */
+export async function maxStatementBytes(pool: Pool, target: MysqlSourceConfig): Promise<number> {
+  const key = keyOf(target);
+  let budget = budgets.get(key);
+  if (budget === undefined) {
+    const [rows] = await pool.query('SELECT @@max_allowed_packet AS m');
+    budget = Math.min(Math.floor(Number((rows as { m: string }[])[0].m) * 0.75), 8 * 1024 * 1024);
+    budgets.set(key, budget);
+  }
+  return budget;
+}
+
+/** Creates the meta schema and checkpoint table on first use (idempotent DDL). */
+export async function ensureCheckpointTable(pool: Pool, target: MysqlSourceConfig, dialect: SqlDialect): Promise<void> {
+  const key = keyOf(target);
+  if (ensured.has(key)) return;
+  await pool.query(`CREATE DATABASE IF NOT EXISTS \`${target.metaSchema.replace(/`/g, '``')}\``);
+  await pool.query(dialect.compiler.compileCheckpointTableDdl(target.metaSchema).sql);
+  ensured.add(key);
+}

@@ -1,0 +1,55 @@
+/**
+ * What activities share inside one worker: connection pools per database and the passwords read
+ * from the environment variables a config names. Nothing here ever reaches workflow history.
+ */
+import mysql from 'mysql2/promise';
+import type { MysqlSourceConfig } from '../lib/config/schema.js';
+
+/** Connection options for mysql2 and zongji that keep every value exact (see lib/values.ts). */
+export function mysqlOptions(ds: MysqlSourceConfig): mysql.ConnectionOptions {
+  return {
+    host: ds.host,
+    port: ds.port,
+    user: ds.user,
+    password: passwordOf(ds),
+    charset: 'utf8mb4',
+    timezone: 'Z',
+    dateStrings: true,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    decimalNumbers: false,
+    connectTimeout: 10_000,
+  };
+}
+
+/** Reads the password variable a data source names; a named but unset variable is an error. */
+export function passwordOf(ds: { passwordEnv?: string }): string | undefined {
+  if (!ds.passwordEnv) return undefined;
+  const value = process.env[ds.passwordEnv];
+  if (value === undefined) throw new Error(`environment variable ${ds.passwordEnv} (named by passwordEnv) is not set on this worker`);
+  return value;
+}
+
+/** Pools keyed by server and user, created on first use and closed with the worker. */
+export class Resources {
+  private readonly pools = new Map<string, mysql.Pool>();
+
+  mysqlPool(ds: MysqlSourceConfig, connectionLimit = 4): mysql.Pool {
+    const key = `${ds.host}:${ds.port}:${ds.user}`;
+    let pool = this.pools.get(key);
+    if (!pool) {
+      pool = mysql.createPool({ ...mysqlOptions(ds), connectionLimit, waitForConnections: true, enableKeepAlive: true });
+      // Sessions write UTC so TIMESTAMP strings from the binlog (decoded in UTC) land unchanged.
+      pool.on('connection', (c) => {
+        c.query("SET time_zone = '+00:00', sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO'), foreign_key_checks = 0");
+      });
+      this.pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.pools.values()].map((p) => p.end()));
+    this.pools.clear();
+  }
+}

@@ -1,0 +1,18 @@
+/** Errors the CLI turns into exit codes: 1 for the user's mistakes, 2 for servers it cannot reach. */
+export class UserError extends Error {
+  readonly exitCode = 1;
+}
+
+export class UnreachableError extends Error {
+  readonly exitCode = 2;
+}
+
+/** Network-level failures (refused, timed out, unknown host) are "cannot reach", not user error. */
+export function isUnreachable(err: unknown): boolean {
+  const code = (err as { code?: string | number })?.code;
+  const msg = String((err as Error)?.message ?? '');
+  return (
+    ['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'ECONNRESET', 'PROTOCOL_CONNECTION_LOST'].includes(String(code)) ||
+    /ECONNREFUSED|connect ETIMEDOUT|failed to connect|Failed to connect|UNAVAILABLE|deadline exceeded/i.test(msg)
+  );
+}

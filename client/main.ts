@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+/**
+ * The `seaotter` command (CONTRACT.md). Exit codes: 0 ok, 1 user error (bad config, unknown
+ * pipeline) with a one-line reason on stderr, 2 a server cannot be reached.
+ */
+import { Command } from 'commander';
+import { readConfigFile } from './config-file.js';
+import { isUnreachable, UnreachableError, UserError } from './errors.js';
+import { applyPipelines, formatStatus, listPipelines, pipelineStatus, signalPipeline } from './pipeline-commands.js';
+import { connectClient, temporalAddress, temporalNamespace } from './temporal.js';
+
+const program = new Command('seaotter')
+  .description('Keeps MySQL/MariaDB data in sync with MySQL/MariaDB or Oracle; every batch is a Temporal workflow.')
+  .showHelpAfterError();
+
+const dev = program.command('dev').description('a local Temporal dev server with the Web UI');
+dev
+  .command('up')
+  .option('--dir <dir>', 'where the dev server keeps its database, log and pid', '.seaotter/dev')
+  .action(async (o: { dir: string }) => {
+    const { devUp } = await import('./servers/temporal-dev.js');
+    const r = await devUp({ dir: o.dir });
+    console.log(`${r.alreadyRunning ? 'already running' : 'started'}: Temporal at ${r.address} (pid ${r.pid})`);
+    console.log(`Web UI: ${r.uiUrl}`);
+  });
+dev
+  .command('down')
+  .option('--dir <dir>', 'the directory given to dev up', '.seaotter/dev')
+  .action(async (o: { dir: string }) => {
+    const { devDown } = await import('./servers/temporal-dev.js');
+    const r = await devDown({ dir: o.dir });
+    console.log(r.stopped ? `stopped the dev server (pid ${r.pid})` : 'no dev server was running');
+  });
+
+program
+  .command('worker')
+  .description('run a worker for one datacenter (task queue seaotter.<dc>)')
+  .requiredOption('--config <file>', 'config file (YAML or JSON)')
+  .requiredOption('--dc <name>', 'datacenter this worker serves')
+  .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>', (v) => Number(v))
+  .action(async (o: { config: string; dc: string; metricsPort?: number }) => {
+    const config = await readConfigFile(o.config);
+    const known = new Set(Object.values(config.dataSources).map((d) => d.datacenter));
+    if (!known.has(o.dc)) throw new UserError(`no data source of ${o.config} is in datacenter "${o.dc}" (known: ${[...known].join(', ')})`);
+    const { runWorker } = await import('../workers/worker.js');
+    try {
+      await runWorker({ dc: o.dc, address: temporalAddress(), namespace: temporalNamespace(), metricsPort: o.metricsPort });
+    } catch (err) {
+      if (isUnreachable(err)) throw new UnreachableError(`cannot reach Temporal at ${temporalAddress()}: ${(err as Error).message}`);
+      throw err;
+    }
+  });
+
+const config = program.command('config').description('configuration');
+config
+  .command('check')
+  .requiredOption('--config <file>', 'config file')
+  .action(async (o: { config: string }) => {
+    const c = await readConfigFile(o.config);
+    console.log(`${o.config}: ok (${c.pipelines.length} pipeline(s), ${Object.keys(c.dataSources).length} data source(s))`);
+  });
+
+const pipeline = program.command('pipeline').description('start, watch and control pipelines');
+pipeline
+  .command('apply')
+  .requiredOption('--config <file>', 'config file')
+  .action(async (o: { config: string }) => {
+    const c = await readConfigFile(o.config);
+    await withClient(async (client) => {
+      for (const r of await applyPipelines(client, c)) console.log(`${r.pipeline}: ${r.action} (${r.workflowId}) ${r.detail}`);
+    });
+  });
+pipeline
+  .command('status [id]')
+  .option('--json', 'one JSON object per pipeline, one per line')
+  .action(async (id: string | undefined, o: { json?: boolean }) => {
+    await withClient(async (client) => {
+      const ids = id ? [id] : await listPipelines(client);
+      if (!ids.length && !o.json) console.log('no running pipelines');
+      for (const pid of ids) {
+        const s = await pipelineStatus(client, pid);
+        console.log(o.json ? JSON.stringify(s) : formatStatus(s));
+      }
+    });
+  });
+for (const action of ['pause', 'resume', 'stop'] as const) {
+  pipeline
+    .command(`${action} <id>`)
+    .description(`same as: temporal workflow signal --workflow-id seaotter-pipeline-<id> --name ${action}`)
+    .action(async (id: string) => {
+      await withClient(async (client) => {
+        await signalPipeline(client, id, action);
+        console.log(`${id}: ${action} sent`);
+      });
+    });
+}
+
+async function withClient(fn: (client: Awaited<ReturnType<typeof connectClient>>['client']) => Promise<void>): Promise<void> {
+  const { client, close } = await connectClient();
+  try {
+    await fn(client);
+  } finally {
+    await close();
+  }
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  const e = err as Error & { exitCode?: number };
+  if (e instanceof UserError || e instanceof UnreachableError) {
+    console.error(`seaotter: ${e.message}`);
+    process.exit(e.exitCode);
+  }
+  if (isUnreachable(e)) {
+    console.error(`seaotter: cannot reach a server: ${e.message}`);
+    process.exit(2);
+  }
+  console.error(e.stack ?? String(e));
+  process.exit(1);
+}

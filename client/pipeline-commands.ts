@@ -1,0 +1,154 @@
+/** `seaotter pipeline apply|status|pause|resume|stop`: the same workflow surface the temporal CLI uses. */
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { pipelineWorkflowId } from '../lib/spec.js';
+import type { SeaotterConfig } from '../lib/config/schema.js';
+import * as m from '../workflows/messages.js';
+import type { pipelineWorkflow } from '../workflows/pipeline.js';
+import { UserError } from './errors.js';
+import { resolvePipelines } from './resolve.js';
+
+export interface ApplyOutcome {
+  pipeline: string;
+  workflowId: string;
+  action: 'started' | 'unchanged' | 'updated';
+  detail: string;
+}
+
+export async function applyPipelines(client: Client, config: SeaotterConfig): Promise<ApplyOutcome[]> {
+  const resolved = await resolvePipelines(config);
+  const outcomes: ApplyOutcome[] = [];
+  for (const { spec, startSeq, resumedFromCheckpoint } of resolved) {
+    const workflowId = pipelineWorkflowId(spec.id);
+    const handle = client.workflow.getHandle<typeof pipelineWorkflow>(workflowId);
+    if (await isRunning(client, workflowId)) {
+      const status = await handle.query(m.statusQuery);
+      if (status.specVersion === spec.version) {
+        outcomes.push({ pipeline: spec.id, workflowId, action: 'unchanged', detail: `running at ${status.committedPosition}` });
+      } else {
+        // A running pipeline keeps its own positions; only the mapping and settings change.
+        const msg = await handle.executeUpdate(m.reconfigureUpdate, { args: [spec] });
+        outcomes.push({ pipeline: spec.id, workflowId, action: 'updated', detail: msg });
+      }
+      continue;
+    }
+    try {
+      await client.workflow.start('pipelineWorkflow', {
+        workflowId,
+        taskQueue: spec.targetQueue,
+        args: [{ spec, startSeq }],
+        typedSearchAttributes: [
+          { key: m.SA_PIPELINE, value: spec.id },
+          { key: m.SA_STATE, value: 'running' },
+        ],
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+    const from = [spec.start.file !== undefined ? `${spec.start.file}:${spec.start.pos}` : '', spec.start.gtid ? `gtid ${spec.start.gtid}` : '']
+      .filter(Boolean)
+      .join(' ');
+    outcomes.push({
+      pipeline: spec.id,
+      workflowId,
+      action: 'started',
+      detail: resumedFromCheckpoint ? `resuming after batch ${startSeq} at ${from}` : `starting at ${from}`,
+    });
+  }
+  return outcomes;
+}
+
+async function isRunning(client: Client, workflowId: string): Promise<boolean> {
+  try {
+    const d = await client.workflow.getHandle(workflowId).describe();
+    return d.status.name === 'RUNNING';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
+/** A pending activity that is failing and being retried: what an operator needs to see. */
+export interface RetryingActivity {
+  workflowId: string;
+  activity: string;
+  attempt: number;
+  error: string;
+}
+
+/** `status --json` object: CONTRACT.md's fields plus what helps an operator. */
+export interface StatusReport extends m.PipelineStatus {
+  lagSeconds: number;
+  retrying: RetryingActivity[];
+}
+
+async function retryingActivities(client: Client, workflowIds: string[]): Promise<RetryingActivity[]> {
+  const out: RetryingActivity[] = [];
+  for (const id of workflowIds) {
+    try {
+      const d = await client.workflow.getHandle(id).describe();
+      for (const a of d.raw.pendingActivities ?? []) {
+        if ((a.attempt ?? 1) > 1 && a.lastFailure) {
+          out.push({ workflowId: id, activity: a.activityType?.name ?? '?', attempt: a.attempt ?? 0, error: a.lastFailure.message ?? '' });
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+  }
+  return out;
+}
+
+export async function pipelineStatus(client: Client, id: string): Promise<StatusReport> {
+  const workflowId = pipelineWorkflowId(id);
+  const handle = client.workflow.getHandle<typeof pipelineWorkflow>(workflowId);
+  let status: m.PipelineStatus;
+  try {
+    const d = await handle.describe();
+    status = d.status.name === 'RUNNING' ? await handle.query(m.statusQuery) : await closedStatus(handle, id, d.status.name);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new UserError(`no pipeline named "${id}" (workflow ${workflowId} not found)`);
+    throw err;
+  }
+  const now = Date.now();
+  const lagSeconds = status.oldestPendingEventTime ? Math.max(0, (now - status.oldestPendingEventTime) / 1000) : 0;
+  const retrying = status.state === 'stopped' ? [] : await retryingActivities(client, [workflowId, ...status.inFlightWorkflowIds.slice(0, 1)]);
+  return { ...status, lagSeconds, retrying };
+}
+
+async function closedStatus(handle: { result(): Promise<m.PipelineStatus> }, id: string, how: string): Promise<m.PipelineStatus> {
+  try {
+    return { ...(await handle.result()), state: 'stopped' };
+  } catch (err) {
+    throw new UserError(`pipeline ${id} is not running (${how.toLowerCase()}: ${(err as Error).message}); run "seaotter pipeline apply" to start it`);
+  }
+}
+
+/** Ids of running pipelines, from Temporal's visibility. */
+export async function listPipelines(client: Client): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const w of client.workflow.list({ query: `WorkflowType = 'pipelineWorkflow' AND ExecutionStatus = 'Running'` })) {
+    ids.push(w.workflowId.replace(/^seaotter-pipeline-/, ''));
+  }
+  return ids.sort();
+}
+
+export async function signalPipeline(client: Client, id: string, signal: 'pause' | 'resume' | 'stop'): Promise<void> {
+  const def = { pause: m.pauseSignal, resume: m.resumeSignal, stop: m.stopSignal }[signal];
+  try {
+    await client.workflow.getHandle(pipelineWorkflowId(id)).signal(def);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new UserError(`no running pipeline named "${id}"`);
+    throw err;
+  }
+}
+
+/** One line per pipeline for humans. */
+export function formatStatus(s: StatusReport): string {
+  const lines = [
+    `${s.pipeline}: ${s.state}  committed batch ${s.committedSeq} at ${s.committedPosition || '-'}  accepted ${s.acceptedSeq} at ${s.acceptedPosition || '-'}`,
+    `  in flight ${s.batchesInFlight}  lag ${s.lagSeconds.toFixed(1)} s  rows applied ${s.rowsApplied}  ${s.rowsPerSecond} rows/s`,
+  ];
+  if (s.lastError) lines.push(`  HALTED at batch ${s.lastError.seq} (${s.lastError.workflowId}): ${s.lastError.message}`, `  fix the cause, then: seaotter pipeline resume ${s.pipeline}`);
+  for (const r of s.retrying) lines.push(`  retrying ${r.activity} (attempt ${r.attempt}, ${r.workflowId}): ${r.error}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,219 @@
+/**
+ * `pipeline apply`'s checks: connects to both databases, refuses (naming each problem) a source
+ * without a full row-based binlog, a mapped table that is missing or has no primary key, or a
+ * column the target lacks; then resolves the pipeline into the spec its workflow runs.
+ */
+import { createHash } from 'node:crypto';
+import mysql from 'mysql2/promise';
+import type { MysqlSourceConfig, PipelineConfig, SeaotterConfig } from '../lib/config/schema.js';
+import { matchTable, splitName } from '../lib/mapping.js';
+import { parsePosition, type BinlogPosition } from '../lib/model.js';
+import { taskQueueFor, type ColumnMapping, type PipelineSpec, type TableMapping } from '../lib/spec.js';
+import { mysqlOptions } from '../activities/resources.js';
+import { isUnreachable, UnreachableError, UserError } from './errors.js';
+
+type Conn = mysql.Connection;
+
+interface TableInfo {
+  columns: string[];
+  primaryKey: string[];
+  uniqueKeys: string[][];
+}
+
+export async function connectDatabase(name: string, ds: MysqlSourceConfig): Promise<Conn> {
+  let options: mysql.ConnectionOptions;
+  try {
+    options = mysqlOptions(ds);
+  } catch (err) {
+    throw new UserError(`data source ${name}: ${(err as Error).message}`);
+  }
+  try {
+    return await mysql.createConnection(options);
+  } catch (err) {
+    if (isUnreachable(err)) throw new UnreachableError(`cannot reach data source ${name} at ${ds.host}:${ds.port}: ${(err as Error).message}`);
+    throw new UserError(`data source ${name} (${ds.host}:${ds.port}) refused the connection: ${(err as Error).message}`);
+  }
+}
+
+async function tableInfo(conn: Conn, schema: string, table: string): Promise<TableInfo | null> {
+  const [cols] = await conn.query(
+    'SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
+    [schema, table],
+  );
+  const columns = (cols as { c: string }[]).map((r) => r.c);
+  if (columns.length === 0) return null;
+  const [idx] = await conn.query(
+    `SELECT INDEX_NAME AS i, COLUMN_NAME AS c FROM information_schema.STATISTICS
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 ORDER BY INDEX_NAME, SEQ_IN_INDEX`,
+    [schema, table],
+  );
+  const keys = new Map<string, string[]>();
+  for (const r of idx as { i: string; c: string }[]) {
+    const list = keys.get(r.i) ?? [];
+    list.push(r.c);
+    keys.set(r.i, list);
+  }
+  const primaryKey = keys.get('PRIMARY') ?? [];
+  keys.delete('PRIMARY');
+  return { columns, primaryKey, uniqueKeys: [...keys.values()] };
+}
+
+/** Source binlog settings seaotter depends on, each with how to set it. */
+export async function checkSourceBinlog(conn: Conn, name: string): Promise<string[]> {
+  const [rows] = await conn.query(
+    'SELECT @@log_bin AS log_bin, @@binlog_format AS format, @@binlog_row_image AS image, @@binlog_row_metadata AS meta',
+  );
+  const v = (rows as Record<string, string | number>[])[0];
+  const problems: string[] = [];
+  if (Number(v.log_bin) !== 1) problems.push(`source ${name}: the binary log is off; start the server with --log-bin`);
+  if (v.format !== 'ROW') problems.push(`source ${name}: binlog_format is ${v.format}; set binlog_format=ROW (SET GLOBAL binlog_format='ROW' and in my.cnf)`);
+  if (v.image !== 'FULL') problems.push(`source ${name}: binlog_row_image is ${v.image}; set binlog_row_image=FULL (SET GLOBAL binlog_row_image='FULL' and in my.cnf)`);
+  if (v.meta !== 'FULL') problems.push(`source ${name}: binlog_row_metadata is ${v.meta}; set binlog_row_metadata=FULL (SET GLOBAL binlog_row_metadata='FULL' and in my.cnf)`);
+  return problems;
+}
+
+async function listTables(conn: Conn): Promise<{ schema: string; table: string }[]> {
+  const [rows] = await conn.query(
+    `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t FROM information_schema.TABLES
+      WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN ('mysql','information_schema','performance_schema','sys')`,
+  );
+  return (rows as { s: string; t: string }[]).map((r) => ({ schema: r.s, table: r.t }));
+}
+
+/** The last checkpoint on the target: a stopped pipeline resumes there, whatever `start` says. */
+export async function readCheckpoint(conn: Conn, metaSchema: string, pipelineId: string): Promise<{ seq: number; position: BinlogPosition } | null> {
+  try {
+    const [rows] = await conn.query(`SELECT seq, position FROM \`${metaSchema}\`.seaotter_checkpoint WHERE pipeline = ?`, [pipelineId]);
+    const r = (rows as { seq: string; position: string }[])[0];
+    return r ? { seq: Number(r.seq), position: parsePosition(r.position) } : null;
+  } catch (err) {
+    if ((err as { errno?: number }).errno === 1146 || (err as { errno?: number }).errno === 1049) return null;
+    throw err;
+  }
+}
+
+async function resolveStart(conn: Conn, p: PipelineConfig): Promise<BinlogPosition> {
+  if (p.start === 'current') {
+    const [rows] = await conn.query('SHOW MASTER STATUS');
+    const r = (rows as { File: string; Position: number }[])[0];
+    if (!r) throw new UserError(`pipeline ${p.id}: the source has no binary log (SHOW MASTER STATUS is empty)`);
+    return { file: r.File, pos: Number(r.Position) };
+  }
+  return p.start;
+}
+
+async function mapTables(p: PipelineConfig, src: Conn, dst: Conn, problems: string[]): Promise<TableMapping[]> {
+  const all = await listTables(src);
+  const mappings: TableMapping[] = [];
+  const claimed = new Map<string, number>();
+  for (const [i, rule] of p.tables.entries()) {
+    const at = `pipelines.${p.id}.tables[${i}]`;
+    const matched = all
+      .map((t) => ({ ...t, target: matchTable(rule, t.schema, t.table) }))
+      .filter((t): t is { schema: string; table: string; target: string } => t.target !== null);
+    if (matched.length === 0) {
+      problems.push(`${at}: no source table matches "${rule.source}"`);
+      continue;
+    }
+    for (const m of matched) {
+      const full = `${m.schema}.${m.table}`;
+      const prev = claimed.get(full);
+      if (prev !== undefined) {
+        problems.push(`${at}: ${full} is also matched by pipelines.${p.id}.tables[${prev}]`);
+        continue;
+      }
+      claimed.set(full, i);
+      const sInfo = (await tableInfo(src, m.schema, m.table))!;
+      const target = splitName(m.target);
+      const tInfo = await tableInfo(dst, target.schema, target.table);
+      if (sInfo.primaryKey.length === 0) problems.push(`${at}: source table ${full} has no primary key`);
+      if (!tInfo) {
+        problems.push(`${at}: target table ${m.target} does not exist`);
+        continue;
+      }
+      if (tInfo.primaryKey.length === 0) problems.push(`${at}: target table ${m.target} has no primary key`);
+      const columns = mapColumns(sInfo.columns, rule.columns, at, problems);
+      const missing = columns.filter((c) => !tInfo.columns.includes(c.target)).map((c) => c.target);
+      if (missing.length) problems.push(`${at}: target table ${m.target} lacks column(s) ${missing.join(', ')}`);
+      const mappedTargets = new Set(columns.map((c) => c.target));
+      const pkGap = tInfo.primaryKey.filter((c) => !mappedTargets.has(c));
+      if (pkGap.length) problems.push(`${at}: target primary key column(s) ${pkGap.join(', ')} of ${m.target} get no source column`);
+      mappings.push({
+        source: { schema: m.schema, table: m.table },
+        target,
+        columns,
+        primaryKey: tInfo.primaryKey,
+        uniqueKeys: tInfo.uniqueKeys,
+        weight: rule.weight,
+      });
+    }
+  }
+  return mappings;
+}
+
+function mapColumns(source: string[], rules: PipelineConfig['tables'][number]['columns'], at: string, problems: string[]): ColumnMapping[] {
+  for (const c of [...(rules?.include ?? []), ...(rules?.exclude ?? []), ...Object.keys(rules?.rename ?? {})]) {
+    if (!source.includes(c)) problems.push(`${at}.columns: the source table has no column "${c}"`);
+  }
+  let kept = source;
+  if (rules?.include) kept = source.filter((c) => rules.include!.includes(c));
+  if (rules?.exclude) kept = source.filter((c) => !rules.exclude!.includes(c));
+  return kept.map((c) => ({ source: c, target: rules?.rename?.[c] ?? c }));
+}
+
+export interface ResolvedPipeline {
+  spec: PipelineSpec;
+  startSeq: number;
+  resumedFromCheckpoint: boolean;
+}
+
+/** Resolves every pipeline of a config; throws one UserError listing every problem found. */
+export async function resolvePipelines(config: SeaotterConfig): Promise<ResolvedPipeline[]> {
+  const out: ResolvedPipeline[] = [];
+  const problems: string[] = [];
+  for (const p of config.pipelines) {
+    const source = config.dataSources[p.source] as MysqlSourceConfig;
+    const target = config.dataSources[p.target];
+    if (target.type === 'oracle' || target.type === 's3' || target.type === 'dir') {
+      problems.push(`pipelines.${p.id}.target: a ${target.type} target is not supported by this build yet (MySQL/MariaDB only)`);
+      continue;
+    }
+    if (p.tables.some((t) => t.files?.length)) problems.push(`pipelines.${p.id}: file rules are not supported by this build yet`);
+    if (p.tables.some((t) => t.where)) problems.push(`pipelines.${p.id}: row filters (where) are not supported by this build yet`);
+    if (p.consistency === 'backQuery') problems.push(`pipelines.${p.id}.consistency: backQuery is not supported by this build yet`);
+    if (p.ddl === 'apply') problems.push(`pipelines.${p.id}.ddl: "apply" is not supported by this build yet; use "skip"`);
+    if (p.load.mode === 'parallel') problems.push(`pipelines.${p.id}.load.mode: "parallel" is not supported by this build yet`);
+    if (p.twoWay) problems.push(`pipelines.${p.id}.twoWay: two-way sync is not supported by this build yet`);
+    if (config.stage.type !== 'local') problems.push('stage: only { type: local } is supported by this build yet');
+    const src = await connectDatabase(p.source, source);
+    const dst = await connectDatabase(p.target, target);
+    try {
+      problems.push(...(await checkSourceBinlog(src, p.source)));
+      const tables = await mapTables(p, src, dst, problems);
+      const checkpoint = await readCheckpoint(dst, target.metaSchema, p.id);
+      const start = checkpoint?.position ?? (await resolveStart(src, p));
+      const body = {
+        id: p.id,
+        sourceName: p.source,
+        targetName: p.target,
+        source,
+        target,
+        stage: config.stage,
+        tables,
+        batch: p.batch,
+        load: p.load,
+        ddl: p.ddl,
+        consistency: p.consistency,
+        continueAsNewEvery: p.continueAsNewEvery,
+        sourceQueue: taskQueueFor(source.datacenter),
+        targetQueue: taskQueueFor(target.datacenter),
+      };
+      const version = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 12);
+      out.push({ spec: { ...body, start, version }, startSeq: checkpoint?.seq ?? 0, resumedFromCheckpoint: checkpoint !== null });
+    } finally {
+      await Promise.allSettled([src.end(), dst.end()]);
+    }
+  }
+  if (problems.length) throw new UserError(`cannot apply:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  return out;
+}

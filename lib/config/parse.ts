@@ -1,0 +1,124 @@
+/**
+ * Turns config text into a typed config, or into every problem found, each named by its path
+ * (`pipelines[0].tables[1].source: …`), so `seaotter config check` can list them all at once.
+ */
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { configSchema, type SeaotterConfig } from './schema.js';
+import { parseTablePattern } from '../mapping.js';
+
+/** One problem in a config, by path. */
+export interface ConfigProblem {
+  path: string;
+  message: string;
+}
+
+export type ParseConfigResult = { ok: true; config: SeaotterConfig } | { ok: false; problems: ConfigProblem[] };
+
+/** Formats a zod/JS path as `pipelines[0].tables[1].source`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out || '(top level)';
+}
+
+/** Parses YAML (JSON is YAML too) and validates it, structurally and across references. */
+export function parseConfig(text: string): ParseConfigResult {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { prettyErrors: true });
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? `line ${err.linePos[0].line}` : '(file)';
+    return { ok: false, problems: [{ path: where, message: `not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}` }] };
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    return { ok: false, problems: [{ path: '(top level)', message: 'expected a mapping with dataSources, stage and pipelines' }] };
+  }
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    return {
+      ok: false,
+      problems: result.error.issues.map((i) => ({ path: formatPath(i.path), message: describeIssue(i) })),
+    };
+  }
+  const problems = checkReferences(result.data);
+  return problems.length ? { ok: false, problems } : { ok: true, config: result.data };
+}
+
+function describeIssue(issue: { code: string; message: string; keys?: string[] }): string {
+  if (issue.code === 'unrecognized_keys' && issue.keys) return `unknown key(s): ${issue.keys.join(', ')}`;
+  return issue.message;
+}
+
+const DATABASES = ['mysql', 'mariadb'];
+const FILE_STORES = ['s3', 'dir'];
+
+/** Checks what a schema cannot: names that must exist, kinds that must match, rules that overlap. */
+export function checkReferences(config: SeaotterConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const add = (path: string, message: string) => problems.push({ path, message });
+  const sources = config.dataSources;
+  const seen = new Map<string, number>();
+
+  if (config.stage.type === 's3') {
+    const store = sources[config.stage.source];
+    if (!store) add('stage.source', `no data source named "${config.stage.source}"`);
+    else if (store.type !== 's3') add('stage.source', `"${config.stage.source}" is of type ${store.type}; the stage needs an s3 store`);
+  }
+
+  config.pipelines.forEach((p, i) => {
+    const at = `pipelines[${i}]`;
+    const first = seen.get(p.id);
+    if (first !== undefined) add(`${at}.id`, `duplicate pipeline id "${p.id}" (also pipelines[${first}])`);
+    else seen.set(p.id, i);
+
+    const src = sources[p.source];
+    if (!src) add(`${at}.source`, `no data source named "${p.source}"`);
+    else if (!DATABASES.includes(src.type)) add(`${at}.source`, `"${p.source}" is of type ${src.type}; a source must be mysql or mariadb`);
+    const dst = sources[p.target];
+    if (!dst) add(`${at}.target`, `no data source named "${p.target}"`);
+    else if (![...DATABASES, 'oracle'].includes(dst.type)) add(`${at}.target`, `"${p.target}" is of type ${dst.type}; a target must be mysql, mariadb or oracle`);
+    if (p.source === p.target) add(`${at}.target`, 'source and target are the same data source');
+
+    p.tables.forEach((t, j) => {
+      const tat = `${at}.tables[${j}]`;
+      const pattern = parseTablePattern(t.source);
+      if (!pattern.ok) add(`${tat}.source`, pattern.message);
+      else if (t.target !== undefined) {
+        if (!/^[^.\s]+\.[^.\s]+$/.test(t.target)) add(`${tat}.target`, 'expected "schema.table"');
+        const refs = [...t.target.matchAll(/\$(\d+)/g)].map((m) => Number(m[1]));
+        const max = refs.length ? Math.max(...refs) : 0;
+        if (max > pattern.groups) add(`${tat}.target`, `uses $${max} but the source pattern has ${pattern.groups} group(s)`);
+      }
+      if (t.columns?.include && t.columns.exclude) add(`${tat}.columns`, 'give include or exclude, not both');
+      for (const [k, f] of (t.files ?? []).entries()) {
+        for (const side of ['from', 'to'] as const) {
+          const store = sources[f[side]];
+          if (!store) add(`${tat}.files[${k}].${side}`, `no data source named "${f[side]}"`);
+          else if (!FILE_STORES.includes(store.type)) add(`${tat}.files[${k}].${side}`, `"${f[side]}" is of type ${store.type}; files need an s3 or dir store`);
+        }
+      }
+    });
+    // Two rules matching the same exact table is ambiguous; regex overlaps are checked against
+    // real table names at `pipeline apply`.
+    const exact = new Map<string, number>();
+    p.tables.forEach((t, j) => {
+      const pattern = parseTablePattern(t.source);
+      if (!pattern.ok || pattern.kind !== 'exact') return;
+      const prev = exact.get(t.source);
+      if (prev !== undefined) add(`${at}.tables[${j}].source`, `"${t.source}" is also mapped by ${at}.tables[${prev}]`);
+      else exact.set(t.source, j);
+    });
+
+    if (p.twoWay) {
+      const peer = config.pipelines.find((q) => q.id === p.twoWay!.peer);
+      if (!peer) add(`${at}.twoWay.peer`, `no pipeline with id "${p.twoWay.peer}"`);
+      else if (peer.source !== p.target || peer.target !== p.source) {
+        add(`${at}.twoWay.peer`, `peer "${peer.id}" must run ${p.target} → ${p.source}`);
+      }
+    }
+  });
+  return problems;
+}

@@ -1,0 +1,118 @@
+/**
+ * The configuration schema of CONTRACT.md. Secrets are never values here: data sources name the
+ * environment variables that hold them (`passwordEnv`, `accessKeyEnv`, `secretKeyEnv`).
+ */
+import { z } from 'zod';
+
+const name = z.string().regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "-" or "." only');
+const datacenter = name;
+const port = z.number().int().min(1).max(65535);
+
+const mysqlSource = z.strictObject({
+  type: z.enum(['mysql', 'mariadb']),
+  host: z.string().min(1),
+  port: port.default(3306),
+  user: z.string().min(1),
+  passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must name an environment variable').optional(),
+  datacenter,
+  /** Schema that holds seaotter's own tables (checkpoint) on a target. */
+  metaSchema: name.default('seaotter'),
+  /** Server id used when reading this source's binlog; unique among its replicas. */
+  serverId: z.number().int().min(1).max(4294967295).optional(),
+});
+
+const oracleSource = z.strictObject({
+  type: z.literal('oracle'),
+  connectString: z.string().min(1),
+  user: z.string().min(1),
+  passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must name an environment variable').optional(),
+  datacenter,
+});
+
+const s3Store = z.strictObject({
+  type: z.literal('s3'),
+  endpoint: z.string().url().optional(),
+  bucket: z.string().min(1),
+  region: z.string().default('us-east-1'),
+  accessKeyEnv: z.string().optional(),
+  secretKeyEnv: z.string().optional(),
+  datacenter,
+});
+
+const dirStore = z.strictObject({ type: z.literal('dir'), path: z.string().min(1), datacenter });
+
+export const dataSourceSchema = z.discriminatedUnion('type', [mysqlSource, oracleSource, s3Store, dirStore]);
+
+const position = z.union([
+  z.literal('current'),
+  z.strictObject({ gtid: z.string().regex(/^\d+-\d+-\d+(,\d+-\d+-\d+)*$/, 'a MariaDB GTID such as "0-1-100"') }),
+  z.strictObject({ file: z.string().min(1), pos: z.number().int().min(4) }),
+]);
+
+const filterValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+const tableRule = z.strictObject({
+  /** `schema.table` exactly, or a regex on it (see `isRegexPattern`). */
+  source: z.string().min(3),
+  /** `schema.table` on the target; defaults to the source name. May use `$1` from a regex. */
+  target: z.string().min(3).optional(),
+  columns: z
+    .strictObject({
+      include: z.array(z.string().min(1)).optional(),
+      exclude: z.array(z.string().min(1)).optional(),
+      rename: z.record(z.string(), z.string().min(1)).optional(),
+    })
+    .optional(),
+  where: z.record(z.string(), z.union([filterValue, z.strictObject({ in: z.array(filterValue) })])).optional(),
+  weight: z.number().int().default(0),
+  files: z
+    .array(z.strictObject({ column: z.string().min(1), from: name, to: name, prefix: z.string().optional() }))
+    .optional(),
+});
+
+const pipeline = z.strictObject({
+  id: name,
+  source: name,
+  target: name,
+  start: position.default('current'),
+  tables: z.array(tableRule).min(1, 'map at least one table'),
+  batch: z
+    .strictObject({
+      maxRows: z.number().int().min(1).max(1_000_000).default(5000),
+      maxWaitMs: z.number().int().min(1).max(60_000).default(100),
+      /** Batches accepted but not yet committed before capture waits (backpressure). */
+      maxInFlight: z.number().int().min(1).max(64).default(4),
+    })
+    .prefault({}),
+  load: z
+    .strictObject({
+      mode: z.enum(['atomic', 'parallel']).default('atomic'),
+      parallelism: z.number().int().min(1).max(64).default(4),
+      onError: z.enum(['halt', 'skip']).default('halt'),
+    })
+    .prefault({}),
+  ddl: z.enum(['apply', 'skip']).default('skip'),
+  consistency: z.enum(['binlog', 'backQuery']).default('binlog'),
+  twoWay: z.strictObject({ peer: name }).optional(),
+  /** Continue-as-new after this many committed batches (history stays small). */
+  continueAsNewEvery: z.number().int().min(1).default(500),
+});
+
+const stage = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('local'), dir: z.string().min(1) }),
+  z.strictObject({ type: z.literal('s3'), source: name, prefix: z.string().default('stage/') }),
+]);
+
+export const configSchema = z.strictObject({
+  dataSources: z.record(name, dataSourceSchema),
+  stage: stage.default({ type: 'local', dir: '/var/lib/seaotter/stage' }),
+  pipelines: z.array(pipeline).min(1, 'define at least one pipeline'),
+});
+
+export type SeaotterConfig = z.output<typeof configSchema>;
+export type DataSourceConfig = z.output<typeof dataSourceSchema>;
+export type MysqlSourceConfig = z.output<typeof mysqlSource>;
+export type PipelineConfig = z.output<typeof pipeline>;
+export type TableRuleConfig = z.output<typeof tableRule>;
+export type StageConfig = z.output<typeof stage>;
+export type StartPosition = z.output<typeof position>;

@@ -1,0 +1,158 @@
+/**
+ * A whole seaotter installation for one integration test: a Temporal dev server, a source and a
+ * target MariaDB, worker processes (real ones, so they can be killed with -9) and the CLI.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import type { Connection as SqlConnection } from 'mysql2/promise';
+import { startMariadb, type MariadbServer } from '../../client/servers/mariadb.js';
+import { spawnServer, isAlive, killPid, stopPid } from '../../client/servers/ports.js';
+import { startTemporalDev, type TemporalDevServer } from '../../client/servers/temporal-dev.js';
+
+const MAIN = fileURLToPath(new URL('../../client/main.js', import.meta.url));
+
+export interface ClusterOptions {
+  name: string;
+  /** Extra YAML for the pipeline (indented two spaces under the pipeline item). */
+  pipelineYaml?: (c: { src: string; dst: string }) => string;
+  /** Keep Temporal's state in a file, so the server can be restarted. */
+  temporalDb?: boolean;
+}
+
+export interface WorkerProcess {
+  pid: number;
+  logFile: string;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class Cluster {
+  private constructor(
+    readonly dir: string,
+    readonly temporal: TemporalDevServer,
+    readonly source: MariadbServer,
+    readonly target: MariadbServer,
+    readonly client: Client,
+    private readonly connection: Connection,
+  ) {}
+
+  workers: WorkerProcess[] = [];
+  configPath = '';
+  private workerCount = 0;
+
+  static async start(opts: ClusterOptions): Promise<Cluster> {
+    const dir = await mkdtemp(path.join(os.tmpdir(), `seaotter-${opts.name}-`));
+    const [temporal, source, target] = await Promise.all([
+      startTemporalDev({ headless: true, dbFile: opts.temporalDb ? path.join(dir, 'temporal.db') : undefined, logFile: path.join(dir, 'temporal.log') }),
+      startMariadb({ name: `${opts.name}-src`, serverId: 1, dir: path.join(dir, 'src') }),
+      startMariadb({ name: `${opts.name}-dst`, serverId: 2, dir: path.join(dir, 'dst') }),
+    ]);
+    const connection = await Connection.connect({ address: temporal.address });
+    const cluster = new Cluster(dir, temporal, source, target, new Client({ connection }), connection);
+    return cluster;
+  }
+
+  /** Environment for the CLI and workers: Temporal's address and the passwords the config names. */
+  env(): NodeJS.ProcessEnv {
+    return { ...process.env, TEMPORAL_ADDRESS: this.temporal.address, SRC_PW: this.source.password, DST_PW: this.target.password };
+  }
+
+  /** Writes the config file for one pipeline `id` mapping the given tables one to one. */
+  async writeConfig(text: string): Promise<string> {
+    this.configPath = path.join(this.dir, 'seaotter.yaml');
+    await writeFile(this.configPath, text);
+    return this.configPath;
+  }
+
+  dataSourcesYaml(): string {
+    return [
+      'dataSources:',
+      `  src: { type: mariadb, host: 127.0.0.1, port: ${this.source.port}, user: seaotter, passwordEnv: SRC_PW, datacenter: hz }`,
+      `  dst: { type: mariadb, host: 127.0.0.1, port: ${this.target.port}, user: seaotter, passwordEnv: DST_PW, datacenter: hz }`,
+      `stage: { type: local, dir: ${path.join(this.dir, 'stage')} }`,
+    ].join('\n');
+  }
+
+  cli(args: string[], timeoutMs = 60_000): Promise<CliResult> {
+    return new Promise((resolve) => {
+      execFile(process.execPath, [MAIN, ...args], { env: this.env(), timeout: timeoutMs }, (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  /** Runs the CLI and fails the test with its output when it does not exit 0. */
+  async cliOk(args: string[]): Promise<string> {
+    const r = await this.cli(args);
+    if (r.code !== 0) throw new Error(`seaotter ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+    return r.stdout;
+  }
+
+  startWorker(dc = 'hz'): WorkerProcess {
+    const logFile = path.join(this.dir, `worker-${dc}-${++this.workerCount}.log`);
+    const saved = { ...process.env };
+    Object.assign(process.env, this.env());
+    try {
+      const child = spawnServer(process.execPath, [MAIN, 'worker', '--config', this.configPath, '--dc', dc], { logFile });
+      const w = { pid: child.pid!, logFile };
+      this.workers.push(w);
+      return w;
+    } finally {
+      process.env = saved;
+    }
+  }
+
+  async killWorker(w: WorkerProcess): Promise<void> {
+    await killPid(w.pid);
+    this.workers = this.workers.filter((x) => x !== w);
+  }
+
+  async stopWorker(w: WorkerProcess): Promise<void> {
+    await stopPid(w.pid, 20_000);
+    this.workers = this.workers.filter((x) => x !== w);
+  }
+
+  async close(): Promise<void> {
+    for (const w of this.workers) if (isAlive(w.pid)) await killPid(w.pid);
+    this.workers = [];
+    await this.connection.close().catch(() => undefined);
+    await Promise.allSettled([this.temporal.stop(), this.source.stop(), this.target.stop()]);
+  }
+}
+
+/** Polls `check` until it returns a truthy value; fails with `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false | null>, timeoutMs = 60_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Every row of a table in primary-key order, as JSON text per row (exact comparison). */
+export async function dumpTable(conn: SqlConnection, table: string, orderBy = 'id'): Promise<string[]> {
+  const [rows] = await conn.query({ sql: `SELECT * FROM ${table} ORDER BY ${orderBy}`, rowsAsArray: true });
+  return (rows as unknown[][]).map((r) => JSON.stringify(r, (_k, v) => (v && v.type === 'Buffer' ? Buffer.from(v.data).toString('hex') : v)));
+}
+
+/** `CHECKSUM TABLE` of one table. */
+export async function checksum(conn: SqlConnection, table: string): Promise<string> {
+  const [rows] = await conn.query(`CHECKSUM TABLE ${table}`);
+  return String((rows as { Checksum: string | number }[])[0].Checksum);
+}

@@ -1,0 +1,56 @@
+/**
+ * The worker of one datacenter: polls `seaotter.<dc>` for workflow and activity tasks. Capture and
+ * back-query run where the source is, file copy and load where the target is; the workflows run
+ * on the target's queue. SIGINT/SIGTERM drain in-flight activities before exit.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import { Resources } from '../activities/resources.js';
+import { taskQueueFor } from '../lib/spec.js';
+
+export interface WorkerOptions {
+  dc: string;
+  address: string;
+  namespace: string;
+  metricsPort?: number;
+}
+
+/** The prebuilt workflow bundle (see scripts/bundle-workflows.ts), else the workflow sources. */
+function workflowSource(): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+  const bundle = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
+  if (existsSync(bundle)) return { workflowBundle: { codePath: bundle } };
+  return { workflowsPath: fileURLToPath(new URL('../workflows/index.js', import.meta.url)) };
+}
+
+export async function runWorker(opts: WorkerOptions): Promise<void> {
+  if (opts.metricsPort) {
+    Runtime.install({
+      telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${opts.metricsPort}` } } },
+    });
+  }
+  const nativeConnection = await NativeConnection.connect({ address: opts.address });
+  const clientConnection = await Connection.connect({ address: opts.address });
+  const client = new Client({ connection: clientConnection, namespace: opts.namespace });
+  const resources = new Resources();
+  const taskQueue = taskQueueFor(opts.dc);
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    namespace: opts.namespace,
+    taskQueue,
+    ...workflowSource(),
+    activities: createActivities({ resources, client: () => client }),
+    shutdownGraceTime: '10 seconds',
+    maxConcurrentActivityTaskExecutions: 64,
+  });
+  console.log(`seaotter worker for datacenter ${opts.dc} polling ${taskQueue} at ${opts.address}`);
+  try {
+    await worker.run();
+  } finally {
+    await resources.close();
+    await clientConnection.close();
+    await nativeConnection.close();
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * The pipeline's state, kept in a class so the workflow body reads top to bottom. It is plain data
+ * (carried across continue-as-new as `PipelineSnapshot`) plus the rules for accepting batches.
+ */
+import { ApplicationFailure } from '@temporalio/workflow';
+import { comparePositions, formatPosition, positionKey, type BatchDescriptor, type BinlogPosition, type NumberedBatch } from '../lib/model.js';
+import { batchWorkflowId, type PipelineSpec } from '../lib/spec.js';
+import type { BatchError, PipelineState, PipelineStatus, SubmitBatchResult } from './messages.js';
+
+/** What survives continue-as-new. */
+export interface PipelineSnapshot {
+  acceptedPosition: BinlogPosition;
+  committedPosition: BinlogPosition;
+  committedSeq: number;
+  rowsApplied: number;
+  paused: boolean;
+  pending: NumberedBatch[];
+  lastError: BatchError | null;
+  lastCommittedEventTime: number | null;
+  /** Start keys of recently accepted batches, so a re-submission after a capture retry is recognised. */
+  recent: { key: string; seq: number }[];
+  /** Commit times and row counts of the last minute, for rows/s. */
+  throughput: { at: number; rows: number }[];
+}
+
+/** Input of `pipelineWorkflow`: the resolved spec, and the state when continuing as new. */
+export interface PipelineWorkflowInput {
+  spec: PipelineSpec;
+  /** Seq of the last batch committed on the target (its checkpoint), when starting fresh. */
+  startSeq?: number;
+  snapshot?: PipelineSnapshot;
+}
+
+const RECENT_KEYS = 64;
+const THROUGHPUT_WINDOW_MS = 60_000;
+
+export class Pipeline {
+  spec: PipelineSpec;
+  s: PipelineSnapshot;
+  stopping = false;
+  /** Set while the run drains before continue-as-new: new batches wait for the next run. */
+  draining = false;
+  committedThisRun = 0;
+
+  constructor(input: PipelineWorkflowInput) {
+    this.spec = input.spec;
+    this.s = input.snapshot ?? {
+      acceptedPosition: input.spec.start,
+      committedPosition: input.spec.start,
+      committedSeq: input.startSeq ?? 0,
+      rowsApplied: 0,
+      paused: false,
+      pending: [],
+      lastError: null,
+      lastCommittedEventTime: null,
+      recent: [],
+      throughput: [],
+    };
+  }
+
+  get acceptedSeq(): number {
+    return this.s.committedSeq + this.s.pending.length;
+  }
+
+  get state(): PipelineState {
+    if (this.stopping) return 'stopped';
+    if (this.s.lastError) return 'halted';
+    return this.s.paused ? 'paused' : 'running';
+  }
+
+  /** True when capture may hand over another batch now (backpressure otherwise). */
+  hasRoom(): boolean {
+    return this.s.pending.length < this.spec.batch.maxInFlight;
+  }
+
+  /** Validator of `submitBatch`: refuses before anything is written to history. */
+  validateSubmit(batch: BatchDescriptor): void {
+    if (this.stopping || this.draining) {
+      throw ApplicationFailure.retryable('pipeline is not accepting batches right now; resubmit', 'NotAccepting');
+    }
+    if (this.findDuplicate(batch) !== undefined) return;
+    const accepted = this.s.acceptedPosition;
+    const known = accepted.file !== undefined && accepted.pos !== undefined;
+    if (known && positionKey(batch.from) !== positionKey(accepted)) {
+      throw ApplicationFailure.nonRetryable(
+        `batch starts at ${formatPosition(batch.from)} but the pipeline expects ${formatPosition(accepted)}`,
+        'PositionGap',
+      );
+    }
+  }
+
+  findDuplicate(batch: BatchDescriptor): number | undefined {
+    const hit = this.s.recent.find((r) => r.key === positionKey(batch.from));
+    if (hit) return hit.seq;
+    const a = this.s.acceptedPosition;
+    if (a.file !== undefined && comparePositions(batch.to, a) <= 0) return -1;
+    return undefined;
+  }
+
+  /** Numbers an accepted batch; the caller has already waited for room. */
+  accept(batch: BatchDescriptor): SubmitBatchResult {
+    const dup = this.findDuplicate(batch);
+    if (dup !== undefined) return { seq: dup, duplicate: true };
+    const seq = this.acceptedSeq + 1;
+    this.s.pending.push({ ...batch, seq });
+    this.s.acceptedPosition = batch.to;
+    this.s.recent.push({ key: positionKey(batch.from), seq });
+    if (this.s.recent.length > RECENT_KEYS) this.s.recent.shift();
+    return { seq, duplicate: false };
+  }
+
+  /** Batch `seq` has committed on the target: it must be the oldest pending one. */
+  commit(seq: number, rows: number, now: number): void {
+    const head = this.s.pending[0];
+    if (!head || head.seq !== seq) throw new Error(`batch ${seq} committed out of order (next is ${head?.seq})`);
+    this.s.pending.shift();
+    this.s.committedSeq = seq;
+    this.s.committedPosition = head.to;
+    this.s.rowsApplied += rows;
+    this.s.lastCommittedEventTime = head.lastEventTime;
+    this.s.lastError = null;
+    this.committedThisRun++;
+    this.s.throughput.push({ at: now, rows });
+    while (this.s.throughput.length && this.s.throughput[0].at < now - THROUGHPUT_WINDOW_MS) this.s.throughput.shift();
+  }
+
+  /** Halts the pipeline: nothing loads until `resume`, which retries batch `seq`. */
+  halt(seq: number, workflowId: string, message: string, at: string): void {
+    this.s.lastError = { seq, workflowId, message, at };
+  }
+
+  /** The batch allowed to load now, if any: the oldest pending one, unless paused or halted. */
+  nextToLoad(): NumberedBatch | undefined {
+    if (this.s.paused || this.s.lastError) return undefined;
+    return this.s.pending[0];
+  }
+
+  status(now: number): PipelineStatus {
+    const recent = this.s.throughput.filter((t) => t.at >= now - THROUGHPUT_WINDOW_MS);
+    const span = recent.length ? Math.max(1000, now - recent[0].at) : 1000;
+    return {
+      pipeline: this.spec.id,
+      state: this.state,
+      acceptedPosition: formatPosition(this.s.acceptedPosition),
+      committedPosition: formatPosition(this.s.committedPosition),
+      acceptedSeq: this.acceptedSeq,
+      committedSeq: this.s.committedSeq,
+      batchesInFlight: this.s.pending.length,
+      rowsApplied: this.s.rowsApplied,
+      rowsPerSecond: Math.round((recent.reduce((n, t) => n + t.rows, 0) * 1000) / span),
+      oldestPendingEventTime: this.s.pending[0]?.firstEventTime ?? null,
+      lastCommittedEventTime: this.s.lastCommittedEventTime,
+      lastError: this.s.lastError,
+      inFlightWorkflowIds: this.s.pending.map((b) => batchWorkflowId(this.spec.id, b.seq)),
+      specVersion: this.spec.version,
+    };
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * One pipeline = one long-running workflow. It runs capture as a heartbeating activity at the
+ * source's datacenter, numbers the batches capture submits, starts a `syncBatchWorkflow` child per
+ * batch, and lets batch n load only after batch n−1 has committed.
+ */
+import {
+  ActivityCancellationType,
+  allHandlersFinished,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { createActivities } from '../activities/index.js';
+import { batchWorkflowId, type PipelineSpec } from '../lib/spec.js';
+import type { NumberedBatch } from '../lib/model.js';
+import { formatPosition } from '../lib/model.js';
+import * as m from './messages.js';
+import { Pipeline, type PipelineWorkflowInput } from './pipeline-state.js';
+import { syncBatchWorkflow, type SyncBatchResult } from './batch.js';
+
+export type { PipelineWorkflowInput } from './pipeline-state.js';
+
+type Activities = ReturnType<typeof createActivities>;
+
+function captureActivity(spec: PipelineSpec) {
+  return proxyActivities<Activities>({
+    taskQueue: spec.sourceQueue,
+    startToCloseTimeout: '3650 days',
+    heartbeatTimeout: '30 seconds',
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    // An unreachable source is retried for as long as it takes; the attempt and its error are
+    // visible on the pending activity (Web UI, `seaotter pipeline status`).
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: ['CaptureFatal'] },
+  }).captureBinlog;
+}
+
+/** Result of a stopped pipeline: its final status. */
+export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.PipelineStatus> {
+  const p = new Pipeline(input);
+  const started = new Set<number>();
+  const permitted = new Set<number>();
+  const scopes = new Map<number, CancellationScope>();
+  let reconfigured: PipelineSpec | undefined;
+
+  setHandler(m.statusQuery, () => p.status(Date.now()));
+  setHandler(m.pauseSignal, () => void (p.s.paused = true));
+  setHandler(m.resumeSignal, () => {
+    p.s.paused = false;
+    const failed = p.s.lastError?.seq;
+    p.s.lastError = null;
+    if (failed !== undefined) {
+      log.info('resumed after a halt: retrying', { seq: failed });
+      started.delete(failed);
+      permitted.delete(failed);
+    }
+  });
+  setHandler(m.stopSignal, () => void (p.stopping = true));
+  setHandler(
+    m.submitBatchUpdate,
+    async (batch) => {
+      // Backpressure: the update (and so capture) waits while too many batches are in flight.
+      await condition(() => p.hasRoom() || p.stopping || p.draining || p.findDuplicate(batch) !== undefined);
+      p.validateSubmit(batch);
+      return p.accept(batch);
+    },
+    { validator: (batch) => p.validateSubmit(batch) },
+  );
+  setHandler(
+    m.reconfigureUpdate,
+    (spec) => {
+      reconfigured = spec;
+      p.draining = true;
+      return `pipeline ${spec.id} takes version ${spec.version} at the next batch boundary`;
+    },
+    {
+      validator: (spec) => {
+        if (spec.id !== p.spec.id) throw new Error(`pipeline id cannot change (${p.spec.id} → ${spec.id})`);
+      },
+    },
+  );
+
+  const publishState = () =>
+    upsertSearchAttributes([
+      { key: m.SA_PIPELINE, value: p.spec.id },
+      { key: m.SA_STATE, value: p.state },
+      { key: m.SA_POSITION, value: formatPosition(p.s.committedPosition) },
+      { key: m.SA_BATCH_SEQ, value: p.s.committedSeq },
+    ]);
+  publishState();
+
+  // Capture runs until stop or continue-as-new cancels it. A crash of its worker is a retry that
+  // resumes at the last accepted position (heartbeat details), never at one not yet accepted.
+  let captureScope = new CancellationScope();
+  let capture: Promise<void> = Promise.resolve();
+  let captureDone = true;
+  const startCapture = () => {
+    captureScope = new CancellationScope();
+    captureDone = false;
+    capture = captureScope
+      .run(() => captureActivity(p.spec)({ spec: p.spec, from: p.s.acceptedPosition }))
+      .catch((err) => {
+        if (isCancellation(err) || p.stopping || p.draining) return;
+        p.halt(p.acceptedSeq + 1, workflowInfo().workflowId, `capture: ${rootMessage(err)}`, new Date().toISOString());
+        publishState();
+      })
+      .finally(() => void (captureDone = true));
+  };
+
+  const startBatch = (batch: NumberedBatch) => {
+    const scope = new CancellationScope();
+    scopes.set(batch.seq, scope);
+    started.add(batch.seq);
+    const mayLoad = p.nextToLoad()?.seq === batch.seq;
+    if (mayLoad) permitted.add(batch.seq);
+    const run = scope.run(async () => {
+      const handle = await startChild(syncBatchWorkflow, {
+        workflowId: batchWorkflowId(p.spec.id, batch.seq),
+        taskQueue: p.spec.targetQueue,
+        args: [{ spec: p.spec, batch, permitted: mayLoad }],
+        typedSearchAttributes: [
+          { key: m.SA_PIPELINE, value: p.spec.id },
+          { key: m.SA_BATCH_SEQ, value: batch.seq },
+          { key: m.SA_ROWS, value: batch.rows },
+          { key: m.SA_POSITION, value: formatPosition(batch.from) },
+          { key: m.SA_STATE, value: 'queued' },
+        ],
+      });
+      return handle.result();
+    });
+    run.then(
+      (r) => {
+        p.commit(batch.seq, r.rowsApplied, Date.now());
+        scopes.delete(batch.seq);
+        permitted.delete(batch.seq);
+        publishState();
+      },
+      (err) => {
+        scopes.delete(batch.seq);
+        if (p.stopping && isCancellation(err)) return;
+        const cause = rootMessage(err);
+        log.error('batch failed; pipeline halted', { seq: batch.seq, error: cause });
+        p.halt(batch.seq, batchWorkflowId(p.spec.id, batch.seq), cause, new Date().toISOString());
+        publishState();
+      },
+    );
+  };
+
+  // The loop starts children for accepted batches, hands out load permits in seq order, and ends
+  // the run on stop, or with continue-as-new once drained (children never outlive their parent run).
+  for (;;) {
+    if (captureDone && !p.s.lastError && !p.stopping && !p.draining) startCapture();
+    if (!p.s.lastError) for (const batch of p.s.pending) if (!started.has(batch.seq)) startBatch(batch);
+    const next = p.nextToLoad();
+    if (next && started.has(next.seq) && !permitted.has(next.seq)) {
+      permitted.add(next.seq);
+      await getExternalWorkflowHandle(batchWorkflowId(p.spec.id, next.seq)).signal(m.loadPermitSignal);
+    }
+    if (p.committedThisRun >= p.spec.continueAsNewEvery || workflowInfo().continueAsNewSuggested) p.draining = true;
+    if (p.stopping) {
+      captureScope.cancel();
+      await stopInFlight(p, permitted, scopes);
+      await capture;
+      break;
+    }
+    if (p.draining) {
+      captureScope.cancel();
+      if (captureDone && p.s.pending.length === 0) {
+        await condition(allHandlersFinished);
+        await continueAsNew<typeof pipelineWorkflow>({ spec: reconfigured ?? p.spec, snapshot: p.s });
+      }
+    }
+    const signature = loopSignature(p, started, permitted, captureDone);
+    await condition(() => loopSignature(p, started, permitted, captureDone) !== signature);
+  }
+  publishState();
+  return p.status(Date.now());
+}
+
+/** Stop: let the batch that holds the load permit finish, cancel the rest (they will be re-captured). */
+async function stopInFlight(p: Pipeline, permitted: Set<number>, scopes: Map<number, CancellationScope>): Promise<void> {
+  const loading = p.s.pending.find((b) => permitted.has(b.seq));
+  if (loading) await condition(() => p.s.pending[0]?.seq !== loading.seq || p.s.lastError !== null);
+  for (const scope of scopes.values()) scope.cancel();
+  p.s.pending = [];
+  p.s.acceptedPosition = p.s.committedPosition;
+}
+
+/** A cheap fingerprint of everything the loop reacts to; the loop sleeps until it changes. */
+function loopSignature(p: Pipeline, started: Set<number>, permitted: Set<number>, captureDone: boolean): string {
+  return [p.acceptedSeq, p.s.committedSeq, p.s.paused, p.s.lastError?.seq ?? '', p.stopping, p.draining, started.size, permitted.size, captureDone].join('|');
+}
+
+function rootMessage(err: unknown): string {
+  let e = err as { cause?: unknown; message?: string } | undefined;
+  const parts: string[] = [];
+  while (e) {
+    if (e.message) parts.push(e.message);
+    e = e.cause as typeof e;
+  }
+  return parts.length ? parts[parts.length - 1] : String(err);
+}
