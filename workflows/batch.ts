@@ -34,13 +34,13 @@ function activitiesFor(spec: PipelineSpec) {
   const atSource = proxyActivities<Activities>({
     taskQueue: spec.sourceQueue,
     startToCloseTimeout: '10 minutes',
-    heartbeatTimeout: '1 minute',
+    heartbeatTimeout: '10 seconds',
     retry: { ...retry, nonRetryableErrorTypes: ['StageCorrupt'] },
   });
   const atTarget = proxyActivities<Activities>({
     taskQueue: spec.targetQueue,
     startToCloseTimeout: '30 minutes',
-    heartbeatTimeout: '1 minute',
+    heartbeatTimeout: '10 seconds',
     // A row the target refuses (bad value, missing table) fails for good and halts the pipeline;
     // anything else (connection lost, deadlock, server restarting) is retried with backoff.
     retry: { ...retry, nonRetryableErrorTypes: ['TargetRefused', 'TransformFailed', 'StageCorrupt'] },

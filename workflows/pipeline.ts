@@ -9,7 +9,7 @@ import {
   CancellationScope,
   condition,
   continueAsNew,
-  getExternalWorkflowHandle,
+  ChildWorkflowHandle,
   isCancellation,
   log,
   proxyActivities,
@@ -34,7 +34,7 @@ function captureActivity(spec: PipelineSpec) {
   return proxyActivities<Activities>({
     taskQueue: spec.sourceQueue,
     startToCloseTimeout: '3650 days',
-    heartbeatTimeout: '30 seconds',
+    heartbeatTimeout: '10 seconds',
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     // An unreachable source is retried for as long as it takes; the attempt and its error are
     // visible on the pending activity (Web UI, `seaotter pipeline status`).
@@ -46,6 +46,8 @@ function captureActivity(spec: PipelineSpec) {
 export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.PipelineStatus> {
   const p = new Pipeline(input);
   const started = new Set<number>();
+  /** Children whose start has been confirmed, so a permit signal finds them. */
+  const handles = new Map<number, ChildWorkflowHandle<typeof syncBatchWorkflow>>();
   const permitted = new Set<number>();
   const scopes = new Map<number, CancellationScope>();
   let reconfigured: PipelineSpec | undefined;
@@ -133,16 +135,19 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
           { key: m.SA_STATE, value: 'queued' },
         ],
       });
+      handles.set(batch.seq, handle);
       return handle.result();
     });
     run.then(
       (r) => {
         p.commit(batch.seq, r.rowsApplied, Date.now());
+        handles.delete(batch.seq);
         scopes.delete(batch.seq);
         permitted.delete(batch.seq);
         publishState();
       },
       (err) => {
+        handles.delete(batch.seq);
         scopes.delete(batch.seq);
         if (p.stopping && isCancellation(err)) return;
         const cause = rootMessage(err);
@@ -159,9 +164,10 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
     if (captureDone && !p.s.lastError && !p.stopping && !p.draining) startCapture();
     if (!p.s.lastError) for (const batch of p.s.pending) if (!started.has(batch.seq)) startBatch(batch);
     const next = p.nextToLoad();
-    if (next && started.has(next.seq) && !permitted.has(next.seq)) {
+    const nextHandle = next && handles.get(next.seq);
+    if (next && nextHandle && !permitted.has(next.seq)) {
       permitted.add(next.seq);
-      await getExternalWorkflowHandle(batchWorkflowId(p.spec.id, next.seq)).signal(m.loadPermitSignal);
+      await nextHandle.signal(m.loadPermitSignal);
     }
     if (p.committedThisRun >= p.spec.continueAsNewEvery || workflowInfo().continueAsNewSuggested) p.draining = true;
     if (p.stopping) {
@@ -177,8 +183,8 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
         await continueAsNew<typeof pipelineWorkflow>({ spec: reconfigured ?? p.spec, snapshot: p.s });
       }
     }
-    const signature = loopSignature(p, started, permitted, captureDone);
-    await condition(() => loopSignature(p, started, permitted, captureDone) !== signature);
+    const signature = loopSignature(p, handles, permitted, captureDone);
+    await condition(() => loopSignature(p, handles, permitted, captureDone) !== signature);
   }
   publishState();
   return p.status(Date.now());
@@ -194,8 +200,8 @@ async function stopInFlight(p: Pipeline, permitted: Set<number>, scopes: Map<num
 }
 
 /** A cheap fingerprint of everything the loop reacts to; the loop sleeps until it changes. */
-function loopSignature(p: Pipeline, started: Set<number>, permitted: Set<number>, captureDone: boolean): string {
-  return [p.acceptedSeq, p.s.committedSeq, p.s.paused, p.s.lastError?.seq ?? '', p.stopping, p.draining, started.size, permitted.size, captureDone].join('|');
+function loopSignature(p: Pipeline, handles: Map<number, unknown>, permitted: Set<number>, captureDone: boolean): string {
+  return [p.acceptedSeq, p.s.committedSeq, p.s.paused, p.s.lastError?.seq ?? '', p.stopping, p.draining, [...handles.keys()].join(','), permitted.size, captureDone].join('|');
 }
 
 function rootMessage(err: unknown): string {

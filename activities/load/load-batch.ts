@@ -4,7 +4,7 @@
  * already covers is skipped, so a load retried after a crash (even one that crashed after its
  * commit) applies every batch exactly once.
  */
-import { ApplicationFailure, heartbeat, log } from '@temporalio/activity';
+import { ApplicationFailure, log } from '@temporalio/activity';
 import type { PoolConnection } from 'mysql2/promise';
 import type { MysqlSourceConfig } from '../../lib/config/schema.js';
 import { dialectFor } from '../../lib/dialects/index.js';
@@ -16,6 +16,7 @@ import { openStage } from '../stage/stage.js';
 import type { TransformResult } from '../transform/transform-batch.js';
 import { ensureCheckpointTable, maxStatementBytes } from './target-meta.js';
 import { classifyMysqlError } from './errors.js';
+import { withHeartbeat } from '../heartbeat.js';
 
 export interface LoadInput {
   spec: PipelineSpec;
@@ -29,70 +30,72 @@ export interface LoadResult {
   statements: number;
 }
 
-const HEARTBEAT_EVERY = 20;
-
 export function createLoadActivities(deps: { resources: Resources }) {
   return {
-    async loadBatch({ spec, batch, transformed }: LoadInput): Promise<LoadResult> {
-      if (spec.target.type === 'oracle') {
-        throw ApplicationFailure.nonRetryable('the Oracle target is not supported by this build yet', 'TargetRefused');
-      }
-      if (spec.target.type !== 'mysql' && spec.target.type !== 'mariadb') {
-        throw ApplicationFailure.nonRetryable(`a ${spec.target.type} data source cannot be a target`, 'TargetRefused');
-      }
-      const target: MysqlSourceConfig = spec.target;
-      const dialect = dialectFor(target.type);
-      const pool = deps.resources.mysqlPool(target);
-      await ensureCheckpointTable(pool, target, dialect);
-      const budget = await maxStatementBytes(pool, target);
-      const stage = openStage(spec.stage);
-
-      const conn = await pool.getConnection();
-      let statement = '';
-      let statements = 0;
-      try {
-        await conn.beginTransaction();
-        const select = dialect.compiler.compileCheckpointSelect(target.metaSchema, spec.id);
-        const [rows] = await conn.query(select.sql, select.params);
-        const done = (rows as { seq: string | number }[])[0];
-        if (done && Number(done.seq) >= batch.seq) {
-          await conn.rollback();
-          log.info('batch already applied (checkpoint covers it); skipping', { seq: batch.seq, checkpoint: Number(done.seq) });
-          return { rowsApplied: batch.rows, alreadyApplied: true, statements: 0 };
-        }
-        if (done && Number(done.seq) !== batch.seq - 1) {
-          log.warn('checkpoint is not the previous batch', { seq: batch.seq, checkpoint: Number(done.seq) });
-        }
-
-        const changes = await stage.getChanges(transformed.ref);
-        const steps = planLoad(changes, spec.tables, { maxStatementBytes: budget });
-        for (const step of steps) {
-          const q = dialect.compiler.compileStep(step);
-          if (q.kind !== 'query') throw new Error(`${dialect.name} steps must compile to multi-row statements`);
-          statement = q.sql;
-          await conn.query(q.sql, q.params);
-          if (++statements % HEARTBEAT_EVERY === 0) heartbeat({ statements });
-        }
-        const cp = dialect.compiler.compileCheckpointUpsert(target.metaSchema, {
-          pipeline: spec.id,
-          seq: batch.seq,
-          position: formatPosition(batch.to),
-          rows: batch.rows,
-        });
-        statement = cp.sql;
-        await conn.query(cp.sql, cp.params);
-        await conn.commit();
-      } catch (err) {
-        await rollbackQuietly(conn);
-        throw classifyMysqlError(err, statement, batch.seq);
-      } finally {
-        conn.release();
-      }
-      // The batch is durable on the target; its staged files are no longer needed by anyone.
-      await Promise.allSettled([stage.remove(batch.ref), stage.remove(transformed.ref)]);
-      return { rowsApplied: batch.rows, alreadyApplied: false, statements };
+    loadBatch(input: LoadInput): Promise<LoadResult> {
+      return withHeartbeat(() => load(deps, input));
     },
   };
+}
+
+async function load(deps: { resources: Resources }, { spec, batch, transformed }: LoadInput): Promise<LoadResult> {
+  if (spec.target.type === 'oracle') {
+    throw ApplicationFailure.nonRetryable('the Oracle target is not supported by this build yet', 'TargetRefused');
+  }
+  if (spec.target.type !== 'mysql' && spec.target.type !== 'mariadb') {
+    throw ApplicationFailure.nonRetryable(`a ${spec.target.type} data source cannot be a target`, 'TargetRefused');
+  }
+  const target: MysqlSourceConfig = spec.target;
+  const dialect = dialectFor(target.type);
+  const pool = deps.resources.mysqlPool(target);
+  await ensureCheckpointTable(pool, target, dialect);
+  const budget = await maxStatementBytes(pool, target);
+  const stage = openStage(spec.stage);
+
+  const conn = await pool.getConnection();
+  let statement = '';
+  let statements = 0;
+  try {
+    await conn.beginTransaction();
+    const select = dialect.compiler.compileCheckpointSelect(target.metaSchema, spec.id);
+    const [rows] = await conn.query(select.sql, select.params);
+    const done = (rows as { seq: string | number }[])[0];
+    if (done && Number(done.seq) >= batch.seq) {
+      await conn.rollback();
+      log.info('batch already applied (checkpoint covers it); skipping', { seq: batch.seq, checkpoint: Number(done.seq) });
+      return { rowsApplied: batch.rows, alreadyApplied: true, statements: 0 };
+    }
+    if (done && Number(done.seq) !== batch.seq - 1) {
+      log.warn('checkpoint is not the previous batch', { seq: batch.seq, checkpoint: Number(done.seq) });
+    }
+
+    const changes = await stage.getChanges(transformed.ref);
+    const steps = planLoad(changes, spec.tables, { maxStatementBytes: budget });
+    for (const step of steps) {
+      const q = dialect.compiler.compileStep(step);
+      if (q.kind !== 'query') throw new Error(`${dialect.name} steps must compile to multi-row statements`);
+      statement = q.sql;
+      await conn.query(q.sql, q.params);
+      statements++;
+    }
+    const cp = dialect.compiler.compileCheckpointUpsert(target.metaSchema, {
+      pipeline: spec.id,
+      seq: batch.seq,
+      position: formatPosition(batch.to),
+      rows: batch.rows,
+    });
+    statement = cp.sql;
+    await conn.query(cp.sql, cp.params);
+    await conn.commit();
+  } catch (err) {
+    await rollbackQuietly(conn);
+    throw classifyMysqlError(err, statement, batch.seq);
+  } finally {
+    conn.release();
+  }
+  // The batch is durable on the target; its staged files are no longer needed by anyone.
+  await Promise.allSettled([stage.remove(batch.ref), stage.remove(transformed.ref)]);
+  return { rowsApplied: batch.rows, alreadyApplied: false, statements };
 }
 
 async function rollbackQuietly(conn: PoolConnection): Promise<void> {

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import mysql, { type Connection, type ConnectionOptions } from 'mysql2/promise';
-import { freePort, isAlive, killPid, sleep, spawnServer, stopPid, tailFile } from './ports.js';
+import { freePort, isAlive, killPid, tempDir, sleep, spawnServer, stopPid, tailFile } from './ports.js';
 
 const run = promisify(execFile);
 
@@ -77,15 +77,18 @@ export function findMariadbBinaries(): { mariadbd: string; installDb: string } {
 export async function startMariadb(opts: StartMariadbOptions = {}): Promise<MariadbServer> {
   const bins = findMariadbBinaries();
   const name = opts.name ?? 'mariadb';
-  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), `seaotter-${name}-`));
+  const dir = opts.dir ?? tempDir(`seaotter-${name}-`);
   fs.mkdirSync(dir, { recursive: true });
   const dataDir = path.join(dir, 'data');
   const savedFile = path.join(dir, 'seaotter-server.json');
   const socket = path.join(dir, 'mysqld.sock');
   const logFile = path.join(dir, 'mariadbd.log');
+  // A private tmpdir: servers bootstrapping at once in a shared /tmp collide on temp table names.
+  const tmpDir = path.join(dir, 'tmp');
+  fs.mkdirSync(tmpDir, { recursive: true });
 
   const initialised = fs.existsSync(path.join(dataDir, 'mysql', 'global_priv.frm')) && fs.existsSync(savedFile);
-  if (!initialised) await initialise(bins.installDb, dataDir, logFile);
+  if (!initialised) await initialise(bins.installDb, dataDir, tmpDir, logFile);
   const saved: Partial<Saved> = initialised ? JSON.parse(fs.readFileSync(savedFile, 'utf8')) : {};
 
   let port = opts.port ?? saved.port ?? (await freePort());
@@ -96,6 +99,7 @@ export async function startMariadb(opts: StartMariadbOptions = {}): Promise<Mari
     `--port=${p}`,
     '--bind-address=127.0.0.1',
     `--socket=${socket}`,
+    `--tmpdir=${tmpDir}`,
     `--pid-file=${path.join(dir, 'mysqld.pid')}`,
     '--user=root',
     `--server-id=${serverId}`,
@@ -177,15 +181,15 @@ export function connectionOptions(server: Pick<MariadbServer, 'host' | 'port' | 
   };
 }
 
-async function initialise(installDb: string, dataDir: string, logFile: string): Promise<void> {
+async function initialise(installDb: string, dataDir: string, tmpDir: string, logFile: string): Promise<void> {
   // A half-made data directory (crash during a previous init) would be refused; start over.
   fs.rmSync(dataDir, { recursive: true, force: true });
   try {
     const { stdout, stderr } = await run(installDb, [
-      '--no-defaults', `--datadir=${dataDir}`, '--user=root',
+      '--no-defaults', `--datadir=${dataDir}`, `--tmpdir=${tmpDir}`, '--user=root',
       '--auth-root-authentication-method=normal', '--skip-test-db',
     ]);
-    fs.appendFileSync(logFile, stdout + stderr);
+    fs.writeFileSync(logFile, stdout + stderr);
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
     throw new Error(`mariadb-install-db failed in ${dataDir}: ${e.message}\n${e.stderr ?? ''}${e.stdout ?? ''}`);
@@ -226,7 +230,9 @@ async function createAccounts(port: number, password: string, rootPassword: stri
       await conn.query('GRANT ALL ON *.* TO ?@? WITH GRANT OPTION', ['seaotter', host]);
     }
     // Root is passwordless after mariadb-install-db; any local user could otherwise log in.
-    const [roots] = await conn.query("SELECT Host AS host FROM mysql.user WHERE User = 'root' AND Host IN ('localhost', '127.0.0.1', '::1')");
+    const [roots] = await conn.query(
+      "SELECT Host AS host FROM mysql.user WHERE User = 'root' AND Host IN ('localhost', '127.0.0.1', '::1')",
+    );
     for (const { host } of roots as Array<{ host: string }>) {
       await conn.query('ALTER USER ?@? IDENTIFIED BY ?', ['root', host, rootPassword]);
     }

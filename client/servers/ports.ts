@@ -1,6 +1,9 @@
+// Ports and processes of the local servers (MariaDB, the Temporal dev server).
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 
 /** Asks the kernel for a port nobody listens on (127.0.0.1:0), then releases it for the caller. */
 export function freePort(): Promise<number> {
@@ -50,6 +53,7 @@ export function sleep(ms: number): Promise<void> {
 // kind (another test, the user's own) may be running on the machine.
 
 const owned = new Set<number>();
+const tempDirs = new Set<string>();
 let exitHookInstalled = false;
 
 /** True while pid names a process that has not exited (a zombie counts as exited). */
@@ -140,11 +144,30 @@ function spawnOptions(opts: SpawnServerOptions, fd: number): SpawnOptions {
   return { cwd: opts.cwd, detached: opts.detached ?? false, stdio: ['ignore', fd, fd] };
 }
 
+/**
+ * A new directory under the system's temp dir, removed when this process exits (after its
+ * servers are killed) unless SEAOTTER_KEEP_TMP is set, to look at a failed run's data and logs.
+ */
+export function tempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.add(dir);
+  installExitHook();
+  return dir;
+}
+
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
     for (const pid of owned) signal(pid, 'SIGKILL');
+    if (process.env.SEAOTTER_KEEP_TMP) return;
+    for (const dir of tempDirs) {
+      try {
+        fs.rmSync(dir, { recursive: true, force: true });
+      } catch {
+        // best effort: a server killed a moment ago may still be closing files
+      }
+    }
   });
 }
 

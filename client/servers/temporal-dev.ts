@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { freePort, isAlive, killPid, portAnswers, sleep, spawnServer, stopPid, tailFile } from './ports.js';
+import { freePort, isAlive, killPid, portAnswers, tempDir, sleep, spawnServer, stopPid, tailFile } from './ports.js';
 import { ensureSearchAttributes, searchAttributeFlags } from './search-attributes.js';
 
 /** Options for {@link startTemporalDev}; ports are free ones unless given. */
@@ -74,7 +74,7 @@ export async function startTemporalDev(opts: StartTemporalDevOptions = {}): Prom
   const bin = resolveTemporalBin();
   const port = opts.port ?? (await freePort());
   const uiPort = opts.uiPort ?? (await freePort());
-  const logFile = opts.logFile ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'seaotter-temporal-')), 'temporal.log');
+  const logFile = opts.logFile ?? path.join(tempDir('seaotter-temporal-'), 'temporal.log');
   const args = startDevArgs({ ...opts, port, uiPort });
   const address = `127.0.0.1:${port}`;
 

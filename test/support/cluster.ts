@@ -50,11 +50,18 @@ export class Cluster {
 
   static async start(opts: ClusterOptions): Promise<Cluster> {
     const dir = await mkdtemp(path.join(os.tmpdir(), `seaotter-${opts.name}-`));
-    const [temporal, source, target] = await Promise.all([
+    const started = await Promise.allSettled([
       startTemporalDev({ headless: true, dbFile: opts.temporalDb ? path.join(dir, 'temporal.db') : undefined, logFile: path.join(dir, 'temporal.log') }),
       startMariadb({ name: `${opts.name}-src`, serverId: 1, dir: path.join(dir, 'src') }),
       startMariadb({ name: `${opts.name}-dst`, serverId: 2, dir: path.join(dir, 'dst') }),
     ]);
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) {
+      // Stop what did start, so a failed set-up leaves nothing running.
+      await Promise.allSettled(started.map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined)));
+      throw (failed as PromiseRejectedResult).reason;
+    }
+    const [temporal, source, target] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [TemporalDevServer, MariadbServer, MariadbServer];
     const connection = await Connection.connect({ address: temporal.address });
     const cluster = new Cluster(dir, temporal, source, target, new Client({ connection }), connection);
     return cluster;

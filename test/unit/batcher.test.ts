@@ -1,0 +1,158 @@
+/**
+ * TransactionBatcher: batches hold whole transactions, their positions chain without gaps, and
+ * cuts are due by row count or by wait time on the injected clock.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { TransactionBatcher } from '../../lib/batcher.js';
+import type { BinlogPosition, RowChange } from '../../lib/model.js';
+
+let nextId = 1;
+function rows(n: number): RowChange[] {
+  return Array.from({ length: n }, () => ({ schema: 's', table: 't', action: 'insert' as const, after: { id: nextId++ } }));
+}
+const at = (pos: number, file = 'mysql-bin.000001'): BinlogPosition => ({ file, pos });
+const START = at(4);
+
+/** Feeds one transaction of `n` rows committing at `pos`. */
+function tx(b: TransactionBatcher, n: number, pos: BinlogPosition, now = 0): void {
+  if (n > 0) b.addRows(rows(n), 1000 + (pos.pos ?? 0));
+  b.commit(pos, 1000 + (pos.pos ?? 0), now);
+}
+
+test('a batch never splits a transaction: maxRows 3 with a 5-row transaction gives one batch of 5', () => {
+  const b = new TransactionBatcher({ maxRows: 3, maxWaitMs: 1000 }, START);
+  b.addRows(rows(2), 1);
+  b.addRows(rows(2), 1);
+  assert.equal(b.due(0), false, 'nothing is due while the transaction is open');
+  assert.equal(b.cut(), null);
+  b.addRows(rows(1), 1);
+  b.commit(at(500), 2, 0);
+  assert.equal(b.due(0), true);
+  const batch = b.cut()!;
+  assert.equal(batch.changes.length, 5);
+  assert.equal(batch.transactions, 1);
+  assert.deepEqual(batch.from, START);
+  assert.deepEqual(batch.to, at(500));
+  assert.equal(b.cut(), null);
+});
+
+test('rows of several multi-statement transactions keep their order and counts', () => {
+  const b = new TransactionBatcher({ maxRows: 100, maxWaitMs: 1000 }, START);
+  const first = nextId;
+  tx(b, 3, at(100));
+  tx(b, 4, at(200));
+  const batch = b.cut()!;
+  assert.equal(batch.transactions, 2);
+  assert.deepEqual(batch.changes.map((c) => c.after!.id), Array.from({ length: 7 }, (_, i) => first + i));
+  assert.equal(batch.firstEventTime, 1100);
+  assert.equal(batch.lastEventTime, 1200);
+});
+
+test('cut positions chain: from of batch n+1 is to of batch n', () => {
+  const b = new TransactionBatcher({ maxRows: 2, maxWaitMs: 1000 }, START);
+  const batches = [];
+  let pos = 4;
+  for (let i = 0; i < 20; i++) {
+    pos += 37 + i;
+    tx(b, 1 + (i % 3), at(pos));
+    if (b.due(0)) batches.push(b.cut()!);
+  }
+  const last = b.cut();
+  if (last) batches.push(last);
+  assert.ok(batches.length >= 5, `${batches.length} batches`);
+  assert.deepEqual(batches[0].from, START);
+  for (let i = 1; i < batches.length; i++) assert.deepEqual(batches[i].from, batches[i - 1].to, `batch ${i}`);
+  assert.deepEqual(batches.at(-1)!.to, at(pos));
+  assert.equal(batches.reduce((n, x) => n + x.transactions, 0), 20);
+  const expectedRows = Array.from({ length: 20 }, (_, i) => 1 + (i % 3)).reduce((a, n) => a + n, 0);
+  assert.equal(batches.reduce((n, x) => n + x.changes.length, 0), expectedRows);
+});
+
+test('to advances over commits of transactions with no rows (and across a file rotate)', () => {
+  const b = new TransactionBatcher({ maxRows: 10, maxWaitMs: 1000 }, START);
+  tx(b, 2, at(100));
+  tx(b, 0, at(150)); // e.g. a transaction on an unmapped table
+  tx(b, 0, at(4, 'mysql-bin.000002'));
+  assert.equal(b.readyRows, 2);
+  const first = b.cut()!;
+  assert.deepEqual(first.from, START);
+  assert.deepEqual(first.to, at(4, 'mysql-bin.000002'));
+  assert.equal(first.transactions, 1, 'empty transactions are not counted');
+  // Only empty transactions: nothing to cut, but the next batch starts after them.
+  tx(b, 0, at(300, 'mysql-bin.000002'));
+  assert.equal(b.due(10_000), false);
+  assert.equal(b.msUntilDue(0), null);
+  assert.equal(b.cut(), null);
+  tx(b, 1, at(400, 'mysql-bin.000002'));
+  const second = b.cut()!;
+  assert.deepEqual(second.from, at(4, 'mysql-bin.000002'), 'from is the previous to');
+  assert.deepEqual(second.to, at(400, 'mysql-bin.000002'));
+});
+
+test('due() by maxRows', () => {
+  const b = new TransactionBatcher({ maxRows: 5, maxWaitMs: 60_000 }, START);
+  assert.equal(b.due(0), false, 'nothing buffered');
+  tx(b, 2, at(100), 0);
+  assert.equal(b.due(1), false);
+  tx(b, 2, at(200), 1);
+  assert.equal(b.due(2), false, '4 < 5');
+  tx(b, 1, at(300), 2);
+  assert.equal(b.readyRows, 5);
+  assert.equal(b.due(3), true, '5 rows');
+  b.cut();
+  assert.equal(b.due(3), false, 'emptied by the cut');
+  tx(b, 9, at(400), 4);
+  assert.equal(b.due(4), true, 'one big transaction over the limit');
+});
+
+test('due() by maxWaitMs on the injected clock, counted from the first buffered commit', () => {
+  const b = new TransactionBatcher({ maxRows: 1000, maxWaitMs: 200 }, START);
+  b.addRows(rows(1), 1);
+  assert.equal(b.due(10_000), false, 'an open transaction never makes a batch due');
+  assert.equal(b.msUntilDue(10_000), null);
+  b.commit(at(100), 2, 1_000);
+  assert.equal(b.due(1_000), false);
+  assert.equal(b.msUntilDue(1_050), 150);
+  tx(b, 1, at(200), 1_150); // a later commit does not restart the clock
+  assert.equal(b.due(1_199), false);
+  assert.equal(b.msUntilDue(1_199), 1);
+  assert.equal(b.due(1_200), true);
+  assert.equal(b.msUntilDue(5_000), 0);
+  assert.equal(b.cut()!.transactions, 2);
+  // The clock restarts with the next buffered commit.
+  tx(b, 1, at(300), 2_000);
+  assert.equal(b.due(2_199), false);
+  assert.equal(b.due(2_200), true);
+});
+
+test('uncommitted rows are never cut', () => {
+  const b = new TransactionBatcher({ maxRows: 2, maxWaitMs: 10 }, START);
+  tx(b, 3, at(100), 0);
+  b.addRows(rows(4), 5); // open transaction
+  assert.equal(b.inTransaction, true);
+  assert.equal(b.readyRows, 3);
+  const first = b.cut()!;
+  assert.equal(first.changes.length, 3);
+  assert.deepEqual(first.to, at(100));
+  // The open rows are still there, not cut, not due.
+  assert.equal(b.cut(), null);
+  assert.equal(b.due(1_000_000), false);
+  assert.equal(b.inTransaction, true);
+  b.commit(at(200), 6, 100);
+  assert.equal(b.inTransaction, false);
+  const second = b.cut()!;
+  assert.equal(second.changes.length, 4);
+  assert.deepEqual(second.from, at(100));
+  assert.deepEqual(second.to, at(200));
+});
+
+test('a cut while a transaction is open ends at the last commit, not at the open transaction', () => {
+  const b = new TransactionBatcher({ maxRows: 1, maxWaitMs: 10 }, START);
+  tx(b, 1, at(100));
+  b.addRows(rows(2), 1);
+  const batch = b.cut()!;
+  assert.deepEqual(batch.to, at(100));
+  tx(b, 0, at(250)); // commits the open transaction's rows
+  assert.deepEqual(b.cut()!.from, at(100));
+});
