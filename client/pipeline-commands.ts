@@ -4,7 +4,7 @@ import { pipelineWorkflowId } from '../lib/spec.js';
 import type { SeaotterConfig } from '../lib/config/schema.js';
 import * as m from '../workflows/messages.js';
 import type { pipelineWorkflow } from '../workflows/pipeline.js';
-import { UserError } from './errors.js';
+import { UnreachableError, UserError } from './errors.js';
 import { resolvePipelines } from './resolve.js';
 
 export interface ApplyOutcome {
@@ -87,7 +87,11 @@ async function retryingActivities(client: Client, workflowIds: string[]): Promis
     try {
       const d = await client.workflow.getHandle(id).describe();
       for (const a of d.raw.pendingActivities ?? []) {
-        if ((a.attempt ?? 1) > 1 && a.lastFailure) {
+        // Retrying = a failed attempt and no heartbeat from the attempt now running (a capture
+        // that restarted fine heartbeats, and its old failure is history).
+        const started = Number(a.lastStartedTime?.seconds ?? 0);
+        const beat = Number(a.lastHeartbeatTime?.seconds ?? 0);
+        if ((a.attempt ?? 1) > 1 && a.lastFailure && !(beat > started)) {
           out.push({ workflowId: id, activity: a.activityType?.name ?? '?', attempt: a.attempt ?? 0, error: a.lastFailure.message ?? '' });
         }
       }
@@ -104,7 +108,7 @@ export async function pipelineStatus(client: Client, id: string): Promise<Status
   let status: m.PipelineStatus;
   try {
     const d = await handle.describe();
-    status = d.status.name === 'RUNNING' ? await handle.query(m.statusQuery) : await closedStatus(handle, id, d.status.name);
+    status = d.status.name === 'RUNNING' ? await queryStatus(handle, d.taskQueue) : await closedStatus(handle, id, d.status.name);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new UserError(`no pipeline named "${id}" (workflow ${workflowId} not found)`);
     throw err;
@@ -114,6 +118,21 @@ export async function pipelineStatus(client: Client, id: string): Promise<Status
   const retrying = status.state === 'stopped' ? [] : await retryingActivities(client, [workflowId, ...status.inFlightWorkflowIds.slice(0, 1)]);
   return { ...status, lagSeconds, retrying };
 }
+
+/** A query needs a worker on the pipeline's task queue; say so instead of hanging. */
+async function queryStatus(handle: { query: (q: typeof m.statusQuery) => Promise<m.PipelineStatus> }, taskQueue: string): Promise<m.PipelineStatus> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new UnreachableError(`no worker answered on task queue ${taskQueue} within ${QUERY_TIMEOUT_MS / 1000} s; start one with "seaotter worker --dc ${taskQueue.replace(/^seaotter\./, '')}"`)), QUERY_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([handle.query(m.statusQuery), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const QUERY_TIMEOUT_MS = 10_000;
 
 async function closedStatus(handle: { result(): Promise<m.PipelineStatus> }, id: string, how: string): Promise<m.PipelineStatus> {
   try {

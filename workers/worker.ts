@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { Resources } from '../activities/resources.js';
+import { beginShutdown } from '../activities/shutdown.js';
 import { taskQueueFor } from '../lib/spec.js';
 
 export interface WorkerOptions {
@@ -45,6 +46,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
     shutdownGraceTime: '10 seconds',
     maxConcurrentActivityTaskExecutions: 64,
   });
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, beginShutdown);
   console.log(`seaotter worker for datacenter ${opts.dc} polling ${taskQueue} at ${opts.address}`);
   try {
     await worker.run();

@@ -4,7 +4,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import type { BatchDescriptor } from '../lib/model.js';
+import type { BatchDescriptor, BinlogPosition } from '../lib/model.js';
 import type { PipelineSpec } from '../lib/spec.js';
 
 export type PipelineState = 'running' | 'paused' | 'halted' | 'stopped';
@@ -29,6 +29,8 @@ export interface PipelineStatus {
   /** Ids of batch workflows not yet committed, for operators and `status` to describe. */
   inFlightWorkflowIds: string[];
   specVersion: string;
+  /** The accepted position itself: where a (re)started capture resumes. */
+  resumeFrom: BinlogPosition;
 }
 
 /** A batch that failed for good: which one, and why (the refused statement included). */

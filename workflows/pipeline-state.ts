@@ -153,6 +153,7 @@ export class Pipeline {
       lastError: this.s.lastError,
       inFlightWorkflowIds: this.s.pending.map((b) => batchWorkflowId(this.spec.id, b.seq)),
       specVersion: this.spec.version,
+      resumeFrom: this.s.acceptedPosition,
     };
   }
 }

@@ -9,7 +9,8 @@ import { type Client, WorkflowUpdateFailedError } from '@temporalio/client';
 import { TransactionBatcher, type CutBatch } from '../../lib/batcher.js';
 import { formatPosition, positionKey, type BatchDescriptor, type BinlogPosition } from '../../lib/model.js';
 import { pipelineWorkflowId, type PipelineSpec } from '../../lib/spec.js';
-import { submitBatchUpdate } from '../../workflows/messages.js';
+import { statusQuery, submitBatchUpdate } from '../../workflows/messages.js';
+import { workerShutdown } from '../shutdown.js';
 import { openStage } from '../stage/stage.js';
 import { BinlogStream } from './binlog-stream.js';
 
@@ -40,13 +41,15 @@ export function createCaptureActivities(deps: { client: () => Client }) {
     async captureBinlog(input: CaptureInput): Promise<void> {
       const { spec } = input;
       const ctx = Context.current();
+      const handle = deps.client().workflow.getHandle(pipelineWorkflowId(spec.id));
+      // The pipeline's accepted position is the truth; heartbeat details can be older (heartbeats
+      // are throttled), and resuming from them would re-cut batches that were already accepted.
       const saved = activityInfo().heartbeatDetails as CaptureProgress | undefined;
-      let accepted = saved?.accepted ?? input.from;
+      let accepted = activityInfo().attempt > 1 ? (await handle.query(statusQuery)).resumeFrom : input.from;
       let batches = saved?.batches ?? 0;
       log.info('capture starting', { pipeline: spec.id, from: formatPosition(accepted), attempt: activityInfo().attempt });
 
       const stage = openStage(spec.stage);
-      const handle = deps.client().workflow.getHandle(pipelineWorkflowId(spec.id));
       const batcher = new TransactionBatcher(spec.batch, accepted);
       const tables: Record<string, string[]> = {};
       for (const t of spec.tables) (tables[t.source.schema] ??= []).push(t.source.table);
@@ -87,8 +90,8 @@ export function createCaptureActivities(deps: { client: () => Client }) {
         };
         for (;;) {
           try {
-            // The update id is the batch's start position: a retried submission is the same update.
-            const r = await handle.executeUpdate(submitBatchUpdate, { args: [descriptor], updateId: `batch-${positionKey(b.from)}` });
+            // The update id is the batch's range: a retried submission of it is the same update.
+            const r = await handle.executeUpdate(submitBatchUpdate, { args: [descriptor], updateId: `batch-${positionKey(b.from)}-${positionKey(b.to)}` });
             accepted = b.to;
             batches++;
             heartbeat({ accepted, batches } satisfies CaptureProgress);
@@ -131,6 +134,10 @@ export function createCaptureActivities(deps: { client: () => Client }) {
               setTimeout(resolve, Math.max(1, waitMs));
             }),
             ctx.cancelled,
+            workerShutdown.then(() => {
+              // Hand capture to another worker now instead of after the shutdown grace time.
+              throw ApplicationFailure.retryable('worker shutting down; capture resumes on the next worker', 'WorkerShutdown');
+            }),
           ]);
         }
       } finally {

@@ -3,11 +3,10 @@
 import { execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import mysql, { type Connection, type ConnectionOptions } from 'mysql2/promise';
-import { freePort, isAlive, killPid, tempDir, sleep, spawnServer, stopPid, tailFile } from './ports.js';
+import { freePort, isAlive, killPid, sleep, spawnServer, stopPid, tailFile, tempDir } from './ports.js';
 
 const run = promisify(execFile);
 
@@ -88,7 +87,7 @@ export async function startMariadb(opts: StartMariadbOptions = {}): Promise<Mari
   fs.mkdirSync(tmpDir, { recursive: true });
 
   const initialised = fs.existsSync(path.join(dataDir, 'mysql', 'global_priv.frm')) && fs.existsSync(savedFile);
-  if (!initialised) await initialise(bins.installDb, dataDir, tmpDir, logFile);
+  if (!initialised) await initialise(bins.installDb, dataDir, tmpDir, path.join(dir, 'install-db.log'));
   const saved: Partial<Saved> = initialised ? JSON.parse(fs.readFileSync(savedFile, 'utf8')) : {};
 
   let port = opts.port ?? saved.port ?? (await freePort());

@@ -16,6 +16,9 @@ export type SearchAttributeTypeName = (typeof SEARCH_ATTRIBUTES)[keyof typeof SE
 // temporal.api.enums.v1.IndexedValueType, by CLI name.
 const INDEXED_VALUE_TYPE: Record<SearchAttributeTypeName, number> = { Keyword: 2, Int: 3 };
 
+// A stuck server must not hang `dev up` or a worker's start-up.
+const deadline = () => Date.now() + 30_000;
+
 /** The `--search-attribute Name=Type` flags for `temporal server start-dev`. */
 export function searchAttributeFlags(): string[] {
   return Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]);
@@ -32,7 +35,9 @@ export async function ensureSearchAttributes(target: Connection | string, namesp
     if (missing.length === 0) return [];
     const searchAttributes = Object.fromEntries(missing.map((name) => [name, INDEXED_VALUE_TYPE[SEARCH_ATTRIBUTES[name]]]));
     try {
-      await connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
+      await connection.withDeadline(deadline(), () =>
+        connection.operatorService.addSearchAttributes({ namespace, searchAttributes }),
+      );
     } catch (err) {
       // Someone else (another worker starting) may have added them in between.
       if ((await missingSearchAttributes(connection, namespace)).length > 0) throw err;
@@ -45,7 +50,9 @@ export async function ensureSearchAttributes(target: Connection | string, namesp
 
 /** Names of seaotter's search attributes that the namespace does not have yet. */
 export async function missingSearchAttributes(connection: Connection, namespace = 'default'): Promise<Array<keyof typeof SEARCH_ATTRIBUTES>> {
-  const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+  const { customAttributes } = await connection.withDeadline(deadline(), () =>
+    connection.operatorService.listSearchAttributes({ namespace }),
+  );
   const names = Object.keys(SEARCH_ATTRIBUTES) as Array<keyof typeof SEARCH_ATTRIBUTES>;
   return names.filter((name) => !(customAttributes && name in customAttributes));
 }

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { freePort, isAlive, killPid, portAnswers, tempDir, sleep, spawnServer, stopPid, tailFile } from './ports.js';
+import { freePort, isAlive, killPid, portAnswers, sleep, spawnServer, stopPid, tailFile, tempDir } from './ports.js';
 import { ensureSearchAttributes, searchAttributeFlags } from './search-attributes.js';
 
 /** Options for {@link startTemporalDev}; ports are free ones unless given. */
@@ -177,7 +177,7 @@ async function waitReady(address: string, died: () => boolean, logFile: string):
       const connection = await Connection.connect({ address, connectTimeout: 2000 }).catch((err: Error) => err);
       if (connection instanceof Connection) {
         try {
-          await connection.workflowService.getSystemInfo({});
+          await connection.withDeadline(Date.now() + 5000, () => connection.workflowService.getSystemInfo({}));
           return;
         } catch (err) {
           lastError = (err as Error).message;

@@ -40,15 +40,19 @@ export function parseConfig(text: string): ParseConfigResult {
   if (!result.success) {
     return {
       ok: false,
-      problems: result.error.issues.map((i) => ({ path: formatPath(i.path), message: describeIssue(i) })),
+      problems: result.error.issues.map((i) => ({ path: formatPath(i.path), message: describeIssue(i as never) })),
     };
   }
   const problems = checkReferences(result.data);
   return problems.length ? { ok: false, problems } : { ok: true, config: result.data };
 }
 
-function describeIssue(issue: { code: string; message: string; keys?: string[] }): string {
+function describeIssue(issue: { code: string; message: string; keys?: string[]; path: PropertyKey[]; input?: unknown }): string {
   if (issue.code === 'unrecognized_keys' && issue.keys) return `unknown key(s): ${issue.keys.join(', ')}`;
+  if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) return 'required';
+  if (issue.code === 'invalid_union' && issue.path[issue.path.length - 1] === 'start') {
+    return 'expected "current", { gtid: "0-1-100" } or { file: "mysql-bin.000001", pos: 4 }';
+  }
   return issue.message;
 }
 

@@ -73,7 +73,7 @@ const cases: Case[] = [
     name: 'missing host',
     text: config({ dataSources: { ...DS, src: '{ type: mariadb, user: u, datacenter: hz }' } }),
     path: 'dataSources.src.host',
-    message: /expected string/,
+    message: /required/,
   },
   {
     name: 'port out of range',
