@@ -19,6 +19,8 @@ export function mysqlOptions(ds: MysqlSourceConfig): mysql.ConnectionOptions {
     bigNumberStrings: true,
     decimalNumbers: false,
     connectTimeout: 10_000,
+    enableKeepAlive: true,
+    keepAliveInitialDelay: 10_000,
   };
 }
 

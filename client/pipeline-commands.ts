@@ -1,6 +1,9 @@
 /** `seaotter pipeline apply|status|pause|resume|stop`: the same workflow surface the temporal CLI uses. */
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import proto from '@temporalio/proto';
 import { pipelineWorkflowId } from '../lib/spec.js';
+
+const PendingActivityState = proto.temporal.api.enums.v1.PendingActivityState;
 import type { SeaotterConfig } from '../lib/config/schema.js';
 import * as m from '../workflows/messages.js';
 import type { pipelineWorkflow } from '../workflows/pipeline.js';
@@ -87,11 +90,12 @@ async function retryingActivities(client: Client, workflowIds: string[]): Promis
     try {
       const d = await client.workflow.getHandle(id).describe();
       for (const a of d.raw.pendingActivities ?? []) {
-        // Retrying = a failed attempt and no heartbeat from the attempt now running (a capture
-        // that restarted fine heartbeats, and its old failure is history).
+        // Retrying = a failed attempt, unless the attempt now running has heartbeated since it
+        // started (a capture that restarted fine: its old failure is history).
         const started = Number(a.lastStartedTime?.seconds ?? 0);
         const beat = Number(a.lastHeartbeatTime?.seconds ?? 0);
-        if ((a.attempt ?? 1) > 1 && a.lastFailure && !(beat > started)) {
+        const healthy = a.state === PendingActivityState.PENDING_ACTIVITY_STATE_STARTED && started > 0 && beat >= started;
+        if ((a.attempt ?? 1) > 1 && a.lastFailure && !healthy) {
           out.push({ workflowId: id, activity: a.activityType?.name ?? '?', attempt: a.attempt ?? 0, error: a.lastFailure.message ?? '' });
         }
       }

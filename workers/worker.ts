@@ -44,6 +44,9 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
     ...workflowSource(),
     activities: createActivities({ resources, client: () => client }),
     shutdownGraceTime: '10 seconds',
+    // Heartbeats reach the server at most a second late: cancellation (stop, continue-as-new)
+    // reaches capture promptly, and a retry resumes from fresh progress.
+    maxHeartbeatThrottleInterval: '1 second',
     maxConcurrentActivityTaskExecutions: 64,
   });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, beginShutdown);

@@ -3,7 +3,7 @@
  * (carried across continue-as-new as `PipelineSnapshot`) plus the rules for accepting batches.
  */
 import { ApplicationFailure } from '@temporalio/workflow';
-import { comparePositions, formatPosition, positionKey, type BatchDescriptor, type BinlogPosition, type NumberedBatch } from '../lib/model.js';
+import { formatPosition, positionKey, type BatchDescriptor, type BinlogPosition, type NumberedBatch } from '../lib/model.js';
 import { batchWorkflowId, type PipelineSpec } from '../lib/spec.js';
 import type { BatchError, PipelineState, PipelineStatus, SubmitBatchResult } from './messages.js';
 
@@ -17,7 +17,7 @@ export interface PipelineSnapshot {
   pending: NumberedBatch[];
   lastError: BatchError | null;
   lastCommittedEventTime: number | null;
-  /** Start keys of recently accepted batches, so a re-submission after a capture retry is recognised. */
+  /** Ranges of recently accepted batches, so a re-submission after a capture retry is recognised. */
   recent: { key: string; seq: number }[];
   /** Commit times and row counts of the last minute, for rows/s. */
   throughput: { at: number; rows: number }[];
@@ -33,6 +33,10 @@ export interface PipelineWorkflowInput {
 
 const RECENT_KEYS = 64;
 const THROUGHPUT_WINDOW_MS = 60_000;
+
+function rangeKey(b: BatchDescriptor): string {
+  return `${positionKey(b.from)}..${positionKey(b.to)}`;
+}
 
 export class Pipeline {
   spec: PipelineSpec;
@@ -89,12 +93,13 @@ export class Pipeline {
     }
   }
 
+  /**
+   * The seq of an already accepted batch with exactly this range. A batch that starts at the
+   * same place but ends elsewhere is NOT a duplicate (a capture that died and re-cut its batch
+   * differently): it is refused as a gap, and its capture restarts from the accepted position.
+   */
   findDuplicate(batch: BatchDescriptor): number | undefined {
-    const hit = this.s.recent.find((r) => r.key === positionKey(batch.from));
-    if (hit) return hit.seq;
-    const a = this.s.acceptedPosition;
-    if (a.file !== undefined && comparePositions(batch.to, a) <= 0) return -1;
-    return undefined;
+    return this.s.recent.find((r) => r.key === rangeKey(batch))?.seq;
   }
 
   /** Numbers an accepted batch; the caller has already waited for room. */
@@ -104,7 +109,7 @@ export class Pipeline {
     const seq = this.acceptedSeq + 1;
     this.s.pending.push({ ...batch, seq });
     this.s.acceptedPosition = batch.to;
-    this.s.recent.push({ key: positionKey(batch.from), seq });
+    this.s.recent.push({ key: rangeKey(batch), seq });
     if (this.s.recent.length > RECENT_KEYS) this.s.recent.shift();
     return { seq, duplicate: false };
   }

@@ -44,6 +44,7 @@ const TX_CONTROL = /^\s*(BEGIN|COMMIT|XA\s)/i;
 export class BinlogStream {
   private readonly zongji: ZongJi;
   private file: string | undefined;
+  private stopping = false;
 
   constructor(
     private readonly opts: BinlogStreamOptions,
@@ -74,6 +75,12 @@ export class BinlogStream {
       includeEvents: ['rotate', 'tablemap', 'writerows', 'updaterows', 'deleterows', 'xid', 'query'],
       includeSchema: this.opts.tables,
     });
+    // A source that shuts down closes the stream without an error event; treat that as a
+    // failure so capture is retried (and the retry is visible) instead of waiting forever.
+    const conn = (this.zongji as unknown as { connection?: NodeJS.EventEmitter }).connection;
+    conn?.once('end', () => {
+      if (!this.stopping) this.handler.onError(new Error(`binlog connection to ${this.opts.source.host}:${this.opts.source.port} closed by the server`));
+    });
   }
 
   pause(): void {
@@ -85,6 +92,7 @@ export class BinlogStream {
   }
 
   stop(): Promise<void> {
+    this.stopping = true;
     return new Promise((resolve) => {
       const done = setTimeout(resolve, 2000);
       this.zongji.once('stopped', () => {

@@ -77,7 +77,8 @@ export function createCaptureActivities(deps: { client: () => Client }) {
       );
 
       const submit = async (b: CutBatch): Promise<void> => {
-        const ref = `${spec.id}/capture/${positionKey(b.from)}.jsonl.gz`;
+        // Named by the whole range: a re-cut batch never overwrites one the pipeline already holds.
+        const ref = `${spec.id}/capture/${positionKey(b.from)}..${positionKey(b.to)}.jsonl.gz`;
         await stage.putChanges(ref, b.changes);
         const descriptor: BatchDescriptor = {
           from: b.from,
@@ -99,7 +100,9 @@ export function createCaptureActivities(deps: { client: () => Client }) {
             return;
           } catch (err) {
             const type = err instanceof WorkflowUpdateFailedError ? (err.cause as ApplicationFailure | undefined)?.type : undefined;
-            if (type === 'PositionGap') throw ApplicationFailure.nonRetryable(((err as Error).cause as Error | undefined)?.message ?? String(err), 'CaptureFatal');
+            // Out of step with the pipeline (a stale attempt's batch got in first): this attempt
+            // ends and the retry resumes from the pipeline's accepted position.
+            if (type === 'PositionGap') throw ApplicationFailure.retryable(((err as Error).cause as Error | undefined)?.message ?? String(err), 'PositionGap');
             if (type !== 'NotAccepting') throw err;
             // The pipeline is stopping or continuing as new; this activity is about to be cancelled.
             await sleepOrCancel(ctx, 500);

@@ -1,0 +1,155 @@
+/**
+ * Operating a pipeline: pause and resume (with the `temporal` CLI, as operators do), stop and
+ * apply again (resuming at the target's checkpoint), continue-as-new under a steady stream of
+ * batches, and a target or source that goes away and comes back.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import type { Connection } from 'mysql2/promise';
+import { pipelineStatus } from '../../client/pipeline-commands.js';
+import { resolveTemporalBin } from '../../client/servers/temporal-dev.js';
+import { checksum, Cluster, dumpTable, waitFor } from '../support/cluster.js';
+import { createWorkloadSchema, duplicateApplications, Workload, WORKLOAD_TABLES } from '../support/workload.js';
+
+const run = promisify(execFile);
+let cluster: Cluster;
+let src: Connection;
+let dst: Connection;
+
+async function countRows(c: Connection): Promise<number> {
+  const [rows] = await c.query('SELECT COUNT(*) AS n FROM wl.events');
+  return Number((rows as { n: number }[])[0].n);
+}
+
+async function assertInSync(): Promise<void> {
+  for (const t of WORKLOAD_TABLES) {
+    const want = await dumpTable(src, t);
+    await waitFor(`${t} in sync`, async () => JSON.stringify(await dumpTable(dst, t)) === JSON.stringify(want), 90_000, 300);
+    assert.equal(await checksum(dst, t), await checksum(src, t));
+  }
+  assert.equal(await duplicateApplications(dst), 0, 'no row applied twice');
+}
+
+async function temporalSignal(name: string): Promise<void> {
+  await run(resolveTemporalBin(), ['workflow', 'signal', '--address', cluster.temporal.address, '--workflow-id', 'seaotter-pipeline-ctl', '--name', name]);
+}
+
+before(async () => {
+  cluster = await Cluster.start({ name: 'control' });
+  src = await cluster.source.connect();
+  dst = await cluster.target.connect();
+  await createWorkloadSchema(src, dst);
+  await cluster.writeConfig(`${cluster.dataSourcesYaml()}
+pipelines:
+  - id: ctl
+    source: src
+    target: dst
+    tables:
+      - source: wl.events
+      - source: wl.counters
+    batch: { maxRows: 50, maxWaitMs: 20 }
+    continueAsNewEvery: 3
+`);
+  cluster.startWorker();
+  await cluster.cliOk(['pipeline', 'apply', '--config', cluster.configPath]);
+});
+
+after(async () => {
+  await src?.end();
+  await dst?.end();
+  await cluster?.close();
+});
+
+test('pause with the temporal CLI holds new writes back; resume lets them through', async () => {
+  const w = new Workload(src, 0);
+  for (let i = 0; i < 20; i++) await w.one();
+  await assertInSync();
+  await temporalSignal('pause');
+  await waitFor('state paused', async () => (await pipelineStatus(cluster.client, 'ctl')).state === 'paused');
+  const before = await countRows(dst);
+  for (let i = 0; i < 20; i++) await w.one();
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.equal(await countRows(dst), before, 'nothing loads while paused');
+  const paused = await pipelineStatus(cluster.client, 'ctl');
+  assert.ok(paused.batchesInFlight > 0, 'batches wait in flight while paused');
+  await temporalSignal('resume');
+  await assertInSync();
+  assert.equal((await pipelineStatus(cluster.client, 'ctl')).state, 'running');
+});
+
+test('continue-as-new every 3 batches loses and reorders nothing', async () => {
+  const cycles = async () => {
+    let n = 0;
+    for await (const x of cluster.client.workflow.list({ query: `WorkflowId = 'seaotter-pipeline-ctl'` })) if (x.status.name === 'CONTINUED_AS_NEW') n++;
+    return n;
+  };
+  const w = new Workload(src, 3);
+  w.start();
+  try {
+    await waitFor('three continue-as-new cycles under load', async () => (await cycles()) >= 3, 90_000, 500);
+  } finally {
+    await w.stop();
+  }
+  await assertInSync();
+  const continued = await cycles();
+  const status = await waitFor('pipeline idle', async () => {
+    const st = await pipelineStatus(cluster.client, 'ctl');
+    return st.batchesInFlight === 0 ? st : null;
+  });
+  const [cp] = await dst.query('SELECT seq FROM seaotter.seaotter_checkpoint WHERE pipeline = ?', ['ctl']);
+  assert.equal(Number((cp as { seq: number }[])[0].seq), status.committedSeq);
+  console.log(`continue-as-new: ${continued} cycles, ${status.committedSeq} batches committed`);
+});
+
+test('stop, write more, apply again: resumes at the checkpoint, nothing twice', async () => {
+  const w = new Workload(src, 0);
+  await cluster.cliOk(['pipeline', 'stop', 'ctl']);
+  const handle = cluster.client.workflow.getHandle('seaotter-pipeline-ctl');
+  const final = (await handle.result()) as { state: string; committedSeq: number };
+  assert.equal(final.state, 'stopped');
+  const stopped = await pipelineStatus(cluster.client, 'ctl');
+  assert.equal(stopped.state, 'stopped');
+  for (let i = 0; i < 30; i++) await w.one();
+  const out = await cluster.cliOk(['pipeline', 'apply', '--config', cluster.configPath]);
+  assert.match(out, new RegExp(`ctl: started .*resuming after batch ${final.committedSeq}`));
+  await assertInSync();
+  const status = await pipelineStatus(cluster.client, 'ctl');
+  assert.ok(status.committedSeq > final.committedSeq, 'seq continues after the checkpoint');
+});
+
+test('target down: loads retry visibly, then catch up when it returns', async () => {
+  const w = new Workload(src, 0);
+  await cluster.target.stop();
+  for (let i = 0; i < 10; i++) await w.one();
+  const seen = await waitFor('a retrying load in status', async () => {
+    const s = await pipelineStatus(cluster.client, 'ctl');
+    return s.retrying.find((r) => r.activity === 'loadBatch');
+  }, 60_000, 500);
+  assert.match(seen.error, /ECONNREFUSED|connect|closed|lost/i);
+  const json = await cluster.cliOk(['pipeline', 'status', 'ctl', '--json']);
+  assert.ok(JSON.parse(json).retrying.length > 0, 'status --json shows the retry');
+  await cluster.target.restart();
+  dst = await cluster.target.connect();
+  await assertInSync();
+  await waitFor('retries cleared', async () => (await pipelineStatus(cluster.client, 'ctl')).retrying.length === 0, 30_000, 500);
+});
+
+test('source down: capture retries visibly, then resumes when it returns', async () => {
+  await cluster.source.stop();
+  let last = '';
+  const seen = await waitFor('a retrying capture in status', async () => {
+    const s = await pipelineStatus(cluster.client, 'ctl');
+    last = JSON.stringify(s);
+    return s.retrying.find((r) => r.activity === 'captureBinlog');
+  }, 60_000, 500).catch((err) => {
+    throw new Error(`${(err as Error).message}; last status: ${last}`);
+  });
+  assert.ok(seen.attempt > 1);
+  await cluster.source.restart();
+  src = await cluster.source.connect();
+  const w = new Workload(src, 0);
+  for (let i = 0; i < 10; i++) await w.one();
+  await assertInSync();
+});

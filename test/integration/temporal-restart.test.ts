@@ -1,0 +1,63 @@
+/**
+ * The Temporal server restarts mid-run (its database file kept): workers reconnect, the pipeline
+ * workflow carries on from its history, and the target ends equal to the source.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Connection } from 'mysql2/promise';
+import { pipelineStatus } from '../../client/pipeline-commands.js';
+import { checksum, Cluster, dumpTable, waitFor } from '../support/cluster.js';
+import { createWorkloadSchema, duplicateApplications, Workload, WORKLOAD_TABLES } from '../support/workload.js';
+
+let cluster: Cluster;
+let src: Connection;
+let dst: Connection;
+
+before(async () => {
+  cluster = await Cluster.start({ name: 'trestart', temporalDb: true });
+  src = await cluster.source.connect();
+  dst = await cluster.target.connect();
+  await createWorkloadSchema(src, dst);
+  await cluster.writeConfig(`${cluster.dataSourcesYaml()}
+pipelines:
+  - id: tr
+    source: src
+    target: dst
+    tables:
+      - source: wl.events
+      - source: wl.counters
+    batch: { maxRows: 200, maxWaitMs: 50 }
+`);
+  cluster.startWorker();
+  await cluster.cliOk(['pipeline', 'apply', '--config', cluster.configPath]);
+});
+
+after(async () => {
+  await src?.end();
+  await dst?.end();
+  await cluster?.close();
+});
+
+test('Temporal dev server restarted mid-run: the pipeline continues', async () => {
+  const w = new Workload(src, 5);
+  w.start();
+  try {
+    await waitFor('some batches committed', async () => (await pipelineStatus(cluster.client, 'tr')).committedSeq >= 3, 30_000);
+    const before = (await pipelineStatus(cluster.client, 'tr')).committedSeq;
+    await cluster.temporal.stop();
+    await new Promise((r) => setTimeout(r, 4000));
+    await cluster.temporal.restart();
+    await waitFor('batches committed after the restart', async () => (await pipelineStatus(cluster.client, 'tr')).committedSeq > before + 2, 90_000, 500);
+  } finally {
+    await w.stop();
+  }
+  for (const t of WORKLOAD_TABLES) {
+    const want = await dumpTable(src, t);
+    await waitFor(`${t} in sync`, async () => JSON.stringify(await dumpTable(dst, t)) === JSON.stringify(want), 90_000, 500);
+    assert.equal(await checksum(dst, t), await checksum(src, t));
+  }
+  assert.equal(await duplicateApplications(dst), 0);
+  const s = await pipelineStatus(cluster.client, 'tr');
+  assert.equal(s.state, 'running');
+  console.log(`temporal restart: ${w.transactions} transactions, ${s.committedSeq} batches`);
+});

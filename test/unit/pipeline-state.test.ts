@@ -1,0 +1,72 @@
+/**
+ * The pipeline's acceptance rules, without a server: batches are numbered in order, an exact
+ * re-submission is recognised, and a batch re-cut differently after a capture crash is refused
+ * (accepting it would apply its rows twice or skip some).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { BatchDescriptor, BinlogPosition } from '../../lib/model.js';
+import type { PipelineSpec } from '../../lib/spec.js';
+import { Pipeline } from '../../workflows/pipeline-state.js';
+
+const at = (pos: number): BinlogPosition => ({ file: 'mysql-bin.000001', pos });
+const batch = (from: number, to: number, rows = 1): BatchDescriptor => ({
+  from: at(from),
+  to: at(to),
+  ref: `r${from}-${to}`,
+  rows,
+  transactions: 1,
+  firstEventTime: 1000 + from,
+  lastEventTime: 1000 + to,
+});
+const spec = { id: 'p', start: at(4), batch: { maxRows: 10, maxWaitMs: 10, maxInFlight: 2 }, version: 'v1' } as unknown as PipelineSpec;
+
+test('batches are numbered in order and positions advance', () => {
+  const p = new Pipeline({ spec });
+  p.validateSubmit(batch(4, 100));
+  assert.deepEqual(p.accept(batch(4, 100)), { seq: 1, duplicate: false });
+  p.validateSubmit(batch(100, 200));
+  assert.deepEqual(p.accept(batch(100, 200)), { seq: 2, duplicate: false });
+  assert.equal(p.hasRoom(), false, 'maxInFlight reached');
+  p.commit(1, 1, 5000);
+  assert.equal(p.s.committedSeq, 1);
+  assert.deepEqual(p.s.committedPosition, at(100));
+  assert.deepEqual(p.status(5000).resumeFrom, at(200));
+});
+
+test('an exact re-submission returns the seq it already has', () => {
+  const p = new Pipeline({ spec });
+  p.accept(batch(4, 100));
+  p.accept(batch(100, 200));
+  p.validateSubmit(batch(4, 100));
+  assert.deepEqual(p.accept(batch(4, 100)), { seq: 1, duplicate: true });
+  assert.equal(p.acceptedSeq, 2);
+});
+
+test('a batch re-cut with another end, or starting elsewhere, is refused as a gap', () => {
+  const p = new Pipeline({ spec });
+  p.accept(batch(4, 100));
+  assert.throws(() => p.validateSubmit(batch(4, 150)), /expects mysql-bin.000001:100/);
+  assert.throws(() => p.validateSubmit(batch(150, 200)), /PositionGap|expects/);
+  p.validateSubmit(batch(100, 150));
+});
+
+test('commits must come in seq order', () => {
+  const p = new Pipeline({ spec });
+  p.accept(batch(4, 100));
+  p.accept(batch(100, 200));
+  assert.throws(() => p.commit(2, 1, 1), /out of order/);
+});
+
+test('a halt blocks loading until cleared; pause too', () => {
+  const p = new Pipeline({ spec });
+  p.accept(batch(4, 100));
+  assert.equal(p.nextToLoad()?.seq, 1);
+  p.halt(1, 'w', 'refused', 'now');
+  assert.equal(p.state, 'halted');
+  assert.equal(p.nextToLoad(), undefined);
+  p.s.lastError = null;
+  p.s.paused = true;
+  assert.equal(p.state, 'paused');
+  assert.equal(p.nextToLoad(), undefined);
+});
