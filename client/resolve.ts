@@ -85,7 +85,8 @@ export async function readCheckpoint(conn: Conn, metaSchema: string, pipelineId:
   try {
     const [rows] = await conn.query(`SELECT seq, position FROM \`${metaSchema}\`.seaotter_checkpoint WHERE pipeline = ?`, [pipelineId]);
     const r = (rows as { seq: string; position: string }[])[0];
-    return r ? { seq: Number(r.seq), position: parsePosition(r.position) } : null;
+    // A seq-0 row is a pipeline that has not applied anything yet: start where the config says.
+    return r && Number(r.seq) > 0 ? { seq: Number(r.seq), position: parsePosition(r.position) } : null;
   } catch (err) {
     if ((err as { errno?: number }).errno === 1146 || (err as { errno?: number }).errno === 1049) return null;
     throw err;

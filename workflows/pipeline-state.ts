@@ -114,6 +114,19 @@ export class Pipeline {
     return { seq, duplicate: false };
   }
 
+  /** Completions that arrived ahead of an earlier batch's (per run; they never cross continue-as-new). */
+  private early = new Map<number, number>();
+
+  /** Batch `seq` reported committed; commits every batch that is now contiguous. */
+  completed(seq: number, rows: number, now: number): void {
+    this.early.set(seq, rows);
+    for (let next = this.s.pending[0]; next && this.early.has(next.seq); next = this.s.pending[0]) {
+      const n = this.early.get(next.seq)!;
+      this.early.delete(next.seq);
+      this.commit(next.seq, n, now);
+    }
+  }
+
   /** Batch `seq` has committed on the target: it must be the oldest pending one. */
   commit(seq: number, rows: number, now: number): void {
     const head = this.s.pending[0];
@@ -134,10 +147,9 @@ export class Pipeline {
     this.s.lastError = { seq, workflowId, message, at };
   }
 
-  /** The batch allowed to load now, if any: the oldest pending one, unless paused or halted. */
-  nextToLoad(): NumberedBatch | undefined {
-    if (this.s.paused || this.s.lastError) return undefined;
-    return this.s.pending[0];
+  /** Batches may be permitted to load (in seq order, enforced at the target) unless paused or halted. */
+  mayLoad(): boolean {
+    return !this.s.paused && !this.s.lastError;
   }
 
   status(now: number): PipelineStatus {

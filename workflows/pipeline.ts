@@ -120,7 +120,7 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
     const scope = new CancellationScope();
     scopes.set(batch.seq, scope);
     started.add(batch.seq);
-    const mayLoad = p.nextToLoad()?.seq === batch.seq;
+    const mayLoad = p.mayLoad();
     if (mayLoad) permitted.add(batch.seq);
     const run = scope.run(async () => {
       const handle = await startChild(syncBatchWorkflow, {
@@ -140,10 +140,12 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
     });
     run.then(
       (r) => {
-        p.commit(batch.seq, r.rowsApplied, Date.now());
         handles.delete(batch.seq);
         scopes.delete(batch.seq);
-        permitted.delete(batch.seq);
+        // Loads commit in seq order on the target, but their completions can reach this
+        // workflow in any order: record them, and advance over the contiguous ones.
+        p.completed(batch.seq, r.rowsApplied, Date.now());
+        for (const seq of [...permitted]) if (seq <= p.s.committedSeq) permitted.delete(seq);
         publishState();
       },
       (err) => {
@@ -163,11 +165,15 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
   for (;;) {
     if (captureDone && !p.s.lastError && !p.stopping && !p.draining) startCapture();
     if (!p.s.lastError) for (const batch of p.s.pending) if (!started.has(batch.seq)) startBatch(batch);
-    const next = p.nextToLoad();
-    const nextHandle = next && handles.get(next.seq);
-    if (next && nextHandle && !permitted.has(next.seq)) {
-      permitted.add(next.seq);
-      await nextHandle.signal(m.loadPermitSignal);
+    // Permits go to every accepted batch while the pipeline runs; the target's checkpoint row
+    // lock makes their loads commit strictly in seq order (see activities/load), at database
+    // speed rather than one workflow round trip per batch.
+    if (p.mayLoad()) {
+      for (const [seq, handle] of handles) {
+        if (permitted.has(seq)) continue;
+        permitted.add(seq);
+        await handle.signal(m.loadPermitSignal);
+      }
     }
     if (p.committedThisRun >= p.spec.continueAsNewEvery || workflowInfo().continueAsNewSuggested) p.draining = true;
     if (p.stopping) {
@@ -190,10 +196,9 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
   return p.status(Date.now());
 }
 
-/** Stop: let the batch that holds the load permit finish, cancel the rest (they will be re-captured). */
+/** Stop: let the batches that hold load permits finish, cancel the rest (they will be re-captured). */
 async function stopInFlight(p: Pipeline, permitted: Set<number>, scopes: Map<number, CancellationScope>): Promise<void> {
-  const loading = p.s.pending.find((b) => permitted.has(b.seq));
-  if (loading) await condition(() => p.s.pending[0]?.seq !== loading.seq || p.s.lastError !== null);
+  await condition(() => p.s.lastError !== null || !p.s.pending.some((b) => permitted.has(b.seq)));
   for (const scope of scopes.values()) scope.cancel();
   p.s.pending = [];
   p.s.acceptedPosition = p.s.committedPosition;

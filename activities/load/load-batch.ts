@@ -4,10 +4,10 @@
  * already covers is skipped, so a load retried after a crash (even one that crashed after its
  * commit) applies every batch exactly once.
  */
-import { ApplicationFailure, log } from '@temporalio/activity';
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { PoolConnection } from 'mysql2/promise';
 import type { MysqlSourceConfig } from '../../lib/config/schema.js';
-import { dialectFor } from '../../lib/dialects/index.js';
+import { dialectFor, type SqlDialect } from '../../lib/dialects/index.js';
 import { planLoad } from '../../lib/load-plan.js';
 import { formatPosition, type NumberedBatch } from '../../lib/model.js';
 import type { PipelineSpec } from '../../lib/spec.js';
@@ -47,30 +47,26 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
   }
   const target: MysqlSourceConfig = spec.target;
   const dialect = dialectFor(target.type);
-  const pool = deps.resources.mysqlPool(target);
-  await ensureCheckpointTable(pool, target, dialect);
+  const pool = deps.resources.mysqlPool(target, 2 + spec.batch.maxInFlight * 2);
+  await ensureCheckpointTable(pool, target, dialect, spec.id);
   const budget = await maxStatementBytes(pool, target);
   const stage = openStage(spec.stage);
 
+  // Read and plan before taking the turn: the checkpoint lock is held only while writing.
+  const changes = await stage.getChanges(transformed.ref);
+  const steps = planLoad(changes, spec.tables, { maxStatementBytes: budget });
   const conn = await pool.getConnection();
   let statement = '';
   let statements = 0;
   try {
-    await conn.beginTransaction();
-    const select = dialect.compiler.compileCheckpointSelect(target.metaSchema, spec.id);
-    const [rows] = await conn.query(select.sql, select.params);
-    const done = (rows as { seq: string | number }[])[0];
-    if (done && Number(done.seq) >= batch.seq) {
-      await conn.rollback();
-      log.info('batch already applied (checkpoint covers it); skipping', { seq: batch.seq, checkpoint: Number(done.seq) });
+    // Loads commit strictly in seq order: each one locks the pipeline's checkpoint row and goes
+    // ahead only when the row says the previous batch is in. The lock hands over at commit, so
+    // batches chain at database speed; one that is early waits (and backs off) for its turn.
+    const turn = await waitForTurn(conn, dialect, target.metaSchema, spec.id, batch.seq);
+    if (turn === 'done') {
+      log.info('batch already applied (checkpoint covers it); skipping', { seq: batch.seq });
       return { rowsApplied: batch.rows, alreadyApplied: true, statements: 0 };
     }
-    if (done && Number(done.seq) !== batch.seq - 1) {
-      log.warn('checkpoint is not the previous batch', { seq: batch.seq, checkpoint: Number(done.seq) });
-    }
-
-    const changes = await stage.getChanges(transformed.ref);
-    const steps = planLoad(changes, spec.tables, { maxStatementBytes: budget });
     for (const step of steps) {
       const q = dialect.compiler.compileStep(step);
       if (q.kind !== 'query') throw new Error(`${dialect.name} steps must compile to multi-row statements`);
@@ -96,6 +92,24 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
   // The batch is durable on the target; its staged files are no longer needed by anyone.
   await Promise.allSettled([stage.remove(batch.ref), stage.remove(transformed.ref)]);
   return { rowsApplied: batch.rows, alreadyApplied: false, statements };
+}
+
+/**
+ * Returns 'mine' inside an open transaction holding the checkpoint row lock when batch `seq` is
+ * next, or 'done' (no transaction) when the checkpoint already covers it.
+ */
+async function waitForTurn(conn: PoolConnection, dialect: SqlDialect, metaSchema: string, pipeline: string, seq: number): Promise<'mine' | 'done'> {
+  const select = dialect.compiler.compileCheckpointSelect(metaSchema, pipeline);
+  const ctx = Context.current();
+  for (let waitMs = 2; ; waitMs = Math.min(waitMs * 2, 500)) {
+    await conn.beginTransaction();
+    const [rows] = await conn.query(select.sql, select.params);
+    const committed = Number((rows as { seq: string | number }[])[0]?.seq ?? 0);
+    if (committed === seq - 1) return 'mine';
+    await conn.rollback();
+    if (committed >= seq) return 'done';
+    await Promise.race([new Promise((r) => setTimeout(r, waitMs)), ctx.cancelled]);
+  }
 }
 
 async function rollbackQuietly(conn: PoolConnection): Promise<void> {

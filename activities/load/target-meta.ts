@@ -22,11 +22,15 @@ export async function maxStatementBytes(pool: Pool, target: MysqlSourceConfig): 
   return budget;
 }
 
-/** Creates the meta schema and checkpoint table on first use (idempotent DDL). */
-export async function ensureCheckpointTable(pool: Pool, target: MysqlSourceConfig, dialect: SqlDialect): Promise<void> {
-  const key = keyOf(target);
+/**
+ * Creates the meta schema, the checkpoint table and the pipeline's row (seq 0: nothing applied
+ * yet) on first use. The row must exist before any load: loads take turns on its lock.
+ */
+export async function ensureCheckpointTable(pool: Pool, target: MysqlSourceConfig, dialect: SqlDialect, pipeline: string): Promise<void> {
+  const key = `${keyOf(target)}/${pipeline}`;
   if (ensured.has(key)) return;
   await pool.query(`CREATE DATABASE IF NOT EXISTS \`${target.metaSchema.replace(/`/g, '``')}\``);
   await pool.query(dialect.compiler.compileCheckpointTableDdl(target.metaSchema).sql);
+  await pool.query(`INSERT IGNORE INTO \`${target.metaSchema.replace(/`/g, '``')}\`.seaotter_checkpoint (pipeline, seq, position) VALUES (?, 0, '')`, [pipeline]);
   ensured.add(key);
 }

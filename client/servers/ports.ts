@@ -108,6 +108,8 @@ export interface SpawnServerOptions {
   cwd?: string;
   /** Survive this process (for `seaotter dev up`); otherwise the server dies with us. */
   detached?: boolean;
+  /** The server's environment (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -141,7 +143,7 @@ export function spawnServer(command: string, args: string[], opts: SpawnServerOp
 const SETPRIV = '/usr/bin/setpriv';
 
 function spawnOptions(opts: SpawnServerOptions, fd: number): SpawnOptions {
-  return { cwd: opts.cwd, detached: opts.detached ?? false, stdio: ['ignore', fd, fd] };
+  return { cwd: opts.cwd, detached: opts.detached ?? false, stdio: ['ignore', fd, fd], env: opts.env };
 }
 
 /**

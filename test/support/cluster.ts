@@ -2,18 +2,15 @@
  * A whole seaotter installation for one integration test: a Temporal dev server, a source and a
  * target MariaDB, worker processes (real ones, so they can be killed with -9) and the CLI.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import type { Connection as SqlConnection } from 'mysql2/promise';
 import { startMariadb, type MariadbServer } from '../../client/servers/mariadb.js';
-import { spawnServer, isAlive, killPid, stopPid } from '../../client/servers/ports.js';
+import { isAlive, killPid, stopPid } from '../../client/servers/ports.js';
+import { runSeaotter, spawnSeaotterWorker, type CliResult } from '../../client/servers/seaotter-process.js';
 import { startTemporalDev, type TemporalDevServer } from '../../client/servers/temporal-dev.js';
-
-const MAIN = fileURLToPath(new URL('../../client/main.js', import.meta.url));
 
 export interface ClusterOptions {
   name: string;
@@ -28,11 +25,7 @@ export interface WorkerProcess {
   logFile: string;
 }
 
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type { CliResult };
 
 export class Cluster {
   private constructor(
@@ -89,12 +82,7 @@ export class Cluster {
   }
 
   cli(args: string[], timeoutMs = 60_000): Promise<CliResult> {
-    return new Promise((resolve) => {
-      execFile(process.execPath, [MAIN, ...args], { env: this.env(), timeout: timeoutMs }, (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      });
-    });
+    return runSeaotter(args, this.env(), timeoutMs);
   }
 
   /** Runs the CLI and fails the test with its output when it does not exit 0. */
@@ -106,16 +94,9 @@ export class Cluster {
 
   startWorker(dc = 'hz'): WorkerProcess {
     const logFile = path.join(this.dir, `worker-${dc}-${++this.workerCount}.log`);
-    const saved = { ...process.env };
-    Object.assign(process.env, this.env());
-    try {
-      const child = spawnServer(process.execPath, [MAIN, 'worker', '--config', this.configPath, '--dc', dc], { logFile });
-      const w = { pid: child.pid!, logFile };
-      this.workers.push(w);
-      return w;
-    } finally {
-      process.env = saved;
-    }
+    const w = spawnSeaotterWorker({ configPath: this.configPath, dc, env: this.env(), logFile });
+    this.workers.push(w);
+    return w;
   }
 
   async killWorker(w: WorkerProcess): Promise<void> {

@@ -61,12 +61,26 @@ test('commits must come in seq order', () => {
 test('a halt blocks loading until cleared; pause too', () => {
   const p = new Pipeline({ spec });
   p.accept(batch(4, 100));
-  assert.equal(p.nextToLoad()?.seq, 1);
+  assert.equal(p.mayLoad(), true);
   p.halt(1, 'w', 'refused', 'now');
   assert.equal(p.state, 'halted');
-  assert.equal(p.nextToLoad(), undefined);
+  assert.equal(p.mayLoad(), false);
   p.s.lastError = null;
   p.s.paused = true;
   assert.equal(p.state, 'paused');
-  assert.equal(p.nextToLoad(), undefined);
+  assert.equal(p.mayLoad(), false);
+});
+
+test('completions reported out of order commit in seq order', () => {
+  const p = new Pipeline({ spec: { ...spec, batch: { ...spec.batch, maxInFlight: 4 } } as PipelineSpec });
+  p.accept(batch(4, 100));
+  p.accept(batch(100, 200));
+  p.accept(batch(200, 300));
+  p.completed(2, 5, 1);
+  p.completed(3, 7, 1);
+  assert.equal(p.s.committedSeq, 0, 'nothing commits before batch 1');
+  p.completed(1, 3, 1);
+  assert.equal(p.s.committedSeq, 3);
+  assert.equal(p.s.rowsApplied, 15);
+  assert.deepEqual(p.s.committedPosition, at(300));
 });

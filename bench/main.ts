@@ -1,0 +1,165 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: seaotter against MariaDB's native replication, in one run on this machine.
+ *
+ *   node dist/bench/main.js [--quick] [--seconds N] [--threads N] [--tables N] [--table-size N]
+ *     [--backlog-rows N] [--backlog-tx-rows N] [--low-seconds N] [--low-tps N]
+ *     [--max-rows N] [--max-wait-ms N] [--max-in-flight N]
+ *
+ * Starts a Temporal dev server, a source MariaDB, seaotter's target, two native replicas (one
+ * single-threaded, one with 4 optimistic parallel workers) and a seaotter worker, then:
+ *   1. lag under sysbench oltp_write_only;  2. catch-up after a backlog written while all were
+ *   paused;  3. lag under low traffic;  4. CHECKSUM TABLE after each phase (exit 1 if seaotter's differ).
+ * Prints a table and a markdown table, and writes bench/results/<time>.json.
+ * SEAOTTER_KEEP_TMP=1 keeps the servers' data and logs (path printed at start).
+ */
+import { parseArgs } from 'node:util';
+import { barrier, catchUpPhase, lagPhase, verify, type LagPhaseResult, type VerifyResult } from './phases.js';
+import { LEGEND, machineInfo, markdownTable, textTable, writeResults, type ResultRow } from './report.js';
+import { startBench, stopAll, workerLogTail, type Bench } from './setup.js';
+import { scalar } from './verify.js';
+import { killSysbench, lowTraffic, sysbench, type SysbenchResult } from './workloads.js';
+
+const started = Date.now();
+const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
+
+const NUMERIC = ['seconds', 'threads', 'tables', 'table-size', 'backlog-rows', 'backlog-tx-rows', 'low-seconds', 'low-tps', 'max-rows', 'max-wait-ms', 'max-in-flight'];
+const options: Record<string, { type: 'string' | 'boolean' }> = { quick: { type: 'boolean' } };
+for (const k of NUMERIC) options[k] = { type: 'string' };
+const argv = parseArgs({ options, strict: true }).values as Record<string, string | boolean | undefined>;
+const quick = argv.quick === true;
+function num(key: string, fallback: number): number {
+  const raw = argv[key];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${key} wants a positive number, got ${String(raw)}`);
+  return n;
+}
+const o = {
+  quick,
+  seconds: num('seconds', quick ? 15 : 60),
+  threads: num('threads', 8),
+  tables: num('tables', 4),
+  tableSize: num('table-size', 10_000),
+  backlogRows: num('backlog-rows', quick ? 100_000 : 1_000_000),
+  backlogTxRows: num('backlog-tx-rows', 1000),
+  lowSeconds: num('low-seconds', quick ? 10 : 30),
+  lowTps: num('low-tps', 10),
+  batch: { maxRows: num('max-rows', 5000), maxWaitMs: num('max-wait-ms', 50), maxInFlight: num('max-in-flight', 4) },
+};
+
+let bench: Bench | undefined;
+let cleaning: Promise<void> | undefined;
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    killSysbench();
+    await bench?.close();
+    await stopAll(log);
+  })();
+  return cleaning;
+}
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    log(`${sig}: stopping every process this run started`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+/** Table rows of a lag phase: seaotter, then each replica with seaotter's p99 ÷ its p99. */
+function lagRows(phase: string, r: LagPhaseResult<unknown>, b: Bench): ResultRow[] {
+  const sea = r.stats.seaotter!;
+  return b.copies.map((c) => {
+    const s = r.stats[c.name]!;
+    const drain = r.drainMs[c.name]!;
+    return {
+      phase,
+      system: c.label,
+      p50Ms: s.p50Ms,
+      p99Ms: s.p99Ms,
+      maxMs: s.maxMs,
+      ratio: c.name === 'seaotter' ? undefined : sea.p99Ms / s.p99Ms,
+      note: `${s.samples} samples; all applied ${(drain / 1000).toFixed(2)} s after load end`,
+    };
+  });
+}
+
+async function main(): Promise<number> {
+  log(`settings: ${JSON.stringify(o)}`);
+  bench = await startBench({ tables: o.tables, tableSize: o.tableSize, batch: o.batch }, log);
+  const b = bench;
+  const live = await barrier(b);
+  log(`all copies live (first marker seen after ${Object.entries(live).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ')})`);
+  const machine = machineInfo(await scalar(b.src, 'SELECT VERSION()'));
+  const rows: ResultRow[] = [];
+  const checks: VerifyResult[] = [];
+  const check = async (after: string) => {
+    const v = await verify(b, after);
+    checks.push(v);
+    log(`checksums after ${after}: ${b.copies.map((c) => `${c.label} ${v.equal[c.name] ? 'equal' : `DIFFERENT (${v.differing[c.name]!.join(', ')})`}`).join('; ')}`);
+  };
+
+  log(`phase 1: sysbench oltp_write_only, ${o.tables} tables × ${o.tableSize} rows, ${o.threads} threads, ${o.seconds} s`);
+  const p1 = await lagPhase(b, () =>
+    sysbench('run', { ...b.source, tables: o.tables, tableSize: o.tableSize }, [`--threads=${o.threads}`, `--time=${o.seconds}`, '--report-interval=10']),
+  );
+  const sb = p1.load as SysbenchResult;
+  rows.push({
+    phase: '1 lag under load', system: 'source (sysbench)', rowsPerSec: sb.tps * 4,
+    note: `${sb.tps.toFixed(0)} tps × 4 row changes, ${o.threads} threads, ${sb.seconds} s, p95 ${sb.p95LatencyMs} ms, ${sb.errors} ignored errors`,
+  });
+  rows.push(...lagRows('1 lag under load', p1, b));
+  log(`phase 1 done: ${sb.tps.toFixed(0)} tps; p99 lag ${b.copies.map((c) => `${c.name} ${p1.stats[c.name]!.p99Ms.toFixed(0)} ms`).join(', ')}`);
+  await check('phase 1');
+
+  log(`phase 2: catch-up after a backlog of ${o.backlogRows.toLocaleString('en-US')} row changes (${o.backlogTxRows} per transaction)`);
+  const p2 = await catchUpPhase(b, { rowChanges: o.backlogRows, txRows: o.backlogTxRows, maxInFlight: o.batch.maxInFlight }, log);
+  rows.push({
+    phase: '2 catch-up', system: 'source (backlog write)', rowsPerSec: p2.backlog.rowChanges / p2.backlog.seconds,
+    note: `${p2.backlog.rowChanges.toLocaleString('en-US')} row changes in ${p2.backlog.transactions} transactions, ${p2.backlog.seconds.toFixed(1)} s`,
+  });
+  for (const c of b.copies) {
+    rows.push({
+      phase: '2 catch-up', system: c.label, rowsPerSec: p2.rowsPerSec[c.name],
+      ratio: c.name === 'seaotter' ? undefined : p2.rowsPerSec.seaotter! / p2.rowsPerSec[c.name]!,
+      note: `${p2.seconds[c.name]!.toFixed(1)} s to catch up` +
+        (c.name === 'seaotter' ? `; ${p2.seaotterInFlightAtResume} batches pre-captured at resume` : `; Seconds_Behind_Master ${p2.replicaSecondsBehindAfter[c.name]} after`),
+    });
+  }
+  await check('phase 2');
+
+  log(`phase 3: low traffic, ${o.lowTps} single-row transactions/s for ${o.lowSeconds} s (plus the heartbeat's 10/s)`);
+  const p3 = await lagPhase(b, () => lowTraffic(b.src, o.lowTps, o.lowSeconds, o.tables, o.tableSize));
+  rows.push({ phase: '3 low traffic', system: 'source', rowsPerSec: (p3.load as number) / p3.sampledSeconds, note: `${p3.load} single-row transactions + heartbeat` });
+  rows.push(...lagRows('3 low traffic', p3, b));
+  await check('phase 3');
+
+  for (const c of b.copies) {
+    const bad = checks.filter((v) => !v.equal[c.name]).map((v) => v.after);
+    rows.push({ phase: '4 checksums', system: c.label, note: bad.length ? `DIFFERENT after ${bad.join(', ')}` : `all ${b.tables.length} tables equal after phases 1, 2, 3` });
+  }
+  const ok = checks.every((v) => v.equal.seaotter);
+  const totalSeconds = (Date.now() - started) / 1000;
+  const settings = `${o.tables}×${o.tableSize} rows, ${o.threads} threads × ${o.seconds} s, backlog ${o.backlogRows.toLocaleString('en-US')}, ` +
+    `low ${o.lowTps}/s × ${o.lowSeconds} s; seaotter batch ${JSON.stringify(o.batch)}; copies durable (flush_log_at_trx_commit=1, sync_binlog=1)`;
+
+  console.log(`\n${textTable(rows)}\n\n${LEGEND.join('\n')}\n`);
+  console.log(`markdown:\n\n${markdownTable(rows, machine, settings)}\n`);
+  const file = writeResults({
+    startedAt: new Date(started).toISOString(), totalSeconds, ok, quick, settings: o, machine,
+    phases: { lagUnderLoad: p1, catchUp: p2, lowTraffic: p3 }, checksums: checks, rows,
+  });
+  log(`results written to ${file}; total ${totalSeconds.toFixed(0)} s`);
+  if (!ok) console.error('FAILED: seaotter target differs from the source (see checksums above)');
+  return ok ? 0 : 1;
+}
+
+main()
+  .catch((err: Error) => {
+    console.error(`\nbench failed: ${err.stack ?? err.message}`);
+    if (bench) console.error(`\nlast lines of the worker log (${bench.workerLog}):\n${workerLogTail(bench)}`);
+    return 1;
+  })
+  .then(async (code) => {
+    await cleanup();
+    process.exit(code);
+  });
