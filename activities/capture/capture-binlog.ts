@@ -61,9 +61,9 @@ export function createCaptureActivities(deps: { client: () => Client }) {
       const stream = new BinlogStream(
         { source: spec.source, serverId: captureServerId(spec), from: accepted, tables },
         {
-          onRows: (changes, t) => batcher.addRows(changes, t),
+          onRows: (changes, t) => batcher.addRows(changes, eventTime(t)),
           onCommit: (pos, t) => {
-            batcher.commit(pos, t, Date.now());
+            batcher.commit(pos, eventTime(t), Date.now());
             // Backpressure: while a submission waits, read on only until one more batch is full.
             if (submitting && batcher.readyRows >= spec.batch.maxRows) stream.pause();
             if (batcher.due(Date.now())) poke();
@@ -149,6 +149,15 @@ export function createCaptureActivities(deps: { client: () => Client }) {
       }
     },
   };
+}
+
+/**
+ * Binlog timestamps have whole seconds. While capture keeps up (the event is under 2 s old) the
+ * moment it is read is the better commit time, to the millisecond; when catching up, the binlog's.
+ */
+function eventTime(binlogMs: number): number {
+  const now = Date.now();
+  return now - binlogMs < 2000 ? Math.max(binlogMs, now) : binlogMs;
 }
 
 async function sleepOrCancel(ctx: Context, ms: number): Promise<void> {
