@@ -99,7 +99,7 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
   publishState();
 
   // Capture runs until stop or continue-as-new cancels it. A crash of its worker is a retry that
-  // resumes at the last accepted position (heartbeat details), never at one not yet accepted.
+  // resumes at this workflow's accepted position (it asks by query), never at one not accepted.
   let captureScope = new CancellationScope();
   let capture: Promise<void> = Promise.resolve();
   let captureDone = true;
@@ -160,8 +160,9 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
     );
   };
 
-  // The loop starts children for accepted batches, hands out load permits in seq order, and ends
-  // the run on stop, or with continue-as-new once drained (children never outlive their parent run).
+  // The loop starts children for accepted batches, hands out load permits unless paused or
+  // halted, and ends the run on stop, or with continue-as-new once drained (children never
+  // outlive their parent run).
   for (;;) {
     if (captureDone && !p.s.lastError && !p.stopping && !p.draining) startCapture();
     if (!p.s.lastError) for (const batch of p.s.pending) if (!started.has(batch.seq)) startBatch(batch);
