@@ -10,8 +10,8 @@ import { promisify } from 'node:util';
 import type { Connection } from 'mysql2/promise';
 import { pipelineStatus } from '../../client/pipeline-commands.js';
 import { resolveTemporalBin } from '../../client/servers/temporal-dev.js';
-import { checksum, Cluster, dumpTable, waitFor } from '../support/cluster.js';
-import { createWorkloadSchema, duplicateApplications, Workload, WORKLOAD_TABLES } from '../support/workload.js';
+import { Cluster, waitFor } from '../support/cluster.js';
+import { assertWorkloadInSync, startWorkloadCluster, Workload } from '../support/workload.js';
 
 const run = promisify(execFile);
 let cluster: Cluster;
@@ -23,37 +23,18 @@ async function countRows(c: Connection): Promise<number> {
   return Number((rows as { n: number }[])[0].n);
 }
 
-async function assertInSync(): Promise<void> {
-  for (const t of WORKLOAD_TABLES) {
-    const want = await dumpTable(src, t);
-    await waitFor(`${t} in sync`, async () => JSON.stringify(await dumpTable(dst, t)) === JSON.stringify(want), 90_000, 300);
-    assert.equal(await checksum(dst, t), await checksum(src, t));
-  }
-  assert.equal(await duplicateApplications(dst), 0, 'no row applied twice');
-}
+const assertInSync = () => assertWorkloadInSync(src, dst, 90_000);
 
 async function temporalSignal(name: string): Promise<void> {
   await run(resolveTemporalBin(), ['workflow', 'signal', '--address', cluster.temporal.address, '--workflow-id', 'seaotter-pipeline-ctl', '--name', name]);
 }
 
 before(async () => {
-  cluster = await Cluster.start({ name: 'control' });
-  src = await cluster.source.connect();
-  dst = await cluster.target.connect();
-  await createWorkloadSchema(src, dst);
-  await cluster.writeConfig(`${cluster.dataSourcesYaml()}
-pipelines:
-  - id: ctl
-    source: src
-    target: dst
-    tables:
-      - source: wl.events
-      - source: wl.counters
-    batch: { maxRows: 50, maxWaitMs: 20 }
-    continueAsNewEvery: 3
-`);
-  cluster.startWorker();
-  await cluster.cliOk(['pipeline', 'apply', '--config', cluster.configPath]);
+  ({ cluster, src, dst } = await startWorkloadCluster({
+    name: 'control',
+    pipeline: 'ctl',
+    extraYaml: '    batch: { maxRows: 50, maxWaitMs: 20 }\n    continueAsNewEvery: 3',
+  }));
 });
 
 after(async () => {

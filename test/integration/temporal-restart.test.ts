@@ -6,30 +6,15 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Connection } from 'mysql2/promise';
 import { pipelineStatus } from '../../client/pipeline-commands.js';
-import { checksum, Cluster, dumpTable, waitFor } from '../support/cluster.js';
-import { createWorkloadSchema, duplicateApplications, Workload, WORKLOAD_TABLES } from '../support/workload.js';
+import { Cluster, waitFor } from '../support/cluster.js';
+import { assertWorkloadInSync, startWorkloadCluster, Workload } from '../support/workload.js';
 
 let cluster: Cluster;
 let src: Connection;
 let dst: Connection;
 
 before(async () => {
-  cluster = await Cluster.start({ name: 'trestart', temporalDb: true });
-  src = await cluster.source.connect();
-  dst = await cluster.target.connect();
-  await createWorkloadSchema(src, dst);
-  await cluster.writeConfig(`${cluster.dataSourcesYaml()}
-pipelines:
-  - id: tr
-    source: src
-    target: dst
-    tables:
-      - source: wl.events
-      - source: wl.counters
-    batch: { maxRows: 200, maxWaitMs: 50 }
-`);
-  cluster.startWorker();
-  await cluster.cliOk(['pipeline', 'apply', '--config', cluster.configPath]);
+  ({ cluster, src, dst } = await startWorkloadCluster({ name: 'trestart', temporalDb: true, pipeline: 'tr', extraYaml: '    batch: { maxRows: 200, maxWaitMs: 50 }' }));
 });
 
 after(async () => {
@@ -51,12 +36,7 @@ test('Temporal dev server restarted mid-run: the pipeline continues', async () =
   } finally {
     await w.stop();
   }
-  for (const t of WORKLOAD_TABLES) {
-    const want = await dumpTable(src, t);
-    await waitFor(`${t} in sync`, async () => JSON.stringify(await dumpTable(dst, t)) === JSON.stringify(want), 90_000, 500);
-    assert.equal(await checksum(dst, t), await checksum(src, t));
-  }
-  assert.equal(await duplicateApplications(dst), 0);
+  await assertWorkloadInSync(src, dst);
   const s = await pipelineStatus(cluster.client, 'tr');
   assert.equal(s.state, 'running');
   console.log(`temporal restart: ${w.transactions} transactions, ${s.committedSeq} batches`);

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Connection as SqlConnection } from 'mysql2/promise';
+import { dataConverterFromEnv } from '../../client/codec.js';
 import { startMariadb, type MariadbServer } from '../../client/servers/mariadb.js';
 import { isAlive, killPid, stopPid } from '../../client/servers/ports.js';
 import { runSeaotter, spawnSeaotterWorker, type CliResult } from '../../client/servers/seaotter-process.js';
@@ -14,10 +15,10 @@ import { startTemporalDev, type TemporalDevServer } from '../../client/servers/t
 
 export interface ClusterOptions {
   name: string;
-  /** Extra YAML for the pipeline (indented two spaces under the pipeline item). */
-  pipelineYaml?: (c: { src: string; dst: string }) => string;
   /** Keep Temporal's state in a file, so the server can be restarted. */
   temporalDb?: boolean;
+  /** SEAOTTER_CODEC_KEY for workers, the CLI and the cluster's own client (default: this process's). */
+  codecKey?: string;
 }
 
 export interface WorkerProcess {
@@ -35,6 +36,7 @@ export class Cluster {
     readonly target: MariadbServer,
     readonly client: Client,
     private readonly connection: Connection,
+    private readonly codecKey: string | undefined,
   ) {}
 
   workers: WorkerProcess[] = [];
@@ -56,13 +58,14 @@ export class Cluster {
     }
     const [temporal, source, target] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [TemporalDevServer, MariadbServer, MariadbServer];
     const connection = await Connection.connect({ address: temporal.address });
-    const cluster = new Cluster(dir, temporal, source, target, new Client({ connection }), connection);
-    return cluster;
+    const dataConverter = dataConverterFromEnv(opts.codecKey ? { ...process.env, SEAOTTER_CODEC_KEY: opts.codecKey } : process.env);
+    return new Cluster(dir, temporal, source, target, new Client({ connection, dataConverter }), connection, opts.codecKey);
   }
 
-  /** Environment for the CLI and workers: Temporal's address and the passwords the config names. */
+  /** Environment for the CLI and workers: Temporal's address, the passwords the config names, the codec key. */
   env(): NodeJS.ProcessEnv {
-    return { ...process.env, TEMPORAL_ADDRESS: this.temporal.address, SRC_PW: this.source.password, DST_PW: this.target.password };
+    const codec = this.codecKey ? { SEAOTTER_CODEC_KEY: this.codecKey } : {};
+    return { ...process.env, TEMPORAL_ADDRESS: this.temporal.address, SRC_PW: this.source.password, DST_PW: this.target.password, ...codec };
   }
 
   /** Writes the config file for one pipeline `id` mapping the given tables one to one. */

@@ -3,7 +3,9 @@
  * `events` is insert-only on the source, so any UPDATE reaching it on the target (an upsert that
  * found its row already there) is a duplicate application, recorded by a trigger in `audit.dups`.
  */
+import assert from 'node:assert/strict';
 import type { Connection } from 'mysql2/promise';
+import { checksum, Cluster, dumpTable, waitFor, type ClusterOptions } from './cluster.js';
 
 export const WORKLOAD_TABLES = ['wl.events', 'wl.counters'];
 
@@ -60,4 +62,36 @@ export class Workload {
     this.running = false;
     await this.done;
   }
+}
+
+/** A cluster running one pipeline over the workload tables, with a worker, applied and ready. */
+export async function startWorkloadCluster(
+  opts: ClusterOptions & { pipeline: string; extraYaml?: string },
+): Promise<{ cluster: Cluster; src: Connection; dst: Connection }> {
+  const cluster = await Cluster.start(opts);
+  const src = await cluster.source.connect();
+  const dst = await cluster.target.connect();
+  await createWorkloadSchema(src, dst);
+  await cluster.writeConfig(`${cluster.dataSourcesYaml()}
+pipelines:
+  - id: ${opts.pipeline}
+    source: src
+    target: dst
+    tables:
+${WORKLOAD_TABLES.map((t) => `      - source: ${t}`).join('\n')}
+${opts.extraYaml ?? ''}
+`);
+  cluster.startWorker();
+  await cluster.cliOk(['pipeline', 'apply', '--config', cluster.configPath]);
+  return { cluster, src, dst };
+}
+
+/** Waits until every workload table on the target equals the source (full rows, then CHECKSUM TABLE), and checks nothing was applied twice. */
+export async function assertWorkloadInSync(src: Connection, dst: Connection, timeoutMs = 120_000): Promise<void> {
+  for (const t of WORKLOAD_TABLES) {
+    const want = await dumpTable(src, t);
+    await waitFor(`${t} in sync`, async () => JSON.stringify(await dumpTable(dst, t)) === JSON.stringify(want), timeoutMs, 300);
+    assert.equal(await checksum(dst, t), await checksum(src, t), `CHECKSUM TABLE ${t}`);
+  }
+  assert.equal(await duplicateApplications(dst), 0, 'no row applied twice');
 }
