@@ -26,6 +26,8 @@ export interface SyncBatchResult {
   /** True when the target's checkpoint showed the batch already applied (a retried load). */
   alreadyApplied: boolean;
   statements: number;
+  deadLettered: number;
+  deadLetterFile?: string;
 }
 
 const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' };

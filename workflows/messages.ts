@@ -19,6 +19,8 @@ export interface PipelineStatus {
   committedSeq: number;
   batchesInFlight: number;
   rowsApplied: number;
+  /** Rows the target refused that went to dead-letter files (`load.onError: skip`). */
+  deadLettered: number;
   /** Rows committed per second over the last minute of workflow time. */
   rowsPerSecond: number;
   /** Source commit time (epoch ms) of the oldest batch not yet committed, or null when none. */

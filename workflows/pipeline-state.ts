@@ -13,6 +13,8 @@ export interface PipelineSnapshot {
   committedPosition: BinlogPosition;
   committedSeq: number;
   rowsApplied: number;
+  /** Rows the target refused, written to dead-letter files (`load.onError: skip`). */
+  deadLettered?: number;
   paused: boolean;
   pending: NumberedBatch[];
   lastError: BatchError | null;
@@ -118,7 +120,8 @@ export class Pipeline {
   private early = new Map<number, number>();
 
   /** Batch `seq` reported committed; commits every batch that is now contiguous. */
-  completed(seq: number, rows: number, now: number): void {
+  completed(seq: number, rows: number, now: number, deadLettered = 0): void {
+    this.s.deadLettered = (this.s.deadLettered ?? 0) + deadLettered;
     this.early.set(seq, rows);
     for (let next = this.s.pending[0]; next && this.early.has(next.seq); next = this.s.pending[0]) {
       const n = this.early.get(next.seq)!;
@@ -164,6 +167,7 @@ export class Pipeline {
       committedSeq: this.s.committedSeq,
       batchesInFlight: this.s.pending.length,
       rowsApplied: this.s.rowsApplied,
+      deadLettered: this.s.deadLettered ?? 0,
       rowsPerSecond: Math.round((recent.reduce((n, t) => n + t.rows, 0) * 1000) / span),
       oldestPendingEventTime: this.s.pending[0]?.firstEventTime ?? null,
       lastCommittedEventTime: this.s.lastCommittedEventTime,

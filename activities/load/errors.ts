@@ -24,6 +24,12 @@ const REFUSED = new Map<number, string>([
   [4025, 'check constraint'],
 ]);
 
+/** True for errors that mean the target refuses the data (see REFUSED), not a passing fault. */
+export function isRefused(err: unknown): boolean {
+  const errno = (err as { errno?: number })?.errno;
+  return errno !== undefined && REFUSED.has(errno);
+}
+
 /** Turns a driver error into a retryable error or a non-retryable `TargetRefused` failure. */
 export function classifyMysqlError(err: unknown, statement: string, seq: number): Error {
   const e = err as { errno?: number; code?: string; sqlMessage?: string; message?: string };

@@ -16,6 +16,7 @@ import { openStage } from '../stage/stage.js';
 import type { TransformResult } from '../transform/transform-batch.js';
 import { ensureCheckpointTable, maxStatementBytes } from './target-meta.js';
 import { classifyMysqlError } from './errors.js';
+import { deadLetterPath, runStepSkippingRefused, writeDeadLetters, type DeadLetter } from './dead-letter.js';
 import { withHeartbeat } from '../heartbeat.js';
 
 export interface LoadInput {
@@ -28,6 +29,9 @@ export interface LoadResult {
   rowsApplied: number;
   alreadyApplied: boolean;
   statements: number;
+  /** Rows the target refused and that went to `deadLetterFile` (`load.onError: skip`). */
+  deadLettered: number;
+  deadLetterFile?: string;
 }
 
 export function createLoadActivities(deps: { resources: Resources }) {
@@ -58,6 +62,8 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
   const conn = await pool.getConnection();
   let statement = '';
   let statements = 0;
+  const refused: DeadLetter[] = [];
+  let deadLetterFile: string | undefined;
   try {
     // Loads commit strictly in seq order: each one locks the pipeline's checkpoint row and goes
     // ahead only when the row says the previous batch is in. The lock hands over at commit, so
@@ -65,14 +71,20 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
     const turn = await waitForTurn(conn, dialect, target.metaSchema, spec.id, batch.seq);
     if (turn === 'done') {
       log.info('batch already applied (checkpoint covers it); skipping', { seq: batch.seq });
-      return { rowsApplied: batch.rows, alreadyApplied: true, statements: 0 };
+      return { rowsApplied: batch.rows, alreadyApplied: true, statements: 0, deadLettered: 0 };
     }
     for (const step of steps) {
       const q = dialect.compiler.compileStep(step);
       if (q.kind !== 'query') throw new Error(`${dialect.name} steps must compile to multi-row statements`);
       statement = q.sql;
-      await conn.query(q.sql, q.params);
+      if (spec.load.onError === 'skip') await runStepSkippingRefused(conn, dialect, step, refused);
+      else await conn.query(q.sql, q.params);
       statements++;
+    }
+    if (refused.length) {
+      deadLetterFile = deadLetterPath(spec.stage, spec.id, batch.seq);
+      await writeDeadLetters(deadLetterFile, refused);
+      log.warn('rows refused by the target were dead-lettered', { seq: batch.seq, rows: refused.length, file: deadLetterFile });
     }
     const cp = dialect.compiler.compileCheckpointUpsert(target.metaSchema, {
       pipeline: spec.id,
@@ -91,7 +103,7 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
   }
   // The batch is durable on the target; its staged files are no longer needed by anyone.
   await Promise.allSettled([stage.remove(batch.ref), stage.remove(transformed.ref)]);
-  return { rowsApplied: batch.rows, alreadyApplied: false, statements };
+  return { rowsApplied: batch.rows - refused.length, alreadyApplied: false, statements, deadLettered: refused.length, ...(deadLetterFile ? { deadLetterFile } : {}) };
 }
 
 /**
