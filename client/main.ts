@@ -4,6 +4,7 @@
  * pipeline) with a one-line reason on stderr, 2 a server cannot be reached.
  */
 import { Command } from 'commander';
+import { ENCRYPTED_ENCODING, KEY_ENV } from './codec.js';
 import { readConfigFile } from './config-file.js';
 import { isUnreachable, UnreachableError, UserError } from './errors.js';
 import { applyPipelines, formatStatus, listPipelines, pipelineStatus, signalPipeline } from './pipeline-commands.js';
@@ -51,6 +52,16 @@ program
     }
   });
 
+program
+  .command('codec-server')
+  .description('the Temporal Web UI codec endpoint: decrypts payloads with SEAOTTER_CODEC_KEY (on 127.0.0.1)')
+  .requiredOption('--port <port>', 'port to listen on', (v) => Number(v))
+  .option('--ui-origin <origin>', 'Web UI origin allowed by CORS; repeatable (default http://127.0.0.1:8233 and http://localhost:8233)', (v, all: string[]) => [...all, v], [] as string[])
+  .action(async (o: { port: number; uiOrigin: string[] }) => {
+    const { runCodecServer } = await import('./codec-server.js');
+    await runCodecServer({ port: o.port, uiOrigins: o.uiOrigin });
+  });
+
 const config = program.command('config').description('configuration');
 config
   .command('check')
@@ -64,10 +75,11 @@ const pipeline = program.command('pipeline').description('start, watch and contr
 pipeline
   .command('apply')
   .requiredOption('--config <file>', 'config file')
-  .action(async (o: { config: string }) => {
+  .option('--replace', "end running pipeline workflows first and restart them from the target's checkpoint (after upgrading seaotter)")
+  .action(async (o: { config: string; replace?: boolean }) => {
     const c = await readConfigFile(o.config);
     await withClient(async (client) => {
-      for (const r of await applyPipelines(client, c)) console.log(`${r.pipeline}: ${r.action} (${r.workflowId}) ${r.detail}`);
+      for (const r of await applyPipelines(client, c, { replace: o.replace })) console.log(`${r.pipeline}: ${r.action} (${r.workflowId}) ${r.detail}`);
     });
   });
 pipeline
@@ -111,6 +123,10 @@ try {
   if (e instanceof UserError || e instanceof UnreachableError) {
     console.error(`seaotter: ${e.message}`);
     process.exit(e.exitCode);
+  }
+  if (e.message?.includes(`Unknown encoding: ${ENCRYPTED_ENCODING}`)) {
+    console.error(`seaotter: the workflows' payloads are encrypted; set ${KEY_ENV} to the workers' key`);
+    process.exit(1);
   }
   if (isUnreachable(e)) {
     console.error(`seaotter: cannot reach a server: ${e.message}`);

@@ -17,14 +17,26 @@ export interface ApplyOutcome {
   detail: string;
 }
 
-export async function applyPipelines(client: Client, config: SeaotterConfig): Promise<ApplyOutcome[]> {
+export async function applyPipelines(client: Client, config: SeaotterConfig, opts: { replace?: boolean } = {}): Promise<ApplyOutcome[]> {
+  if (opts.replace) {
+    // Replace = end the running workflows first, so the checkpoint read below is the last word.
+    for (const p of config.pipelines) await replacePipeline(client, p.id);
+  }
   const resolved = await resolvePipelines(config);
   const outcomes: ApplyOutcome[] = [];
   for (const { spec, startSeq, resumedFromCheckpoint } of resolved) {
     const workflowId = pipelineWorkflowId(spec.id);
     const handle = client.workflow.getHandle<typeof pipelineWorkflow>(workflowId);
     if (await isRunning(client, workflowId)) {
-      const status = await handle.query(m.statusQuery);
+      let status: m.PipelineStatus;
+      try {
+        status = await handle.query(m.statusQuery);
+      } catch (err) {
+        throw new UserError(
+          `pipeline ${spec.id} is running but cannot answer (${(err as Error).message.split('\n')[0]}); if it runs workflow code of an ` +
+            'older seaotter build, apply again with --replace: it ends that workflow and restarts from the target\'s checkpoint',
+        );
+      }
       if (status.specVersion === spec.version) {
         outcomes.push({ pipeline: spec.id, workflowId, action: 'unchanged', detail: `running at ${status.committedPosition}` });
       } else {
@@ -58,6 +70,21 @@ export async function applyPipelines(client: Client, config: SeaotterConfig): Pr
     });
   }
   return outcomes;
+}
+
+/** Terminates a pipeline workflow (its batch children end with it) and waits until they are gone. */
+async function replacePipeline(client: Client, id: string): Promise<void> {
+  const workflowId = pipelineWorkflowId(id);
+  if (!(await isRunning(client, workflowId))) return;
+  await client.workflow.getHandle(workflowId).terminate('replaced by seaotter pipeline apply --replace');
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    let running = 0;
+    for await (const _ of client.workflow.list({ query: `SeaotterPipeline = '${id}' AND ExecutionStatus = 'Running'` })) running++;
+    if (running === 0) return;
+    if (Date.now() > deadline) throw new UserError(`pipeline ${id}: ${running} workflow(s) still running a minute after termination`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 async function isRunning(client: Client, workflowId: string): Promise<boolean> {

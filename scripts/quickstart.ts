@@ -98,7 +98,17 @@ async function main(): Promise<boolean> {
   log(`    worker pid ${worker}, polling task queue seaotter.local; log ${WORKER_LOG}`);
 
   log(`4/6 npx seaotter pipeline apply --config ${CONFIG}`);
-  for (const line of (await cli(['pipeline', 'apply', '--config', CONFIG])).trim().split('\n')) log(`    ${line}`);
+  let applied: string;
+  try {
+    applied = await cli(['pipeline', 'apply', '--config', CONFIG]);
+  } catch (err) {
+    // A pipeline left running by an older seaotter build cannot run this build's workflow code:
+    // replace it; it restarts from the target's checkpoint, so nothing is lost or applied twice.
+    if (!/--replace/.test(String((err as Error).message))) throw err;
+    log('    the running pipeline is from an older build; replacing it (restarts from the target checkpoint)');
+    applied = await cli(['pipeline', 'apply', '--replace', '--config', CONFIG]);
+  }
+  for (const line of applied.trim().split('\n')) log(`    ${line}`);
   log(`    ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
   const snapshot = async (): Promise<string> => {

@@ -45,7 +45,7 @@ function activitiesFor(spec: PipelineSpec) {
     heartbeatTimeout: '10 seconds',
     // A row the target refuses (bad value, missing table) fails for good and halts the pipeline;
     // anything else (connection lost, deadlock, server restarting) is retried with backoff.
-    retry: { ...retry, nonRetryableErrorTypes: ['TargetRefused', 'TransformFailed', 'StageCorrupt'] },
+    retry: { ...retry, nonRetryableErrorTypes: ['TargetRefused', 'TransformFailed', 'StageCorrupt', 'PositionMismatch'] },
   });
   if (spec.sourceQueue !== spec.targetQueue) {
     return { extractBatch: atSource.extractBatch, transformBatch: atTarget.transformBatch, copyFiles: atTarget.copyFiles, loadBatch: atTarget.loadBatch };

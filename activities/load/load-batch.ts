@@ -9,7 +9,7 @@ import type { PoolConnection } from 'mysql2/promise';
 import type { MysqlSourceConfig } from '../../lib/config/schema.js';
 import { dialectFor, type SqlDialect } from '../../lib/dialects/index.js';
 import { planLoad } from '../../lib/load-plan.js';
-import { formatPosition, type NumberedBatch } from '../../lib/model.js';
+import { formatPosition, parsePosition, type BinlogPosition, type NumberedBatch } from '../../lib/model.js';
 import type { PipelineSpec } from '../../lib/spec.js';
 import type { Resources } from '../resources.js';
 import { openStage } from '../stage/stage.js';
@@ -68,7 +68,7 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
     // Loads commit strictly in seq order: each one locks the pipeline's checkpoint row and goes
     // ahead only when the row says the previous batch is in. The lock hands over at commit, so
     // batches chain at database speed; one that is early waits (and backs off) for its turn.
-    const turn = await waitForTurn(conn, dialect, target.metaSchema, spec.id, batch.seq);
+    const turn = await waitForTurn(conn, dialect, target.metaSchema, spec.id, batch);
     if (turn === 'done') {
       log.info('batch already applied (checkpoint covers it); skipping', { seq: batch.seq });
       return { rowsApplied: batch.rows, alreadyApplied: true, statements: 0, deadLettered: 0 };
@@ -107,21 +107,43 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
 }
 
 /**
- * Returns 'mine' inside an open transaction holding the checkpoint row lock when batch `seq` is
- * next, or 'done' (no transaction) when the checkpoint already covers it.
+ * Returns 'mine' inside an open transaction holding the checkpoint row lock when `batch` is next,
+ * or 'done' (no transaction) when the checkpoint already covers it. The checkpoint's position
+ * must match too (this batch starts where the last one ended; an applied one ended at its `to`):
+ * a batch that does not chain, say after a pipeline was replaced while an old load still ran,
+ * halts the pipeline instead of being skipped or applied twice.
  */
-async function waitForTurn(conn: PoolConnection, dialect: SqlDialect, metaSchema: string, pipeline: string, seq: number): Promise<'mine' | 'done'> {
+async function waitForTurn(conn: PoolConnection, dialect: SqlDialect, metaSchema: string, pipeline: string, batch: NumberedBatch): Promise<'mine' | 'done'> {
   const select = dialect.compiler.compileCheckpointSelect(metaSchema, pipeline);
   const ctx = Context.current();
   for (let waitMs = 2; ; waitMs = Math.min(waitMs * 2, 500)) {
     await conn.beginTransaction();
     const [rows] = await conn.query(select.sql, select.params);
-    const committed = Number((rows as { seq: string | number }[])[0]?.seq ?? 0);
-    if (committed === seq - 1) return 'mine';
+    const row = (rows as { seq: string | number; position: string }[])[0];
+    const committed = Number(row?.seq ?? 0);
+    if (committed === batch.seq - 1) {
+      if (committed > 0 && !samePlace(row.position, batch.from)) throw mismatch(batch, committed, row.position, 'start');
+      return 'mine';
+    }
     await conn.rollback();
-    if (committed >= seq) return 'done';
+    if (committed === batch.seq && !samePlace(row.position, batch.to)) throw mismatch(batch, committed, row.position, 'end');
+    if (committed >= batch.seq) return 'done';
     await Promise.race([new Promise((r) => setTimeout(r, waitMs)), ctx.cancelled]);
   }
+}
+
+function samePlace(stored: string, p: BinlogPosition): boolean {
+  if (p.file === undefined || p.pos === undefined) return true;
+  const s = parsePosition(stored);
+  return s.file === p.file && s.pos === p.pos;
+}
+
+function mismatch(batch: NumberedBatch, seq: number, stored: string, which: 'start' | 'end'): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(
+    `batch ${batch.seq} does not chain with the target's checkpoint (batch ${seq} at ${stored}; this batch ${which}s at ${formatPosition(which === 'start' ? batch.from : batch.to)}); ` +
+      'stop the pipeline and apply it again with --replace to restart from the checkpoint',
+    'PositionMismatch',
+  );
 }
 
 async function rollbackQuietly(conn: PoolConnection): Promise<void> {

@@ -100,6 +100,24 @@ test('stop, write more, apply again: resumes at the checkpoint, nothing twice', 
   assert.ok(status.committedSeq > final.committedSeq, 'seq continues after the checkpoint');
 });
 
+test('apply --replace under load ends the workflow and resumes from the checkpoint, nothing twice', async () => {
+  const w = new Workload(src, 3);
+  w.start();
+  try {
+    await new Promise((r) => setTimeout(r, 1500));
+    const before = (await pipelineStatus(cluster.client, 'ctl')).committedSeq;
+    const out = await cluster.cliOk(['pipeline', 'apply', '--replace', '--config', cluster.configPath]);
+    assert.match(out, /ctl: started .*resuming after batch \d+/);
+    await waitFor('batches after the replace', async () => (await pipelineStatus(cluster.client, 'ctl')).committedSeq > before + 2, 60_000, 300);
+  } finally {
+    await w.stop();
+  }
+  await assertInSync();
+  let terminated = 0;
+  for await (const x of cluster.client.workflow.list({ query: `WorkflowId = 'seaotter-pipeline-ctl' AND ExecutionStatus = 'Terminated'` })) if (x) terminated++;
+  assert.equal(terminated, 1);
+});
+
 test('target down: loads retry visibly, then catch up when it returns', async () => {
   const w = new Workload(src, 0);
   await cluster.target.stop();
