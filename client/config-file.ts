@@ -1,6 +1,7 @@
 /** Reads a config file for the CLI and the worker; problems become a UserError listing each by path. */
 import { readFile } from 'node:fs/promises';
-import { parseConfig } from '../lib/config/parse.js';
+import { dirname, resolve } from 'node:path';
+import { parseConfig, resolveProcessorPaths } from '../lib/config/parse.js';
 import type { SeaotterConfig } from '../lib/config/schema.js';
 import { UserError } from './errors.js';
 
@@ -17,5 +18,6 @@ export async function readConfigFile(path: string): Promise<SeaotterConfig> {
     const lines = result.problems.map((p) => `  ${p.path}: ${p.message}`);
     throw new UserError(`${path} has ${result.problems.length} problem(s):\n${lines.join('\n')}`);
   }
-  return result.config;
+  // Processor modules are named relative to the config file.
+  return resolveProcessorPaths(result.config, (p) => resolve(dirname(path), p));
 }

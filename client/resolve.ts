@@ -1,11 +1,15 @@
 /**
  * `pipeline apply`'s checks: connects to both databases, refuses (naming each problem) a source
- * without a full row-based binlog, a mapped table that is missing or has no primary key, or a
- * column the target lacks; then resolves the pipeline into the spec its workflow runs.
+ * without a full row-based binlog, a mapped table that is missing or has no primary key, a column
+ * the target lacks, a filter on a column the source lacks, or a processor module that is not
+ * there; then resolves the pipeline into the spec its workflow runs.
  */
 import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import mysql from 'mysql2/promise';
 import type { MysqlSourceConfig, PipelineConfig, SeaotterConfig } from '../lib/config/schema.js';
+import { whereColumns } from '../lib/filter.js';
 import { matchTable, splitName } from '../lib/mapping.js';
 import { parsePosition, type BinlogPosition } from '../lib/model.js';
 import { taskQueueFor, type ColumnMapping, type PipelineSpec, type TableMapping } from '../lib/spec.js';
@@ -103,12 +107,23 @@ async function resolveStart(conn: Conn, p: PipelineConfig): Promise<BinlogPositi
   return p.start;
 }
 
+/** The processor module's absolute path, or a problem when it is not a file. */
+async function checkProcessor(file: string, at: string, problems: string[]): Promise<string> {
+  const abs = path.resolve(file);
+  const st = await stat(abs).catch((err: NodeJS.ErrnoException) => err);
+  if (st instanceof Error) problems.push(`${at}.processor: cannot read module ${abs}: ${st.code === 'ENOENT' ? 'no such file' : st.message}`);
+  else if (!st.isFile()) problems.push(`${at}.processor: ${abs} is not a file`);
+  return abs;
+}
+
 async function mapTables(p: PipelineConfig, src: Conn, dst: Conn, problems: string[]): Promise<TableMapping[]> {
   const all = await listTables(src);
   const mappings: TableMapping[] = [];
   const claimed = new Map<string, number>();
+  const pipelineProcessor = p.processor === undefined ? undefined : await checkProcessor(p.processor, `pipelines.${p.id}`, problems);
   for (const [i, rule] of p.tables.entries()) {
     const at = `pipelines.${p.id}.tables[${i}]`;
+    const processor = rule.processor === undefined ? pipelineProcessor : await checkProcessor(rule.processor, at, problems);
     const matched = all
       .map((t) => ({ ...t, target: matchTable(rule, t.schema, t.table) }))
       .filter((t): t is { schema: string; table: string; target: string } => t.target !== null);
@@ -134,6 +149,10 @@ async function mapTables(p: PipelineConfig, src: Conn, dst: Conn, problems: stri
       }
       if (tInfo.primaryKey.length === 0) problems.push(`${at}: target table ${m.target} has no primary key`);
       const columns = mapColumns(sInfo.columns, rule.columns, at, problems);
+      // Filters read source columns, before rename and exclude.
+      for (const c of rule.where ? whereColumns(rule.where) : []) {
+        if (!sInfo.columns.includes(c)) problems.push(`${at}.where: the source table ${full} has no column "${c}"`);
+      }
       const missing = columns.filter((c) => !tInfo.columns.includes(c.target)).map((c) => c.target);
       if (missing.length) problems.push(`${at}: target table ${m.target} lacks column(s) ${missing.join(', ')}`);
       const mappedTargets = new Set(columns.map((c) => c.target));
@@ -146,6 +165,8 @@ async function mapTables(p: PipelineConfig, src: Conn, dst: Conn, problems: stri
         primaryKey: tInfo.primaryKey,
         uniqueKeys: tInfo.uniqueKeys,
         weight: rule.weight,
+        ...(rule.where ? { where: rule.where } : {}),
+        ...(processor ? { processor } : {}),
       });
     }
   }
@@ -180,11 +201,9 @@ export async function resolvePipelines(config: SeaotterConfig): Promise<Resolved
       continue;
     }
     if (p.tables.some((t) => t.files?.length)) problems.push(`pipelines.${p.id}: file rules are not supported by this build yet`);
-    if (p.tables.some((t) => t.where)) problems.push(`pipelines.${p.id}: row filters (where) are not supported by this build yet`);
     if (p.consistency === 'backQuery') problems.push(`pipelines.${p.id}.consistency: backQuery is not supported by this build yet`);
     if (p.ddl === 'apply') problems.push(`pipelines.${p.id}.ddl: "apply" is not supported by this build yet; use "skip"`);
     if (p.load.mode === 'parallel') problems.push(`pipelines.${p.id}.load.mode: "parallel" is not supported by this build yet`);
-    if (p.load.onError === 'skip') problems.push(`pipelines.${p.id}.load.onError: "skip" (dead-letter) is not supported by this build yet; use "halt"`);
     if (p.twoWay) problems.push(`pipelines.${p.id}.twoWay: two-way sync is not supported by this build yet`);
     if (config.stage.type !== 'local') problems.push('stage: only { type: local } is supported by this build yet');
     const src = await connectDatabase(p.source, source);

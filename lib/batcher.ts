@@ -2,6 +2,7 @@
  * Cuts a stream of binlog transactions into batches. A batch always holds whole transactions:
  * rows are buffered per transaction and only join the batch at its commit, and a batch's `to`
  * position is always a commit (or rotate) boundary, so a resume never starts mid-transaction.
+ * A batch holds at most `maxRows` rows, unless one transaction alone is larger.
  */
 import type { BinlogPosition, RowChange } from './model.js';
 
@@ -20,24 +21,28 @@ export interface BatcherOptions {
   maxWaitMs: number;
 }
 
+/** A committed transaction waiting for a cut. `to` also covers empty commits after it. */
+interface ReadyTransaction {
+  changes: RowChange[];
+  to: BinlogPosition;
+  startTime: number;
+  commitTime: number;
+  /** Local clock time of its commit (for maxWaitMs). */
+  readyAt: number;
+}
+
 export class TransactionBatcher {
   private from: BinlogPosition;
-  private to: BinlogPosition;
   private open: RowChange[] = [];
   private openTime = 0;
-  private ready: RowChange[] = [];
-  private transactions = 0;
-  private firstEventTime = 0;
-  private lastEventTime = 0;
-  /** Local clock time when the first buffered transaction committed (for maxWaitMs). */
-  private firstReadyAt = 0;
+  private ready: ReadyTransaction[] = [];
+  private rows = 0;
 
   constructor(
     private readonly opts: BatcherOptions,
     start: BinlogPosition,
   ) {
     this.from = start;
-    this.to = start;
   }
 
   /** Rows of the transaction in progress. */
@@ -48,23 +53,21 @@ export class TransactionBatcher {
 
   /** The transaction in progress committed; `position` is the resume point after its commit. */
   commit(position: BinlogPosition, eventTime: number, now: number): void {
-    if (this.open.length > 0) {
-      if (this.ready.length === 0) {
-        this.firstReadyAt = now;
-        this.firstEventTime = this.openTime || eventTime;
-      }
-      for (const c of this.open) this.ready.push(c);
-      this.transactions++;
-      this.lastEventTime = eventTime;
-      this.open = [];
+    // Positions move only at commits: this is the one place a resume point is recorded.
+    if (this.open.length === 0) {
+      // A commit with no rows of ours: it only moves the resume point of what is buffered (with
+      // nothing buffered, the next transaction's own position will cover it).
+      if (this.ready.length > 0) this.ready[this.ready.length - 1].to = position;
+      return;
     }
-    // Positions move only at commits: this is the one place `to` advances.
-    this.to = position;
+    this.ready.push({ changes: this.open, to: position, startTime: this.openTime || eventTime, commitTime: eventTime, readyAt: now });
+    this.rows += this.open.length;
+    this.open = [];
   }
 
   /** Rows buffered in committed transactions, waiting for a cut. */
   get readyRows(): number {
-    return this.ready.length;
+    return this.rows;
   }
 
   /** True while a transaction's rows are buffered but not yet committed. */
@@ -75,29 +78,41 @@ export class TransactionBatcher {
   /** A cut is due: enough rows, or the oldest buffered commit has waited long enough. */
   due(now: number): boolean {
     if (this.ready.length === 0) return false;
-    return this.ready.length >= this.opts.maxRows || now - this.firstReadyAt >= this.opts.maxWaitMs;
+    return this.rows >= this.opts.maxRows || now - this.ready[0].readyAt >= this.opts.maxWaitMs;
   }
 
   /** Milliseconds until the wait limit cuts the buffered rows, or null when nothing is buffered. */
   msUntilDue(now: number): number | null {
     if (this.ready.length === 0) return null;
-    return Math.max(0, this.firstReadyAt + this.opts.maxWaitMs - now);
+    return Math.max(0, this.ready[0].readyAt + this.opts.maxWaitMs - now);
   }
 
-  /** Takes the committed rows as a batch. Nothing is lost: the caller re-offers it if submission fails. */
+  /**
+   * Takes whole committed transactions, oldest first, up to `maxRows` rows (at least one
+   * transaction). Nothing is lost: the caller re-offers the batch if submission fails.
+   */
   cut(): CutBatch | null {
     if (this.ready.length === 0) return null;
+    let n = 0;
+    let rows = 0;
+    while (n < this.ready.length && (n === 0 || rows + this.ready[n].changes.length <= this.opts.maxRows)) {
+      rows += this.ready[n].changes.length;
+      n++;
+    }
+    const taken = this.ready.splice(0, n);
+    this.rows -= rows;
+    const changes: RowChange[] = [];
+    for (const t of taken) for (const c of t.changes) changes.push(c);
+    const last = taken[taken.length - 1];
     const batch: CutBatch = {
       from: this.from,
-      to: this.to,
-      changes: this.ready,
-      transactions: this.transactions,
-      firstEventTime: this.firstEventTime,
-      lastEventTime: this.lastEventTime,
+      to: last.to,
+      changes,
+      transactions: taken.length,
+      firstEventTime: taken[0].startTime,
+      lastEventTime: last.commitTime,
     };
-    this.ready = [];
-    this.transactions = 0;
-    this.from = this.to;
+    this.from = last.to;
     return batch;
   }
 }

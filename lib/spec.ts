@@ -3,6 +3,7 @@
  * databases. It holds no secret (data sources name their password variables) and no row data.
  */
 import type { DataSourceConfig, MysqlSourceConfig, PipelineConfig, StageConfig } from './config/schema.js';
+import type { WhereSpec } from './filter.js';
 import type { BinlogPosition } from './model.js';
 
 /** A source column and the target column it is written to. */
@@ -21,6 +22,10 @@ export interface TableMapping {
   /** Target unique keys besides the primary key: their tables are applied in binlog order. */
   uniqueKeys: string[][];
   weight: number;
+  /** Row filter on source column names, as configured (see lib/filter.ts); applied in transform. */
+  where?: WhereSpec;
+  /** Absolute path of the processor module for this table (the rule's, else the pipeline's). */
+  processor?: string;
 }
 
 /** Everything a pipeline needs to run, resolved and checked by `pipeline apply`. */

@@ -1,14 +1,15 @@
 /**
- * `transformBatch`: maps captured changes onto target tables and columns (pure code in lib/) and
- * stages the result for the load. Changes of tables no rule maps are dropped here.
+ * `transformBatch`: filters, processes and maps captured changes onto target tables and columns
+ * (see table-transform.ts for the order) and stages the result for the load. Changes of tables no
+ * rule maps are dropped here.
  */
-import { ApplicationFailure, log } from '@temporalio/activity';
-import { mapChange } from '../../lib/mapping.js';
+import { log } from '@temporalio/activity';
 import type { NumberedBatch, RowChange } from '../../lib/model.js';
-import { findMapping, type PipelineSpec } from '../../lib/spec.js';
+import { findMapping, type PipelineSpec, type TableMapping } from '../../lib/spec.js';
 import { openStage } from '../stage/stage.js';
 import { withHeartbeat } from '../heartbeat.js';
 import type { ExtractResult } from '../extract/extract-batch.js';
+import { prepareTableTransform, type TableTransform } from './table-transform.js';
 
 export interface TransformInput {
   spec: PipelineSpec;
@@ -35,6 +36,7 @@ async function transform({ spec, batch, extracted }: TransformInput): Promise<Tr
   const stage = openStage(spec.stage);
   const changes = await stage.getChanges(extracted.ref);
   const out: RowChange[] = [];
+  const tables = new Map<TableMapping, TableTransform>();
   let unmapped = 0;
   for (const change of changes) {
     const mapping = findMapping(spec, change.schema, change.table);
@@ -42,13 +44,22 @@ async function transform({ spec, batch, extracted }: TransformInput): Promise<Tr
       unmapped++;
       continue;
     }
-    try {
-      out.push(mapChange(change, mapping));
-    } catch (err) {
-      throw ApplicationFailure.nonRetryable(`transform of ${change.schema}.${change.table} failed: ${(err as Error).message}`, 'TransformFailed');
+    let t = tables.get(mapping);
+    if (!t) {
+      t = await prepareTableTransform(spec, mapping, batch.seq);
+      tables.set(mapping, t);
     }
+    const mapped = await t.apply(change);
+    if (mapped) out.push(mapped);
   }
   if (unmapped) log.warn('changes of unmapped tables dropped', { seq: batch.seq, unmapped });
+  let filtered = 0;
+  let dropped = 0;
+  for (const t of tables.values()) {
+    filtered += t.filtered;
+    dropped += t.dropped;
+  }
+  if (filtered || dropped) log.debug('changes left out', { seq: batch.seq, filtered, droppedByProcessor: dropped });
   const ref = `${spec.id}/transformed/${batch.seq}.jsonl.gz`;
   await stage.putChanges(ref, out);
   return { ref, rows: out.length, fileRefs: 0 };

@@ -126,3 +126,18 @@ export function checkReferences(config: SeaotterConfig): ConfigProblem[] {
   });
   return problems;
 }
+
+/**
+ * The config with every `processor` path passed through `resolve` (the caller makes them absolute
+ * against the config file's directory, so workers load the same file whatever their cwd).
+ */
+export function resolveProcessorPaths(config: SeaotterConfig, resolve: (path: string) => string): SeaotterConfig {
+  return {
+    ...config,
+    pipelines: config.pipelines.map((p) => ({
+      ...p,
+      ...(p.processor !== undefined ? { processor: resolve(p.processor) } : {}),
+      tables: p.tables.map((t) => (t.processor !== undefined ? { ...t, processor: resolve(t.processor) } : t)),
+    })),
+  };
+}

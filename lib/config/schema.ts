@@ -3,6 +3,7 @@
  * environment variables that hold them (`passwordEnv`, `accessKeyEnv`, `secretKeyEnv`).
  */
 import { z } from 'zod';
+import { validateWhere, type WhereSpec } from '../filter.js';
 
 const name = z.string().regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "-" or "." only');
 const datacenter = name;
@@ -49,7 +50,13 @@ const position = z.union([
   z.strictObject({ file: z.string().min(1), pos: z.number().int().min(4) }),
 ]);
 
-const filterValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+/** A row filter (grammar in lib/filter.ts); every problem is reported by its path below `where`. */
+const where = z.custom<WhereSpec>().superRefine((value, ctx) => {
+  for (const p of validateWhere(value)) ctx.addIssue({ code: 'custom', message: p.message, path: p.path });
+});
+
+/** A processor module, relative to the config file (made absolute when the file is read). */
+const processor = z.string().min(1, 'name a module file, e.g. ./processors/mask-email.mjs');
 
 const tableRule = z.strictObject({
   /** `schema.table` exactly, or a regex on it (see `isRegexPattern`). */
@@ -63,7 +70,9 @@ const tableRule = z.strictObject({
       rename: z.record(z.string(), z.string().min(1)).optional(),
     })
     .optional(),
-  where: z.record(z.string(), z.union([filterValue, z.strictObject({ in: z.array(filterValue) })])).optional(),
+  where: where.optional(),
+  /** Replaces the pipeline's `processor` for this rule's tables. */
+  processor: processor.optional(),
   weight: z.number().int().default(0),
   files: z
     .array(z.strictObject({ column: z.string().min(1), from: name, to: name, prefix: z.string().optional() }))
@@ -94,6 +103,8 @@ const pipeline = z.strictObject({
   ddl: z.enum(['apply', 'skip']).default('skip'),
   consistency: z.enum(['binlog', 'backQuery']).default('binlog'),
   twoWay: z.strictObject({ peer: name }).optional(),
+  /** Processor for every table rule that names none. */
+  processor: processor.optional(),
   /** Continue-as-new after this many committed batches (history stays small). */
   continueAsNewEvery: z.number().int().min(1).default(500),
 });

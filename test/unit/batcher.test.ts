@@ -156,3 +156,22 @@ test('a cut while a transaction is open ends at the last commit, not at the open
   tx(b, 0, at(250)); // commits the open transaction's rows
   assert.deepEqual(b.cut()!.from, at(100));
 });
+
+test('a cut takes whole transactions up to maxRows, and the rest in later cuts', () => {
+  const b = new TransactionBatcher({ maxRows: 5, maxWaitMs: 1000 }, { file: 'f.000001', pos: 4 });
+  const row = (i: number) => ({ schema: 's', table: 't', action: 'insert' as const, after: { id: i } });
+  let pos = 4;
+  for (const size of [2, 2, 2, 7, 1]) {
+    b.addRows(Array.from({ length: size }, (_, i) => row(pos * 10 + i)), 1);
+    b.commit({ file: 'f.000001', pos: (pos += 100) }, 1, 0);
+  }
+  const sizes: number[] = [];
+  const froms: number[] = [];
+  for (let c = b.cut(); c; c = b.cut()) {
+    sizes.push(c.changes.length);
+    froms.push(c.from.pos!, c.to.pos!);
+  }
+  assert.deepEqual(sizes, [4, 2, 7, 1]);
+  assert.deepEqual(froms, [4, 204, 204, 304, 304, 404, 404, 504]);
+  assert.equal(b.readyRows, 0);
+});

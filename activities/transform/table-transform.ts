@@ -1,0 +1,141 @@
+/**
+ * What transform does to the changes of one table, in this order: the row filter (so the target
+ * holds exactly the rows that pass), the processor, then column mapping. Filter and processor see
+ * source table and column names. Anything that goes wrong here is the data's or the user code's
+ * fault, so it fails for good ('TransformFailed') and halts the pipeline with a message naming the
+ * table and the row's primary key, never the whole row.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import { compileFilter, FilterColumnError, filterChange } from '../../lib/filter.js';
+import { mapChange } from '../../lib/mapping.js';
+import type { Row, RowChange, SqlValue } from '../../lib/model.js';
+import type { Processor, ProcessorContext } from '../../lib/processor.js';
+import type { PipelineSpec, TableMapping } from '../../lib/spec.js';
+import { loadProcessor } from './load-processor.js';
+
+/** The transform of one table for one batch, with counts of what it dropped. */
+export interface TableTransform {
+  apply(change: RowChange): Promise<RowChange | null>;
+  /** Changes the filter left out (the target is unaffected by them). */
+  filtered: number;
+  /** Changes the processor dropped. */
+  dropped: number;
+}
+
+function failed(message: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, 'TransformFailed');
+}
+
+function formatValue(v: SqlValue | undefined): string {
+  if (v instanceof Uint8Array) return `0x${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}`;
+  return typeof v === 'string' ? JSON.stringify(v) : String(v);
+}
+
+/** `id=5`, or `a=1, b="x"`: a row's primary key for messages. */
+export function formatKey(row: Row | undefined, columns: readonly string[]): string {
+  if (!row) return '(no row image)';
+  return columns.map((c) => `${c}=${formatValue(row[c])}`).join(', ');
+}
+
+function isValue(v: unknown): v is SqlValue {
+  return v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v instanceof Uint8Array;
+}
+
+/** The change a processor returned, checked; throws with what is wrong. */
+export function checkProcessorResult(result: unknown, original: RowChange): RowChange | null {
+  if (result === null || result === undefined) return null;
+  const r = result as Partial<RowChange>;
+  if (typeof r !== 'object' || !['insert', 'update', 'delete'].includes(r.action as string)) {
+    throw new Error('returned something that is not a change (expected { action, before?, after? } or null)');
+  }
+  const action = r.action!;
+  const out: RowChange = { schema: original.schema, table: original.table, action };
+  for (const image of ['before', 'after'] as const) {
+    const row = r[image];
+    const needed = image === 'before' ? action !== 'insert' : action !== 'delete';
+    if (row === undefined || row === null) {
+      if (needed) throw new Error(`returned a${action === 'insert' ? 'n' : ''} ${action} without ${image} image`);
+      continue;
+    }
+    if (typeof row !== 'object' || Array.isArray(row)) throw new Error(`returned a change whose ${image} image is not a row`);
+    for (const [column, v] of Object.entries(row as Record<string, unknown>)) {
+      if (!isValue(v)) {
+        const kind = typeof v === 'object' ? (v as object).constructor?.name ?? 'object' : typeof v;
+        throw new Error(`returned a change whose ${image} image has column ${column} of type ${kind}; values must be strings, numbers, booleans, null or bytes`);
+      }
+    }
+    out[image] = row;
+  }
+  return out;
+}
+
+/** Source names of the target's primary-key columns, for messages. */
+function sourceKey(mapping: TableMapping): string[] {
+  return mapping.primaryKey.map((t) => mapping.columns.find((c) => c.target === t)?.source ?? t);
+}
+
+/** Compiles the table's filter and loads its processor; a broken one fails the transform for good. */
+export async function prepareTableTransform(spec: PipelineSpec, mapping: TableMapping, seq: number): Promise<TableTransform> {
+  const table = `${mapping.source.schema}.${mapping.source.table}`;
+  const key = sourceKey(mapping);
+  let passes: ((row: Row) => boolean) | undefined;
+  if (mapping.where) {
+    try {
+      passes = compileFilter(mapping.where);
+    } catch (err) {
+      throw failed(`row filter of ${table}: ${(err as Error).message}`);
+    }
+  }
+  let processor: Processor | undefined;
+  if (mapping.processor) {
+    try {
+      processor = await loadProcessor(mapping.processor);
+    } catch (err) {
+      throw failed(`${(err as Error).message} (table ${table})`);
+    }
+  }
+  const context: ProcessorContext = Object.freeze({ pipeline: spec.id, table, seq });
+
+  const t: TableTransform = {
+    filtered: 0,
+    dropped: 0,
+    async apply(change) {
+      let kept: RowChange | null = change;
+      if (passes) {
+        try {
+          kept = filterChange(change, passes);
+        } catch (err) {
+          const hint = err instanceof FilterColumnError ? ' (was the table altered? run pipeline apply again)' : '';
+          throw failed(`row filter of ${table} on row ${formatKey(change.after ?? change.before, key)}: ${(err as Error).message}${hint}`);
+        }
+        if (!kept) {
+          t.filtered++;
+          return null;
+        }
+      }
+      if (processor) {
+        const image = kept.after ?? kept.before;
+        const keyValues: Row = {};
+        for (const c of key) if (image && c in image) keyValues[c] = image[c];
+        try {
+          let result = processor(kept, context);
+          if (result instanceof Promise) result = await result;
+          kept = checkProcessorResult(result, kept);
+        } catch (err) {
+          const message = err instanceof Error ? err.message : String(err);
+          throw failed(`processor ${mapping.processor} failed on ${table} row ${formatKey(keyValues, key)}: ${message}`);
+        }
+        if (!kept) {
+          t.dropped++;
+          return null;
+        }
+      }
+      try {
+        return mapChange(kept, mapping);
+      } catch (err) {
+        throw failed(`transform of ${table} failed on row ${formatKey(kept.after ?? kept.before, key)}: ${(err as Error).message}`);
+      }
+    },
+  };
+  return t;
+}
