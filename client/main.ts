@@ -56,10 +56,10 @@ program
   .command('codec-server')
   .description('the Temporal Web UI codec endpoint: decrypts payloads with SEAOTTER_CODEC_KEY (on 127.0.0.1)')
   .requiredOption('--port <port>', 'port to listen on', (v) => Number(v))
-  .option('--ui-origin <origin>', 'Web UI origin allowed by CORS; repeatable (default http://127.0.0.1:8233 and http://localhost:8233)', (v, all: string[]) => [...all, v], [] as string[])
-  .action(async (o: { port: number; uiOrigin: string[] }) => {
+  .option('--ui-origin <origin>', 'Web UI origin allowed by CORS; repeatable (default http://127.0.0.1:8233 and http://localhost:8233)', (v, all: string[] = []) => [...all, v])
+  .action(async (o: { port: number; uiOrigin?: string[] }) => {
     const { runCodecServer } = await import('./codec-server.js');
-    await runCodecServer({ port: o.port, uiOrigins: o.uiOrigin });
+    await runCodecServer({ port: o.port, uiOrigins: o.uiOrigin ?? [] });
   });
 
 const config = program.command('config').description('configuration');

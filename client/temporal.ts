@@ -1,5 +1,6 @@
 /** The CLI's Temporal connection, from TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (CONTRACT.md). */
 import { Client, Connection } from '@temporalio/client';
+import { dataConverterFromEnv } from './codec.js';
 import { UnreachableError } from './errors.js';
 
 export function temporalAddress(): string {
@@ -10,7 +11,9 @@ export function temporalNamespace(): string {
   return process.env.TEMPORAL_NAMESPACE ?? 'default';
 }
 
+/** A client on TEMPORAL_ADDRESS, with the payload codec when SEAOTTER_CODEC_KEY is set. */
 export async function connectClient(): Promise<{ client: Client; close: () => Promise<void> }> {
+  const dataConverter = dataConverterFromEnv();
   const address = temporalAddress();
   let connection: Connection;
   try {
@@ -18,5 +21,5 @@ export async function connectClient(): Promise<{ client: Client; close: () => Pr
   } catch (err) {
     throw new UnreachableError(`cannot reach Temporal at ${address}: ${(err as Error).message} (start one with "seaotter dev up")`);
   }
-  return { client: new Client({ connection, namespace: temporalNamespace() }), close: () => connection.close() };
+  return { client: new Client({ connection, namespace: temporalNamespace(), dataConverter }), close: () => connection.close() };
 }

@@ -10,6 +10,7 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { Resources } from '../activities/resources.js';
 import { beginShutdown } from '../activities/shutdown.js';
+import { codecFromEnv } from '../client/codec.js';
 import { taskQueueFor } from '../lib/spec.js';
 
 export interface WorkerOptions {
@@ -27,6 +28,9 @@ function workflowSource(): { workflowBundle: { codePath: string } } | { workflow
 }
 
 export async function runWorker(opts: WorkerOptions): Promise<void> {
+  // One data converter for the worker and its client: capture's updates carry encrypted payloads too.
+  const codec = codecFromEnv();
+  const dataConverter = { payloadCodecs: codec ? [codec] : [] };
   if (opts.metricsPort) {
     Runtime.install({
       telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${opts.metricsPort}` } } },
@@ -34,13 +38,14 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   }
   const nativeConnection = await NativeConnection.connect({ address: opts.address });
   const clientConnection = await Connection.connect({ address: opts.address });
-  const client = new Client({ connection: clientConnection, namespace: opts.namespace });
+  const client = new Client({ connection: clientConnection, namespace: opts.namespace, dataConverter });
   const resources = new Resources();
   const taskQueue = taskQueueFor(opts.dc);
   const worker = await Worker.create({
     connection: nativeConnection,
     namespace: opts.namespace,
     taskQueue,
+    dataConverter,
     ...workflowSource(),
     activities: createActivities({ resources, client: () => client }),
     shutdownGraceTime: '10 seconds',
@@ -51,6 +56,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, beginShutdown);
   console.log(`seaotter worker for datacenter ${opts.dc} polling ${taskQueue} at ${opts.address}`);
+  console.log(codec ? `payloads are encrypted with key id ${codec.keyIds.join(', decrypted also with old ')}` : 'payloads are not encrypted (SEAOTTER_CODEC_KEY is not set)');
   try {
     await worker.run();
   } finally {

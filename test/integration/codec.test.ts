@@ -1,0 +1,173 @@
+/**
+ * Encrypted payloads on real servers: with SEAOTTER_CODEC_KEY on the worker and the CLI, a
+ * pipeline syncs as usual, the raw history (read without the codec) holds only ciphertext, a
+ * client with the codec reads it normally, and `seaotter codec-server` decodes it for the
+ * `temporal` CLI (the same endpoint the Web UI calls).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import type { Payload } from '@temporalio/common';
+import type { Connection as SqlConnection } from 'mysql2/promise';
+import { codecFromEnv, ENCRYPTED_ENCODING } from '../../client/codec.js';
+import { pipelineStatus } from '../../client/pipeline-commands.js';
+import { freePort, spawnServer, stopPid, tailFile, waitForPort } from '../../client/servers/ports.js';
+import { runSeaotter, SEAOTTER_MAIN } from '../../client/servers/seaotter-process.js';
+import { resolveTemporalBin } from '../../client/servers/temporal-dev.js';
+import { Cluster, dumpTable, waitFor } from '../support/cluster.js';
+
+const run = promisify(execFile);
+const KEY = randomBytes(32).toString('base64');
+const CANARY = 'PLAINTEXT-CANARY-12345';
+const TABLE = 'vault.canary_secrets';
+const PIPELINE_ID = 'seaotter-pipeline-vault';
+
+let cluster: Cluster;
+let src: SqlConnection;
+let dst: SqlConnection;
+let plainConnection: Connection;
+let plain: Client;
+
+before(async () => {
+  cluster = await Cluster.start({ name: 'codec', codecKey: KEY });
+  src = await cluster.source.connect();
+  dst = await cluster.target.connect();
+  for (const c of [src, dst]) {
+    await c.query('CREATE DATABASE vault');
+    await c.query(`CREATE TABLE ${TABLE} (id INT PRIMARY KEY, secret VARCHAR(64))`);
+  }
+  await cluster.writeConfig(`${cluster.dataSourcesYaml()}
+pipelines:
+  - id: vault
+    source: src
+    target: dst
+    start: current
+    tables:
+      - source: ${TABLE}
+    batch: { maxRows: 2, maxWaitMs: 50 }
+`);
+  const worker = cluster.startWorker();
+  await cluster.cliOk(['pipeline', 'apply', '--config', cluster.configPath]);
+  await waitFor('the worker to say its payloads are encrypted', async () => /payloads are encrypted with key id [0-9a-f]{8}/.test(tailFile(worker.logFile)));
+  plainConnection = await Connection.connect({ address: cluster.temporal.address });
+  plain = new Client({ connection: plainConnection });
+});
+
+after(async () => {
+  await plainConnection?.close();
+  await src?.end();
+  await dst?.end();
+  await cluster?.close();
+});
+
+/** Every payload in a raw history, with where it is. */
+function payloadsIn(value: unknown, at = ''): { at: string; payload: Payload }[] {
+  if (!value || typeof value !== 'object' || value instanceof Uint8Array) return [];
+  const v = value as Record<string, unknown>;
+  if (v.metadata && typeof v.metadata === 'object' && (v.metadata as Record<string, unknown>).encoding instanceof Uint8Array) return [{ at, payload: v as Payload }];
+  return Object.entries(v).flatMap(([k, x]) => payloadsIn(x, `${at}.${k}`));
+}
+
+/**
+ * The history as text: its JSON (protobuf's, bytes as base64) and every string and byte string
+ * in it as UTF-8, so no encoding hides a needle.
+ */
+function historyText(history: unknown): string {
+  const parts: string[] = [JSON.stringify(history)];
+  const walk = (v: unknown): void => {
+    if (v instanceof Uint8Array) parts.push(Buffer.from(v).toString('utf8'));
+    else if (typeof v === 'string') parts.push(v);
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  walk(history);
+  return parts.join('\n');
+}
+
+const encodingOf = (p: Payload) => Buffer.from(p.metadata!.encoding).toString();
+
+test('rows sync; the raw history holds neither row values nor the password nor the spec in clear', async () => {
+  await src.query(`INSERT INTO ${TABLE} VALUES (1, ?), (2, ?), (3, 'other')`, [CANARY, `${CANARY}-two`]);
+  await src.query(`UPDATE ${TABLE} SET secret = ? WHERE id = 3`, [`${CANARY}-three`]);
+  const want = await dumpTable(src, TABLE);
+  await waitFor('rows on the target', async () => JSON.stringify(await dumpTable(dst, TABLE)) === JSON.stringify(want), 60_000);
+
+  const status = await pipelineStatus(cluster.client, 'vault');
+  assert.equal(status.state, 'running', 'the codec client reads the status query');
+  assert.ok(status.rowsApplied >= 4 && status.committedSeq >= 1, JSON.stringify(status));
+
+  const secrets = [CANARY, cluster.source.password, cluster.target.password, 'canary_secrets'];
+  for (const workflowId of [PIPELINE_ID, 'seaotter-batch-vault-1']) {
+    const history = await plain.workflow.getHandle(workflowId).fetchHistory();
+    const text = historyText(history);
+    for (const s of secrets) assert.ok(!text.includes(s), `${workflowId}: "${s}" is not in the raw history`);
+    // Search attributes are indexed, so never encoded; a local activity marker's `data` is the SDK's
+    // own bookkeeping (activity type, attempt, times), its `result` goes through the codec.
+    const found = payloadsIn(history).filter((p) => !p.at.includes('searchAttributes') && !/markerRecordedEventAttributes\.details\.data\./.test(p.at));
+    assert.ok(found.length >= 2, `${workflowId}: payloads found (${found.length})`);
+    for (const p of found) assert.equal(encodingOf(p.payload), ENCRYPTED_ENCODING, `${workflowId} ${p.at}`);
+
+    // The workflow's input (the resolved spec) is encrypted, and decrypting it shows what the
+    // checks above would have caught in clear.
+    const started = history.events!.find((e) => e.workflowExecutionStartedEventAttributes)!.workflowExecutionStartedEventAttributes!;
+    const input = started.input!.payloads! as Payload[];
+    assert.ok(input.length > 0 && input.every((p) => encodingOf(p) === ENCRYPTED_ENCODING), `${workflowId}: input encrypted`);
+    const clear = (await codecFromEnv({ SEAOTTER_CODEC_KEY: KEY })!.decode(input)).map((p) => Buffer.from(p.data!).toString()).join('\n');
+    assert.match(clear, /canary_secrets/, `${workflowId}: the decrypted spec names the table`);
+  }
+});
+
+test('a CLI without the key cannot read the status; with it, it can', async () => {
+  const withKey = await cluster.cliOk(['pipeline', 'status', 'vault', '--json']);
+  assert.equal(JSON.parse(withKey).state, 'running');
+  const env = { ...cluster.env(), SEAOTTER_CODEC_KEY: '' };
+  const without = await runSeaotter(['pipeline', 'status', 'vault', '--json'], env);
+  assert.notEqual(without.code, 0, without.stdout);
+  assert.match(without.stderr, /SEAOTTER_CODEC_KEY/);
+  const wrong = await runSeaotter(['pipeline', 'status', 'vault'], { ...cluster.env(), SEAOTTER_CODEC_KEY: 'too-short' });
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /^seaotter: SEAOTTER_CODEC_KEY must be the base64 of exactly 32 bytes/);
+});
+
+test('seaotter codec-server decodes history and queries for the temporal CLI', async () => {
+  const port = await freePort();
+  const logFile = path.join(cluster.dir, 'codec-server.log');
+  const server = spawnServer(process.execPath, [SEAOTTER_MAIN, 'codec-server', '--port', String(port)], { logFile, env: cluster.env() });
+  try {
+    await waitForPort('127.0.0.1', port, 15_000);
+    await waitFor('the Web UI hint', async () => tailFile(logFile).includes(`--ui-codec-endpoint http://127.0.0.1:${port}`), 5_000);
+    const temporal = (args: string[]) => run(resolveTemporalBin(), [...args, '--address', cluster.temporal.address, '-o', 'json'], { maxBuffer: 64 * 1024 * 1024 });
+    const endpoint = ['--codec-endpoint', `http://127.0.0.1:${port}`];
+
+    // `-o json` prints payloads as protobuf JSON (base64): look at their encodings and decoded data.
+    const show = async (args: string[]) => {
+      const found = payloadsInJson(JSON.parse((await temporal(['workflow', 'show', '--workflow-id', PIPELINE_ID, ...args])).stdout));
+      return { encodings: new Set(found.map((p) => p.encoding)), data: found.map((p) => p.data).join('\n') };
+    };
+    const raw = await show([]);
+    assert.deepEqual([...raw.encodings], [ENCRYPTED_ENCODING], 'without the codec server every payload is ciphertext');
+    assert.ok(!raw.data.includes('canary_secrets'));
+    const decoded = await show(endpoint);
+    assert.ok(!decoded.encodings.has(ENCRYPTED_ENCODING), `with it every payload is decoded: ${[...decoded.encodings].join(', ')}`);
+    assert.match(decoded.data, /canary_secrets/, 'and the spec reads in clear');
+
+    const queried = (await temporal(['workflow', 'query', '--workflow-id', PIPELINE_ID, '--name', 'status', ...endpoint])).stdout;
+    assert.match(queried, /"state":\s*"running"/);
+  } finally {
+    await stopPid(server.pid!, 5_000);
+  }
+});
+
+/** Payloads in the `temporal` CLI's JSON (base64 metadata and data), search attributes and SDK markers left out. */
+function payloadsInJson(value: unknown, at = ''): { encoding: string; data: string }[] {
+  if (!value || typeof value !== 'object') return [];
+  const v = value as { metadata?: { encoding?: unknown }; data?: unknown };
+  if (typeof v.metadata?.encoding === 'string') {
+    if (at.includes('searchAttributes') || /markerRecordedEventAttributes\.details\.data\./.test(at)) return [];
+    return [{ encoding: Buffer.from(v.metadata.encoding, 'base64').toString(), data: Buffer.from(String(v.data ?? ''), 'base64').toString() }];
+  }
+  return Object.entries(v).flatMap(([k, x]) => payloadsInJson(x, `${at}.${k}`));
+}
