@@ -66,7 +66,8 @@ export function createCaptureActivities(deps: { client: () => Client }) {
             batcher.commit(pos, eventTime(t), Date.now());
             // Backpressure: while a submission waits, read on only until one more batch is full.
             if (submitting && batcher.readyRows >= spec.batch.maxRows) stream.pause();
-            if (batcher.due(Date.now())) poke();
+            // Wake the loop: it may be sleeping on an idle timer, not on this batch's maxWaitMs.
+            poke();
           },
           onDdl: (schema, sql) => log.info('DDL seen in the binlog (not replayed by this build)', { schema, sql: sql.slice(0, 200) }),
           onError: (err) => {

@@ -162,6 +162,9 @@ function startDevArgs(opts: StartTemporalDevOptions & { port: number; uiPort: nu
     ...(opts.namespace && opts.namespace !== 'default' ? ['--namespace', opts.namespace] : []),
     ...(opts.uiCodecEndpoint ? ['--ui-codec-endpoint', opts.uiCodecEndpoint] : []),
     ...searchAttributeFlags(),
+    // Eager activity execution: a worker that completes a workflow task gets the activities it
+    // scheduled on its own queue straight back, saving a server round trip per activity.
+    '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
     '--log-level', 'warn',
   ];
 }
