@@ -87,7 +87,7 @@ const pipeline = z.strictObject({
   tables: z.array(tableRule).min(1, 'map at least one table'),
   batch: z
     .strictObject({
-      maxRows: z.number().int().min(1).max(1_000_000).default(5000),
+      maxRows: z.number().int().min(1).max(1_000_000).default(20_000),
       maxWaitMs: z.number().int().min(1).max(60_000).default(50),
       /** Batches accepted but not yet committed before capture waits (backpressure). */
       maxInFlight: z.number().int().min(1).max(64).default(4),
