@@ -274,7 +274,7 @@ test('defaults: port 3306, stage local, batch settings from an empty batch block
   const src = r.config.dataSources.src;
   assert.ok(src.type === 'mariadb' && src.port === 3306 && src.passwordEnv === undefined);
   assert.deepEqual(r.config.stage, { type: 'local', dir: '/var/lib/seaotter/stage' });
-  assert.equal(r.config.pipelines[0].batch.maxRows, 5000);
+  assert.equal(r.config.pipelines[0].batch.maxRows, 20000);
 });
 
 test('JSON is accepted too', () => {
