@@ -15,22 +15,34 @@ export function nowUs(): number {
 export const HEARTBEAT_ID = 1;
 export const MARKER_ID = 2;
 
-/** Calls `tick` every intervalMs on a fixed schedule; a slow tick skips the slots it overran. */
+/**
+ * Calls `tick` once per intervalMs slot; a slow tick skips the slots it overran. With `jitter`
+ * the tick falls at a random point of its slot, so samples are not phase-locked to the writer
+ * (phase-locked, every sample would land at the same point of the heartbeat's 100 ms cycle).
+ */
 class Ticker {
   private running = false;
   private done: Promise<void> = Promise.resolve();
+  private failure: unknown;
 
-  constructor(private readonly intervalMs: number, private readonly tick: () => Promise<void>) {}
+  constructor(private readonly intervalMs: number, private readonly tick: () => Promise<void>, private readonly jitter = false) {}
 
   start(): void {
     this.running = true;
     const t0 = Date.now();
     this.done = (async () => {
       for (let slot = 0; this.running; ) {
-        await this.tick();
+        try {
+          await this.tick();
+        } catch (err) {
+          // Kept for stop(), which reports it: a tick that fails ends the ticker.
+          this.failure = err;
+          return;
+        }
         const elapsed = Date.now() - t0;
         slot = Math.max(slot + 1, Math.ceil(elapsed / this.intervalMs));
-        await sleep(Math.max(0, t0 + slot * this.intervalMs - Date.now()));
+        const offset = this.jitter ? Math.random() * this.intervalMs : 0;
+        await sleep(Math.max(0, t0 + slot * this.intervalMs + offset - Date.now()));
       }
     })();
   }
@@ -38,6 +50,7 @@ class Ticker {
   async stop(): Promise<void> {
     this.running = false;
     await this.done;
+    if (this.failure) throw this.failure;
   }
 }
 
@@ -70,7 +83,7 @@ export interface Sample {
   h: number;
 }
 
-/** Reads the heartbeat on each copy every intervalMs, all copies in the same tick. */
+/** Reads the heartbeat on each copy once per intervalMs (at a random point of it), all copies in the same tick. */
 export class Sampler {
   readonly samples = new Map<string, Sample[]>();
   private readonly ticker: Ticker;
@@ -85,7 +98,7 @@ export class Sampler {
           this.samples.get(c.name)!.push({ t, h });
         }),
       );
-    });
+    }, true);
   }
 
   start(): void {

@@ -2,7 +2,7 @@
 /**
  * `npm run bench`: seaotter against MariaDB's native replication, in one run on this machine.
  *
- *   node dist/bench/main.js [--quick] [--seconds N] [--threads N] [--tables N] [--table-size N]
+ *   node dist/bench/main.js [--quick] [--seconds N] [--threads N] [--rate TPS] [--tables N] [--table-size N]
  *     [--backlog-rows N] [--backlog-tx-rows N] [--low-seconds N] [--low-tps N]
  *     [--max-rows N] [--max-wait-ms N] [--max-in-flight N]
  *
@@ -13,17 +13,19 @@
  * Prints a table and a markdown table, and writes bench/results/<time>.json.
  * SEAOTTER_KEEP_TMP=1 keeps the servers' data and logs (path printed at start).
  */
+import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { cpuBetween, cpuSnapshot, formatCpu, type CpuUse } from './cpu.js';
 import { barrier, catchUpPhase, lagPhase, verify, type LagPhaseResult, type VerifyResult } from './phases.js';
 import { LEGEND, machineInfo, markdownTable, textTable, writeResults, type ResultRow } from './report.js';
-import { startBench, stopAll, workerLogTail, type Bench } from './setup.js';
+import { runningPids, startBench, stopAll, workerLogTail, type Bench } from './setup.js';
 import { scalar } from './verify.js';
 import { killSysbench, lowTraffic, sysbench, type SysbenchResult } from './workloads.js';
 
 const started = Date.now();
 const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
 
-const NUMERIC = ['seconds', 'threads', 'tables', 'table-size', 'backlog-rows', 'backlog-tx-rows', 'low-seconds', 'low-tps', 'max-rows', 'max-wait-ms', 'max-in-flight'];
+const NUMERIC = ['seconds', 'threads', 'rate', 'tables', 'table-size', 'backlog-rows', 'backlog-tx-rows', 'low-seconds', 'low-tps', 'max-rows', 'max-wait-ms', 'max-in-flight'];
 const options: Record<string, { type: 'string' | 'boolean' }> = { quick: { type: 'boolean' } };
 for (const k of NUMERIC) options[k] = { type: 'string' };
 const argv = parseArgs({ options, strict: true }).values as Record<string, string | boolean | undefined>;
@@ -39,29 +41,34 @@ const o = {
   quick,
   seconds: num('seconds', quick ? 15 : 60),
   threads: num('threads', 8),
+  /** sysbench --rate: fixed transactions/s (default unlimited, as fast as the source goes). */
+  rate: argv.rate === undefined ? 0 : num('rate', 0),
   tables: num('tables', 4),
   tableSize: num('table-size', 10_000),
   backlogRows: num('backlog-rows', quick ? 100_000 : 1_000_000),
   backlogTxRows: num('backlog-tx-rows', 1000),
   lowSeconds: num('low-seconds', quick ? 10 : 30),
   lowTps: num('low-tps', 10),
-  batch: { maxRows: num('max-rows', 5000), maxWaitMs: num('max-wait-ms', 50), maxInFlight: num('max-in-flight', 4) },
+  batch: { maxRows: num('max-rows', 20000), maxWaitMs: num('max-wait-ms', 50), maxInFlight: num('max-in-flight', 4) },
 };
 
 let bench: Bench | undefined;
 let cleaning: Promise<void> | undefined;
-function cleanup(): Promise<void> {
+function cleanup(fast = false): Promise<void> {
   cleaning ??= (async () => {
     killSysbench();
     await bench?.close();
-    await stopAll(log);
+    await stopAll(log, fast);
   })();
   return cleaning;
 }
+let interrupted = false;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
+    if (interrupted) return;
+    interrupted = true;
     log(`${sig}: stopping every process this run started`);
-    void cleanup().finally(() => process.exit(130));
+    void cleanup(true).finally(() => process.exit(130));
   });
 }
 
@@ -85,6 +92,8 @@ function lagRows(phase: string, r: LagPhaseResult<unknown>, b: Bench): ResultRow
 
 async function main(): Promise<number> {
   log(`settings: ${JSON.stringify(o)}`);
+  // Everything shares 2 cores: other programs skew every number; phases report their CPU use.
+  const loadBefore = os.loadavg();
   bench = await startBench({ tables: o.tables, tableSize: o.tableSize, batch: o.batch }, log);
   const b = bench;
   const live = await barrier(b);
@@ -92,27 +101,39 @@ async function main(): Promise<number> {
   const machine = machineInfo(await scalar(b.src, 'SELECT VERSION()'));
   const rows: ResultRow[] = [];
   const checks: VerifyResult[] = [];
+  const cpu: Record<string, CpuUse> = {};
+  const warnings: string[] = [];
+  const measured = async <T>(phase: string, run: () => Promise<T>): Promise<T> => {
+    const before = cpuSnapshot(runningPids());
+    const result = await run();
+    const use = (cpu[phase] = cpuBetween(before, cpuSnapshot(runningPids())));
+    log(`${phase}: ${formatCpu(use)}`);
+    if (use.otherProcesses > 0.05 * use.machineBusySeconds) {
+      warnings.push(`${phase}: programs not started by this benchmark used ${use.otherProcesses} of ${use.machineBusySeconds} busy CPU seconds; its numbers are skewed`);
+    }
+    return result;
+  };
   const check = async (after: string) => {
     const v = await verify(b, after);
     checks.push(v);
     log(`checksums after ${after}: ${b.copies.map((c) => `${c.label} ${v.equal[c.name] ? 'equal' : `DIFFERENT (${v.differing[c.name]!.join(', ')})`}`).join('; ')}`);
   };
 
-  log(`phase 1: sysbench oltp_write_only, ${o.tables} tables × ${o.tableSize} rows, ${o.threads} threads, ${o.seconds} s`);
-  const p1 = await lagPhase(b, () =>
-    sysbench('run', { ...b.source, tables: o.tables, tableSize: o.tableSize }, [`--threads=${o.threads}`, `--time=${o.seconds}`, '--report-interval=10']),
-  );
+  log(`phase 1: sysbench oltp_write_only, ${o.tables} tables × ${o.tableSize} rows, ${o.threads} threads, ${o.seconds} s${o.rate ? `, ${o.rate} tps` : ''}`);
+  const p1 = await measured('phase 1', () => lagPhase(b, () =>
+    sysbench('run', { ...b.source, tables: o.tables, tableSize: o.tableSize }, [`--threads=${o.threads}`, `--time=${o.seconds}`, `--rate=${o.rate}`, '--report-interval=10']),
+  ));
   const sb = p1.load as SysbenchResult;
   rows.push({
     phase: '1 lag under load', system: 'source (sysbench)', rowsPerSec: sb.tps * 4,
-    note: `${sb.tps.toFixed(0)} tps × 4 row changes, ${o.threads} threads, ${sb.seconds} s, p95 ${sb.p95LatencyMs} ms, ${sb.errors} ignored errors`,
+    note: `${sb.tps.toFixed(0)} tps × 4 row changes, ${o.threads} threads, ${sb.seconds.toFixed(1)} s, p95 ${sb.p95LatencyMs} ms, ${sb.errors} ignored errors`,
   });
   rows.push(...lagRows('1 lag under load', p1, b));
   log(`phase 1 done: ${sb.tps.toFixed(0)} tps; p99 lag ${b.copies.map((c) => `${c.name} ${p1.stats[c.name]!.p99Ms.toFixed(0)} ms`).join(', ')}`);
   await check('phase 1');
 
   log(`phase 2: catch-up after a backlog of ${o.backlogRows.toLocaleString('en-US')} row changes (${o.backlogTxRows} per transaction)`);
-  const p2 = await catchUpPhase(b, { rowChanges: o.backlogRows, txRows: o.backlogTxRows, maxInFlight: o.batch.maxInFlight }, log);
+  const p2 = await measured('phase 2', () => catchUpPhase(b, { rowChanges: o.backlogRows, txRows: o.backlogTxRows, maxInFlight: o.batch.maxInFlight }, log));
   rows.push({
     phase: '2 catch-up', system: 'source (backlog write)', rowsPerSec: p2.backlog.rowChanges / p2.backlog.seconds,
     note: `${p2.backlog.rowChanges.toLocaleString('en-US')} row changes in ${p2.backlog.transactions} transactions, ${p2.backlog.seconds.toFixed(1)} s`,
@@ -128,7 +149,7 @@ async function main(): Promise<number> {
   await check('phase 2');
 
   log(`phase 3: low traffic, ${o.lowTps} single-row transactions/s for ${o.lowSeconds} s (plus the heartbeat's 10/s)`);
-  const p3 = await lagPhase(b, () => lowTraffic(b.src, o.lowTps, o.lowSeconds, o.tables, o.tableSize));
+  const p3 = await measured('phase 3', () => lagPhase(b, () => lowTraffic(b.src, o.lowTps, o.lowSeconds, o.tables, o.tableSize)));
   rows.push({ phase: '3 low traffic', system: 'source', rowsPerSec: (p3.load as number) / p3.sampledSeconds, note: `${p3.load} single-row transactions + heartbeat` });
   rows.push(...lagRows('3 low traffic', p3, b));
   await check('phase 3');
@@ -139,14 +160,14 @@ async function main(): Promise<number> {
   }
   const ok = checks.every((v) => v.equal.seaotter);
   const totalSeconds = (Date.now() - started) / 1000;
-  const settings = `${o.tables}×${o.tableSize} rows, ${o.threads} threads × ${o.seconds} s, backlog ${o.backlogRows.toLocaleString('en-US')}, ` +
+  const settings = `${o.tables}×${o.tableSize} rows, ${o.threads} threads × ${o.seconds} s${o.rate ? ` at ${o.rate} tps` : ''}, backlog ${o.backlogRows.toLocaleString('en-US')}, ` +
     `low ${o.lowTps}/s × ${o.lowSeconds} s; seaotter batch ${JSON.stringify(o.batch)}; copies durable (flush_log_at_trx_commit=1, sync_binlog=1)`;
 
-  console.log(`\n${textTable(rows)}\n\n${LEGEND.join('\n')}\n`);
-  console.log(`markdown:\n\n${markdownTable(rows, machine, settings)}\n`);
+  console.log(`\n${textTable(rows)}\n\n${[...LEGEND, ...warnings.map((w) => `WARNING ${w}`)].join('\n')}\n`);
+  console.log(`markdown:\n\n${markdownTable(rows, machine, settings)}${warnings.map((w) => `\n- WARNING ${w}`).join('')}\n`);
   const file = writeResults({
-    startedAt: new Date(started).toISOString(), totalSeconds, ok, quick, settings: o, machine,
-    phases: { lagUnderLoad: p1, catchUp: p2, lowTraffic: p3 }, checksums: checks, rows,
+    startedAt: new Date(started).toISOString(), totalSeconds, ok, quick, settings: o, machine, servers: b.serverSettings, loadAverage: { before: loadBefore, after: os.loadavg() },
+    phases: { lagUnderLoad: p1, catchUp: p2, lowTraffic: p3 }, cpu, warnings, checksums: checks, rows,
   });
   log(`results written to ${file}; total ${totalSeconds.toFixed(0)} s`);
   if (!ok) console.error('FAILED: seaotter target differs from the source (see checksums above)');
@@ -155,6 +176,7 @@ async function main(): Promise<number> {
 
 main()
   .catch((err: Error) => {
+    if (interrupted) return 130;
     console.error(`\nbench failed: ${err.stack ?? err.message}`);
     if (bench) console.error(`\nlast lines of the worker log (${bench.workerLog}):\n${workerLogTail(bench)}`);
     return 1;

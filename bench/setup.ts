@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Connection as SqlConnection } from 'mysql2/promise';
 import { startMariadb, type MariadbServer } from '../client/servers/mariadb.js';
-import { isAlive, stopPid, tailFile, tempDir } from '../client/servers/ports.js';
+import { isAlive, killPid, stopPid, tailFile, tempDir } from '../client/servers/ports.js';
 import { runSeaotterOk, spawnSeaotterWorker } from '../client/servers/seaotter-process.js';
 import { startTemporalDev, type TemporalDevServer } from '../client/servers/temporal-dev.js';
 import { BACKLOG_DDL, sysbench } from './workloads.js';
@@ -14,21 +14,28 @@ import { benchTables, checksums, differences, scalar, startReplication, waitRepl
 
 export const PIPELINE_ID = 'bench';
 
-/** What was started, in start order; stopped in reverse by {@link stopAll}. */
+/** What was started, in start order; stopped by {@link stopAll}. */
 const running: Array<{ name: string; pid: () => number; stop: () => Promise<void> }> = [];
 
-export async function stopAll(log: (line: string) => void): Promise<void> {
-  const all = running.splice(0).reverse();
-  // The worker first (it holds connections to the others), then every server at once.
-  const [worker, rest] = [all.filter((r) => r.name === 'worker'), all.filter((r) => r.name !== 'worker')];
-  for (const group of [worker, rest]) {
-    await Promise.allSettled(
-      group.map(async (r) => {
-        if (!isAlive(r.pid())) return;
-        await r.stop().catch((err: Error) => log(`could not stop ${r.name} (pid ${r.pid()}): ${err.message}`));
-      }),
-    );
-  }
+/** PIDs of the processes this run started, by name (for CPU accounting). */
+export function runningPids(): Record<string, number> {
+  return Object.fromEntries(running.map((r) => [r.name, r.pid()]));
+}
+
+/**
+ * Stops everything this run started, by PID: the worker first (SIGTERM, or SIGKILL when `fast`,
+ * as after Ctrl-C: nothing of a benchmark needs a graceful drain), then every server at once.
+ */
+export async function stopAll(log: (line: string) => void, fast = false): Promise<void> {
+  const all = running.splice(0);
+  const stop = async (r: (typeof all)[number]) => {
+    if (!isAlive(r.pid())) return;
+    const t0 = Date.now();
+    await (fast && r.name === 'worker' ? killPid(r.pid()) : r.stop()).catch((err: Error) => log(`could not stop ${r.name} (pid ${r.pid()}): ${err.message}`));
+    if (Date.now() - t0 > 3000) log(`stopping ${r.name} (pid ${r.pid()}) took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  };
+  await Promise.allSettled(all.filter((r) => r.name === 'worker').map(stop));
+  await Promise.allSettled(all.filter((r) => r.name !== 'worker').map(stop));
 }
 
 export interface BenchOptions {
@@ -59,6 +66,8 @@ export interface Bench {
   workerLog: string;
   configPath: string;
   tables: string[];
+  /** The settings each server actually runs with (read back, not assumed). */
+  serverSettings: Record<string, Record<string, string>>;
   close(): Promise<void>;
 }
 
@@ -98,6 +107,16 @@ export async function startBench(opts: BenchOptions, log: (line: string) => void
     copies.push({ name, label, server, conn: await server.connect(), probe: await server.connect() });
   }
   const [seaotter, ...replicas] = copies as [Copy, Copy, Copy];
+  const serverSettings: Record<string, Record<string, string>> = {};
+  for (const [name, conn] of [['source', src], ...copies.map((c) => [c.name, c.probe] as const)] as const) {
+    const [rows] = await conn.query(
+      'SELECT @@innodb_flush_log_at_trx_commit AS flush_log_at_trx_commit, @@sync_binlog AS sync_binlog, @@binlog_format AS binlog_format, ' +
+        '@@slave_parallel_threads AS slave_parallel_threads, @@slave_parallel_mode AS slave_parallel_mode, @@innodb_buffer_pool_size AS buffer_pool',
+    );
+    serverSettings[name] = Object.fromEntries(Object.entries((rows as Record<string, unknown>[])[0]!).map(([k, v]) => [k, String(v)]));
+  }
+  log(`server settings: ${Object.entries(serverSettings).map(([k, v]) =>
+    `${k} flush=${v.flush_log_at_trx_commit} sync_binlog=${v.sync_binlog} parallel=${v.slave_parallel_threads}/${v.slave_parallel_mode}`).join('; ')}`);
 
   // Replicas start from the source's position now, so they replicate the schema and sysbench's rows.
   const from = await scalar(src, 'SELECT @@gtid_binlog_pos');
@@ -145,8 +164,10 @@ export async function startBench(opts: BenchOptions, log: (line: string) => void
     workerLog: worker.logFile,
     configPath,
     tables,
+    serverSettings,
     async close() {
-      for (const c of [src, ...copies.flatMap((x) => [x.conn, x.probe])]) await c.end().catch(() => undefined);
+      // destroy, not end: after a failure or Ctrl-C a query may still be waiting on a stopped server.
+      for (const c of [src, ...copies.flatMap((x) => [x.conn, x.probe])]) c.destroy();
       await connection.close().catch(() => undefined);
     },
   };
