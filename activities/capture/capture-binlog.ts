@@ -111,6 +111,12 @@ export function createCaptureActivities(deps: { client: () => Client }) {
         }
       };
 
+      // Hand capture to another worker as soon as this one is asked to stop, instead of after
+      // the shutdown grace time. One promise per attempt, observed here so it never goes unhandled.
+      const shutdown = workerShutdown.then(() => {
+        throw ApplicationFailure.retryable('worker shutting down; capture resumes on the next worker', 'WorkerShutdown');
+      });
+      shutdown.catch(() => undefined);
       const timer = setInterval(() => {
         heartbeat({ accepted, batches } satisfies CaptureProgress);
         poke();
@@ -132,17 +138,19 @@ export function createCaptureActivities(deps: { client: () => Client }) {
             continue;
           }
           const waitMs = batcher.msUntilDue(now) ?? HEARTBEAT_MS;
-          await Promise.race([
-            new Promise<void>((resolve) => {
-              wake = resolve;
-              setTimeout(resolve, Math.max(1, waitMs));
-            }),
-            ctx.cancelled,
-            workerShutdown.then(() => {
-              // Hand capture to another worker now instead of after the shutdown grace time.
-              throw ApplicationFailure.retryable('worker shutting down; capture resumes on the next worker', 'WorkerShutdown');
-            }),
-          ]);
+          let sleeper: NodeJS.Timeout | undefined;
+          try {
+            await Promise.race([
+              new Promise<void>((resolve) => {
+                wake = resolve;
+                sleeper = setTimeout(resolve, Math.max(1, waitMs));
+              }),
+              ctx.cancelled,
+              shutdown,
+            ]);
+          } finally {
+            clearTimeout(sleeper);
+          }
         }
       } finally {
         clearInterval(timer);
