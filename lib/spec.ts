@@ -63,8 +63,3 @@ export function pipelineWorkflowId(pipelineId: string): string {
 export function batchWorkflowId(pipelineId: string, seq: number): string {
   return `seaotter-batch-${pipelineId}-${seq}`;
 }
-
-/** Finds the mapping for a source table (exact names, resolved at apply time). */
-export function findMapping(spec: Pick<PipelineSpec, 'tables'>, schema: string, table: string): TableMapping | undefined {
-  return spec.tables.find((t) => t.source.schema === schema && t.source.table === table);
-}

@@ -5,7 +5,7 @@
  */
 import { log } from '@temporalio/activity';
 import type { NumberedBatch, RowChange } from '../../lib/model.js';
-import { findMapping, type PipelineSpec, type TableMapping } from '../../lib/spec.js';
+import type { PipelineSpec, TableMapping } from '../../lib/spec.js';
 import { openStage } from '../stage/stage.js';
 import { withHeartbeat } from '../heartbeat.js';
 import type { ExtractResult } from '../extract/extract-batch.js';
@@ -37,9 +37,11 @@ async function transform({ spec, batch, extracted }: TransformInput): Promise<Tr
   const changes = await stage.getChanges(extracted.ref);
   const out: RowChange[] = [];
   const tables = new Map<TableMapping, TableTransform>();
+  // One lookup per change on the hot path: index the mappings by source table once per batch.
+  const bySource = new Map(spec.tables.map((m) => [`${m.source.schema}.${m.source.table}`, m]));
   let unmapped = 0;
   for (const change of changes) {
-    const mapping = findMapping(spec, change.schema, change.table);
+    const mapping = bySource.get(`${change.schema}.${change.table}`);
     if (!mapping) {
       unmapped++;
       continue;
