@@ -3,12 +3,12 @@
  * config it writes, the worker it runs and the CLI calls it makes. Everything lives under
  * `.seaotter/quickstart/` so a second run finds the same data, ports and passwords.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startMariadb, type MariadbServer } from '../client/servers/mariadb.js';
 import { isAlive, sleep, spawnServer, tailFile } from '../client/servers/ports.js';
+import { runSeaotterOk } from '../client/servers/seaotter-process.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const MAIN = path.join(ROOT, 'dist', 'client', 'main.js');
@@ -91,10 +91,5 @@ export async function startWorker(): Promise<number> {
 
 /** Runs the seaotter CLI with this process's environment; rejects with its output on failure. */
 export function cli(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [MAIN, ...args], { cwd: ROOT, timeout: 120_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`seaotter ${args.join(' ')} failed:\n${stderr || stdout || err.message}`.trimEnd()));
-      else resolve(stdout);
-    });
-  });
+  return runSeaotterOk(args, process.env, 120_000, ROOT);
 }

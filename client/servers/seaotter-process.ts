@@ -14,9 +14,9 @@ export interface CliResult {
 }
 
 /** Runs `seaotter <args>` with the given environment and resolves with its exit code and output. */
-export function runSeaotter(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<CliResult> {
+export function runSeaotter(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000, cwd?: string): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [SEAOTTER_MAIN, ...args], { env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [SEAOTTER_MAIN, ...args], { env, cwd, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -24,8 +24,8 @@ export function runSeaotter(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 
 }
 
 /** Runs `seaotter <args>` and throws, with its output, unless it exits 0. */
-export async function runSeaotterOk(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<string> {
-  const r = await runSeaotter(args, env, timeoutMs);
+export async function runSeaotterOk(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000, cwd?: string): Promise<string> {
+  const r = await runSeaotter(args, env, timeoutMs, cwd);
   if (r.code !== 0) throw new Error(`seaotter ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 }
