@@ -206,8 +206,7 @@ before(async () => {
     await c.query('CREATE DATABASE fid');
     await c.query(DDL);
   }
-  await cluster.writeConfig(`${cluster.dataSourcesYaml()}
-pipelines:
+  const out = await cluster.runPipelines(`pipelines:
   - id: fidelity
     source: src
     target: dst
@@ -216,8 +215,6 @@ pipelines:
       - source: ${TABLE}
     batch: { maxRows: 20, maxWaitMs: 100 }
 `);
-  cluster.startWorker();
-  const out = await cluster.cliOk(['pipeline', 'apply', '--config', cluster.configPath]);
   assert.match(out, /fidelity: started/);
 });
 

@@ -64,8 +64,7 @@ before(async () => {
   await copyFile(MASK_EMAIL, path.join(cluster.dir, 'processors', 'mask-email.mjs'));
   failingModule = path.join(cluster.dir, 'processors', 'fail-on-13.mjs');
   await writeFile(failingModule, `export default (c) => { if ((c.after ?? c.before).id === 13) throw new Error('thirteen is unlucky'); return c; };\n`);
-  await cluster.writeConfig(`${cluster.dataSourcesYaml()}
-pipelines:
+  const out = await cluster.runPipelines(`pipelines:
   - id: filtered
     source: src
     target: dst
@@ -85,8 +84,6 @@ pipelines:
     tables:
       - source: shop.fragile
 `);
-  cluster.startWorker();
-  const out = await cluster.cliOk(['pipeline', 'apply', '--config', cluster.configPath]);
   assert.match(out, /filtered: started/);
   assert.match(out, /fragile: started/);
 });

@@ -24,8 +24,7 @@ before(async () => {
   await dst.query('CREATE TABLE app.h (id INT PRIMARY KEY, v VARCHAR(5))');
   await src.query('CREATE TABLE app.s (id INT PRIMARY KEY, v VARCHAR(50))');
   await dst.query('CREATE TABLE app.s (id INT PRIMARY KEY, v VARCHAR(5))');
-  await cluster.writeConfig(`${cluster.dataSourcesYaml()}
-pipelines:
+  await cluster.runPipelines(`pipelines:
   - id: halts
     source: src
     target: dst
@@ -36,8 +35,6 @@ pipelines:
     tables: [{ source: app.s }]
     load: { onError: skip }
 `);
-  cluster.startWorker();
-  await cluster.cliOk(['pipeline', 'apply', '--config', cluster.configPath]);
 });
 
 after(async () => {

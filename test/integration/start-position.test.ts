@@ -29,8 +29,7 @@ after(async () => {
 });
 
 async function startPipeline(id: string, table: string, start: string): Promise<void> {
-  await cluster.writeConfig(`${cluster.dataSourcesYaml()}
-pipelines:
+  const out = await cluster.runPipelines(`pipelines:
   - id: ${id}
     source: src
     target: dst
@@ -38,8 +37,6 @@ pipelines:
     tables:
       - source: ${table}
 `);
-  if (cluster.workers.length === 0) cluster.startWorker();
-  const out = await cluster.cliOk(['pipeline', 'apply', '--config', cluster.configPath]);
   assert.match(out, new RegExp(`${id}: started`));
 }
 

@@ -31,8 +31,7 @@ before(async () => {
     await c.query('CREATE DATABASE shop');
     for (const t of TABLES) await c.query(DDL(t));
   }
-  await cluster.writeConfig(`${cluster.dataSourcesYaml()}
-pipelines:
+  const out = await cluster.runPipelines(`pipelines:
   - id: shop
     source: src
     target: dst
@@ -41,8 +40,6 @@ pipelines:
 ${TABLES.map((t) => `      - source: ${t}`).join('\n')}
     batch: { maxRows: 500, maxWaitMs: 100 }
 `);
-  cluster.startWorker();
-  const out = await cluster.cliOk(['pipeline', 'apply', '--config', cluster.configPath]);
   assert.match(out, /shop: started/);
 });
 

@@ -95,6 +95,16 @@ export class Cluster {
     return r.stdout;
   }
 
+  /**
+   * Writes a config of this cluster's data sources plus `pipelinesYaml` (a `pipelines:` block),
+   * starts a worker unless one runs, and applies it; returns what `pipeline apply` printed.
+   */
+  async runPipelines(pipelinesYaml: string): Promise<string> {
+    await this.writeConfig(`${this.dataSourcesYaml()}\n${pipelinesYaml}`);
+    if (this.workers.length === 0) this.startWorker();
+    return this.cliOk(['pipeline', 'apply', '--config', this.configPath]);
+  }
+
   startWorker(dc = 'hz'): WorkerProcess {
     const logFile = path.join(this.dir, `worker-${dc}-${++this.workerCount}.log`);
     const w = spawnSeaotterWorker({ configPath: this.configPath, dc, env: this.env(), logFile });

@@ -72,8 +72,7 @@ export async function startWorkloadCluster(
   const src = await cluster.source.connect();
   const dst = await cluster.target.connect();
   await createWorkloadSchema(src, dst);
-  await cluster.writeConfig(`${cluster.dataSourcesYaml()}
-pipelines:
+  await cluster.runPipelines(`pipelines:
   - id: ${opts.pipeline}
     source: src
     target: dst
@@ -81,8 +80,6 @@ pipelines:
 ${WORKLOAD_TABLES.map((t) => `      - source: ${t}`).join('\n')}
 ${opts.extraYaml ?? ''}
 `);
-  cluster.startWorker();
-  await cluster.cliOk(['pipeline', 'apply', '--config', cluster.configPath]);
   return { cluster, src, dst };
 }
 
