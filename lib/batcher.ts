@@ -3,6 +3,10 @@
  * rows are buffered per transaction and only join the batch at its commit, and a batch's `to`
  * position is always a commit (or rotate) boundary, so a resume never starts mid-transaction.
  * A batch holds at most `maxRows` rows, unless one transaction alone is larger.
+ *
+ * Adaptive cuts: under load a batch collects commits for up to `maxWaitMs`, so many source
+ * transactions share one target commit; but a commit that arrives after the stream was quiet for
+ * a whole `maxWaitMs` (since the last cut) ships at once, since waiting would only add latency.
  */
 import type { BinlogPosition, RowChange } from './model.js';
 
@@ -37,6 +41,8 @@ export class TransactionBatcher {
   private openTime = 0;
   private ready: ReadyTransaction[] = [];
   private rows = 0;
+  /** Local clock time of the last cut; -Infinity until the first, so a first commit ships at once. */
+  private lastCutAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly opts: BatcherOptions,
@@ -75,23 +81,28 @@ export class TransactionBatcher {
     return this.open.length > 0;
   }
 
-  /** A cut is due: enough rows, or the oldest buffered commit has waited long enough. */
+  /**
+   * A cut is due: enough rows, the oldest buffered commit has waited long enough, or it arrived
+   * on a quiet stream (no cut for a whole `maxWaitMs` before it).
+   */
   due(now: number): boolean {
-    if (this.ready.length === 0) return false;
-    return this.rows >= this.opts.maxRows || now - this.ready[0].readyAt >= this.opts.maxWaitMs;
+    return this.msUntilDue(now) === 0 || (this.ready.length > 0 && this.rows >= this.opts.maxRows);
   }
 
   /** Milliseconds until the wait limit cuts the buffered rows, or null when nothing is buffered. */
   msUntilDue(now: number): number | null {
     if (this.ready.length === 0) return null;
-    return Math.max(0, this.ready[0].readyAt + this.opts.maxWaitMs - now);
+    const first = this.ready[0].readyAt;
+    if (first - this.lastCutAt >= this.opts.maxWaitMs) return 0;
+    return Math.max(0, first + this.opts.maxWaitMs - now);
   }
 
   /**
    * Takes whole committed transactions, oldest first, up to `maxRows` rows (at least one
    * transaction). Nothing is lost: the caller re-offers the batch if submission fails.
+   * `now` (local clock) starts the next wait; it defaults to the last taken commit's time.
    */
-  cut(): CutBatch | null {
+  cut(now?: number): CutBatch | null {
     if (this.ready.length === 0) return null;
     let n = 0;
     let rows = 0;
@@ -113,6 +124,7 @@ export class TransactionBatcher {
       lastEventTime: last.commitTime,
     };
     this.from = last.to;
+    this.lastCutAt = now ?? last.readyAt;
     return batch;
   }
 }

@@ -127,7 +127,7 @@ export function createCaptureActivities(deps: { client: () => Client }) {
           const now = Date.now();
           if (failure) throw failure;
           if (batcher.due(now)) {
-            const batch = batcher.cut()!;
+            const batch = batcher.cut(now)!;
             submitting = true;
             try {
               await Promise.race([submit(batch), ctx.cancelled]);

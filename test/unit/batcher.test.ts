@@ -93,6 +93,8 @@ test('to advances over commits of transactions with no rows (and across a file r
 test('due() by maxRows', () => {
   const b = new TransactionBatcher({ maxRows: 5, maxWaitMs: 60_000 }, START);
   assert.equal(b.due(0), false, 'nothing buffered');
+  tx(b, 1, at(50), 0);
+  b.cut(0); // a busy stream from here on: only rows (or the long wait) make a cut due
   tx(b, 2, at(100), 0);
   assert.equal(b.due(1), false);
   tx(b, 2, at(200), 1);
@@ -108,6 +110,8 @@ test('due() by maxRows', () => {
 
 test('due() by maxWaitMs on the injected clock, counted from the first buffered commit', () => {
   const b = new TransactionBatcher({ maxRows: 1000, maxWaitMs: 200 }, START);
+  tx(b, 1, at(50), 900);
+  b.cut(900); // a cut 100 ms before: the stream is busy, so the next commit waits
   b.addRows(rows(1), 1);
   assert.equal(b.due(10_000), false, 'an open transaction never makes a batch due');
   assert.equal(b.msUntilDue(10_000), null);
@@ -119,11 +123,29 @@ test('due() by maxWaitMs on the injected clock, counted from the first buffered 
   assert.equal(b.msUntilDue(1_199), 1);
   assert.equal(b.due(1_200), true);
   assert.equal(b.msUntilDue(5_000), 0);
-  assert.equal(b.cut()!.transactions, 2);
+  assert.equal(b.cut(1_200)!.transactions, 2);
   // The clock restarts with the next buffered commit.
-  tx(b, 1, at(300), 2_000);
-  assert.equal(b.due(2_199), false);
-  assert.equal(b.due(2_200), true);
+  tx(b, 1, at(300), 1_300);
+  assert.equal(b.due(1_499), false);
+  assert.equal(b.due(1_500), true);
+});
+
+test('a commit on a quiet stream ships at once (adaptive cut); a busy stream batches for maxWaitMs', () => {
+  const b = new TransactionBatcher({ maxRows: 1000, maxWaitMs: 50 }, START);
+  tx(b, 1, at(100), 1_000);
+  assert.equal(b.due(1_000), true, 'the first commit ever: nothing to wait for');
+  assert.equal(b.msUntilDue(1_000), 0);
+  b.cut(1_000);
+  tx(b, 1, at(200), 1_100); // 100 ms after the last cut: quiet
+  assert.equal(b.due(1_100), true);
+  b.cut(1_100);
+  // Under load: commits 10 ms apart gather into one batch per 50 ms.
+  const cuts: number[] = [];
+  for (let t = 1_110, pos = 300; t <= 1_400; t += 10, pos += 100) {
+    tx(b, 1, at(pos), t);
+    if (b.due(t)) cuts.push(b.cut(t)!.transactions);
+  }
+  assert.deepEqual(cuts, [6, 6, 6, 6, 6], 'one cut per maxWaitMs, not one per commit');
 });
 
 test('uncommitted rows are never cut', () => {
