@@ -28,6 +28,8 @@ export interface SyncBatchResult {
   statements: number;
   deadLettered: number;
   deadLetterFile?: string;
+  /** Where the load's time went (ms per phase: read, plan, wait, write, commit). */
+  timingsMs?: Record<string, number>;
 }
 
 const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' };

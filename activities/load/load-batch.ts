@@ -32,6 +32,23 @@ export interface LoadResult {
   /** Rows the target refused and that went to `deadLetterFile` (`load.onError: skip`). */
   deadLettered: number;
   deadLetterFile?: string;
+  /**
+   * Where the load's time went, in ms: reading the stage, planning and compiling, waiting for the
+   * previous batch's commit, writing the statements, committing. Shown in the batch's result.
+   */
+  timingsMs: Record<string, number>;
+}
+
+/** Milliseconds per named phase, each measured from the end of the previous one. */
+class PhaseClock {
+  readonly laps: Record<string, number> = {};
+  private last = performance.now();
+
+  lap(name: string): void {
+    const now = performance.now();
+    this.laps[name] = Math.round(now - this.last);
+    this.last = now;
+  }
 }
 
 export function createLoadActivities(deps: { resources: Resources }) {
@@ -56,9 +73,17 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
   const budget = await maxStatementBytes(pool, target);
   const stage = openStage(spec.stage);
 
-  // Read and plan before taking the turn: the checkpoint lock is held only while writing.
+  // Read, plan and compile before taking the turn: the checkpoint lock is held only while writing.
+  const clock = new PhaseClock();
   const changes = await stage.getChanges(transformed.ref);
+  clock.lap('read');
   const steps = planLoad(changes, spec.tables, { maxStatementBytes: budget });
+  const queries = steps.map((step) => {
+    const q = dialect.compiler.compileStep(step);
+    if (q.kind !== 'query') throw new Error(`${dialect.name} steps must compile to multi-row statements`);
+    return q;
+  });
+  clock.lap('plan');
   const conn = await pool.getConnection();
   let statement = '';
   let statements = 0;
@@ -69,13 +94,13 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
     // ahead only when the row says the previous batch is in. The lock hands over at commit, so
     // batches chain at database speed; one that is early waits (and backs off) for its turn.
     const turn = await waitForTurn(conn, dialect, target.metaSchema, spec.id, batch);
+    clock.lap('wait');
     if (turn === 'done') {
       log.info('batch already applied (checkpoint covers it); skipping', { seq: batch.seq });
-      return { rowsApplied: batch.rows, alreadyApplied: true, statements: 0, deadLettered: 0 };
+      return { rowsApplied: batch.rows, alreadyApplied: true, statements: 0, deadLettered: 0, timingsMs: clock.laps };
     }
-    for (const step of steps) {
-      const q = dialect.compiler.compileStep(step);
-      if (q.kind !== 'query') throw new Error(`${dialect.name} steps must compile to multi-row statements`);
+    for (const [i, step] of steps.entries()) {
+      const q = queries[i];
       statement = q.sql;
       if (spec.load.onError === 'skip') await runStepSkippingRefused(conn, dialect, step, refused);
       else await conn.query(q.sql, q.params);
@@ -94,7 +119,10 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
     });
     statement = cp.sql;
     await conn.query(cp.sql, cp.params);
+    clock.lap('write');
     await conn.commit();
+    wakeWaiters(spec.id);
+    clock.lap('commit');
   } catch (err) {
     await rollbackQuietly(conn);
     throw classifyMysqlError(err, statement, batch.seq);
@@ -103,7 +131,44 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
   }
   // The batch is durable on the target; its staged files are no longer needed by anyone.
   await Promise.allSettled([stage.remove(batch.ref), stage.remove(transformed.ref)]);
-  return { rowsApplied: batch.rows - refused.length, alreadyApplied: false, statements, deadLettered: refused.length, ...(deadLetterFile ? { deadLetterFile } : {}) };
+  return {
+    rowsApplied: batch.rows - refused.length,
+    alreadyApplied: false,
+    statements,
+    deadLettered: refused.length,
+    ...(deadLetterFile ? { deadLetterFile } : {}),
+    timingsMs: clock.laps,
+  };
+}
+
+/**
+ * Loads of one pipeline waiting for their turn in this process, woken the moment a load commits
+ * so the next batch starts at once; loads in other processes see it on their next poll.
+ */
+const turnWaiters = new Map<string, Set<() => void>>();
+
+function wakeWaiters(pipeline: string): void {
+  const waiters = turnWaiters.get(pipeline);
+  if (!waiters) return;
+  turnWaiters.delete(pipeline);
+  for (const wake of waiters) wake();
+}
+
+/** Sleeps up to `ms`, less when a load of `pipeline` in this process commits first. */
+function sleepUntilWoken(pipeline: string, ms: number, cancelled: Promise<unknown>): Promise<unknown> {
+  let wake!: () => void;
+  let timer: NodeJS.Timeout | undefined;
+  const woken = new Promise<void>((resolve) => {
+    wake = resolve;
+    timer = setTimeout(resolve, ms);
+  });
+  let waiters = turnWaiters.get(pipeline);
+  if (!waiters) turnWaiters.set(pipeline, (waiters = new Set()));
+  waiters.add(wake);
+  return Promise.race([woken, cancelled]).finally(() => {
+    clearTimeout(timer);
+    turnWaiters.get(pipeline)?.delete(wake);
+  });
 }
 
 /**
@@ -116,7 +181,9 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
 async function waitForTurn(conn: PoolConnection, dialect: SqlDialect, metaSchema: string, pipeline: string, batch: NumberedBatch): Promise<'mine' | 'done'> {
   const select = dialect.compiler.compileCheckpointSelect(metaSchema, pipeline);
   const ctx = Context.current();
-  for (let waitMs = 2; ; waitMs = Math.min(waitMs * 2, 500)) {
+  // A batch that is early polls (the previous load may not have taken the lock yet): woken at
+  // once by a commit in this process, otherwise backing off to at most 50 ms.
+  for (let waitMs = 2; ; waitMs = Math.min(waitMs * 2, 50)) {
     await conn.beginTransaction();
     const [rows] = await conn.query(select.sql, select.params);
     const row = (rows as { seq: string | number; position: string }[])[0];
@@ -128,7 +195,7 @@ async function waitForTurn(conn: PoolConnection, dialect: SqlDialect, metaSchema
     await conn.rollback();
     if (committed === batch.seq && !samePlace(row.position, batch.to)) throw mismatch(batch, committed, row.position, 'end');
     if (committed >= batch.seq) return 'done';
-    await Promise.race([new Promise((r) => setTimeout(r, waitMs)), ctx.cancelled]);
+    await sleepUntilWoken(pipeline, waitMs, ctx.cancelled);
   }
 }
 

@@ -32,10 +32,12 @@ export async function runSeaotterOk(args: string[], env: NodeJS.ProcessEnv, time
 
 /**
  * Starts `seaotter worker --config <configPath> --dc <dc>` with env, output appended to logFile.
- * Like the servers, it is killed when this process exits.
+ * Like the servers, it is killed when this process exits. `SEAOTTER_WORKER_NODE_ARGS` (space
+ * separated, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) adds Node options, for profiling a run.
  */
 export function spawnSeaotterWorker(opts: { configPath: string; dc: string; env: NodeJS.ProcessEnv; logFile: string }): { pid: number; logFile: string } {
-  const args = [SEAOTTER_MAIN, 'worker', '--config', opts.configPath, '--dc', opts.dc];
+  const nodeArgs = (opts.env.SEAOTTER_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const args = [...nodeArgs, SEAOTTER_MAIN, 'worker', '--config', opts.configPath, '--dc', opts.dc];
   const child = spawnServer(process.execPath, args, { logFile: opts.logFile, env: opts.env });
   return { pid: child.pid!, logFile: opts.logFile };
 }
