@@ -43,7 +43,8 @@ export function tableKey(schema: string, table: string): string {
   return `${schema.length}:${schema}.${table}`;
 }
 
-function valueKey(v: SqlValue): string {
+/** A string identifying one key value: equal exactly when type and value (or bytes) are equal. */
+export function valueKey(v: SqlValue): string {
   switch (typeof v) {
     case 'string':
       return `s${v}`;

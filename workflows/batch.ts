@@ -30,6 +30,8 @@ export interface SyncBatchResult {
   deadLetterFile?: string;
   /** Where the load's time went (ms per phase: read, plan, wait, write, commit). */
   timingsMs?: Record<string, number>;
+  /** `atomic`, `parallel`, or `parallel, fell back to atomic` (load.mode parallel after a conflict). */
+  writtenAs?: string;
 }
 
 const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' };

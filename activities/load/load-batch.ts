@@ -8,7 +8,10 @@ import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { PoolConnection } from 'mysql2/promise';
 import type { MysqlSourceConfig } from '../../lib/config/schema.js';
 import { dialectFor, type SqlDialect } from '../../lib/dialects/index.js';
-import { planLoad } from '../../lib/load-plan.js';
+import type { CompiledQuery } from '../../lib/dialects/dialect.js';
+import { planLoad, type LoadStep } from '../../lib/load-plan.js';
+import { keepsBinlogOrder } from '../../lib/merge.js';
+import { partitionSteps } from '../../lib/partition.js';
 import { formatPosition, parsePosition, type BinlogPosition, type NumberedBatch } from '../../lib/model.js';
 import type { PipelineSpec } from '../../lib/spec.js';
 import type { Resources } from '../resources.js';
@@ -18,6 +21,7 @@ import { ensureCheckpointTable, maxStatementBytes } from './target-meta.js';
 import { classifyMysqlError } from './errors.js';
 import { deadLetterPath, runStepSkippingRefused, writeDeadLetters, type DeadLetter } from './dead-letter.js';
 import { withHeartbeat } from '../heartbeat.js';
+import { writeParts } from './parallel-load.js';
 
 export interface LoadInput {
   spec: PipelineSpec;
@@ -37,6 +41,8 @@ export interface LoadResult {
    * previous batch's commit, writing the statements, committing. Shown in the batch's result.
    */
   timingsMs: Record<string, number>;
+  /** How the rows were written: one transaction, parts in parallel, or parts that conflicted and fell back. */
+  writtenAs: 'atomic' | 'parallel' | 'parallel, fell back to atomic';
 }
 
 /** Milliseconds per named phase, each measured from the end of the previous one. */
@@ -68,7 +74,9 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
   }
   const target: MysqlSourceConfig = spec.target;
   const dialect = dialectFor(target.type);
-  const pool = deps.resources.mysqlPool(target, 2 + spec.batch.maxInFlight * 2);
+  // In parallel mode, parallelism connections of their own beside the one holding the turn.
+  const parallel = spec.load.mode === 'parallel' && spec.load.parallelism > 1 && spec.load.onError === 'halt';
+  const pool = deps.resources.mysqlPool(target, 2 + spec.batch.maxInFlight * 2 + (parallel ? spec.load.parallelism : 0));
   await ensureCheckpointTable(pool, target, dialect, spec.id);
   const budget = await maxStatementBytes(pool, target);
   const stage = openStage(spec.stage);
@@ -78,17 +86,20 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
   const changes = await stage.getChanges(transformed.ref);
   clock.lap('read');
   const steps = planLoad(changes, spec.tables, { maxStatementBytes: budget });
-  const queries = steps.map((step) => {
+  const compile = (step: LoadStep): CompiledQuery => {
     const q = dialect.compiler.compileStep(step);
     if (q.kind !== 'query') throw new Error(`${dialect.name} steps must compile to multi-row statements`);
     return q;
-  });
+  };
+  const partQueries = parallel ? partitionSteps(steps, spec.load.parallelism, inBinlogOrder(spec)).map((p) => p.map(compile)) : undefined;
+  let queries = parallel ? undefined : steps.map(compile);
   clock.lap('plan');
   const conn = await pool.getConnection();
   let statement = '';
   let statements = 0;
   const refused: DeadLetter[] = [];
   let deadLetterFile: string | undefined;
+  let writtenAs: LoadResult['writtenAs'] = 'atomic';
   try {
     // Loads commit strictly in seq order: each one locks the pipeline's checkpoint row and goes
     // ahead only when the row says the previous batch is in. The lock hands over at commit, so
@@ -97,12 +108,22 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
     clock.lap('wait');
     if (turn === 'done') {
       log.info('batch already applied (checkpoint covers it); skipping', { seq: batch.seq });
-      return { rowsApplied: batch.rows, alreadyApplied: true, statements: 0, deadLettered: 0, timingsMs: clock.laps };
+      return { rowsApplied: batch.rows, alreadyApplied: true, statements: 0, deadLettered: 0, timingsMs: clock.laps, writtenAs: 'atomic' };
     }
-    for (const [i, step] of steps.entries()) {
-      const q = queries[i];
+    if (partQueries) {
+      const outcome = await writeParts(pool, partQueries, (sql) => void (statement = sql));
+      if (outcome.kind === 'written') {
+        statements = outcome.statements;
+        writtenAs = 'parallel';
+      } else {
+        log.warn('parallel load parts conflicted; the batch falls back to one atomic transaction', { seq: batch.seq, error: (outcome.error as Error)?.message ?? String(outcome.error) });
+        queries = steps.map(compile); // one atomic transaction re-applies the whole batch
+        writtenAs = 'parallel, fell back to atomic';
+      }
+    }
+    for (const [i, q] of (queries ?? []).entries()) {
       statement = q.sql;
-      if (spec.load.onError === 'skip') await runStepSkippingRefused(conn, dialect, step, refused);
+      if (spec.load.onError === 'skip') await runStepSkippingRefused(conn, dialect, steps[i], refused);
       else await conn.query(q.sql, q.params);
       statements++;
     }
@@ -138,7 +159,14 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
     deadLettered: refused.length,
     ...(deadLetterFile ? { deadLetterFile } : {}),
     timingsMs: clock.laps,
+    writtenAs,
   };
+}
+
+/** Steps of target tables that load in binlog order (other unique keys): never split across parts. */
+function inBinlogOrder(spec: PipelineSpec): (step: LoadStep) => boolean {
+  const whole = new Set(spec.tables.filter(keepsBinlogOrder).map((t) => `${t.target.schema}.${t.target.table}`));
+  return (step) => whole.has(`${step.table.schema}.${step.table.table}`);
 }
 
 /**
