@@ -18,6 +18,7 @@ import { ensureCheckpointTable, maxStatementBytes } from './target-meta.js';
 import { classifyMysqlError } from './errors.js';
 import { deadLetterPath, runStepSkippingRefused, writeDeadLetters, type DeadLetter } from './dead-letter.js';
 import { withHeartbeat } from '../heartbeat.js';
+import { loadOracle } from './oracle-target.js';
 
 export interface LoadInput {
   spec: PipelineSpec;
@@ -43,9 +44,7 @@ export function createLoadActivities(deps: { resources: Resources }) {
 }
 
 async function load(deps: { resources: Resources }, { spec, batch, transformed }: LoadInput): Promise<LoadResult> {
-  if (spec.target.type === 'oracle') {
-    throw ApplicationFailure.nonRetryable('the Oracle target is not supported by this build yet', 'TargetRefused');
-  }
+  if (spec.target.type === 'oracle') return loadOracle(deps, { spec, batch, transformed });
   if (spec.target.type !== 'mysql' && spec.target.type !== 'mariadb') {
     throw ApplicationFailure.nonRetryable(`a ${spec.target.type} data source cannot be a target`, 'TargetRefused');
   }
