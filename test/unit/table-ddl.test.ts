@@ -43,7 +43,7 @@ test('DDL for a mapped table, per dialect side by side', () => {
         '  `BUYER_ID` varchar(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL,\n' +
         '  `TOTAL` decimal(12,2) NULL,\n' +
         '  `PLACED` datetime(6) NULL,\n' +
-        '  `META` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,\n' +
+        '  `META` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL CHECK (json_valid(`META`)),\n' +
         '  `CODE` char(8) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL,\n' +
         '  PRIMARY KEY (`ID`),\n' +
         '  UNIQUE KEY `uk_code` (`CODE`)\n' +

@@ -17,8 +17,16 @@ export function mysqlColumnType(c: TargetTableDef['columns'][number]['source']):
   return type;
 }
 
+/** A column's definition: type, nullability and, for MariaDB's JSON, its json_valid check. */
+function columnDefinition(c: TargetTableDef['columns'][number]): string {
+  // MariaDB's JSON is this text type with a json_valid check; keeping the check keeps it JSON
+  // (clients see a JSON column) and keeps the text exact, where MySQL's JSON type would rewrite it.
+  const check = c.source.isJson && c.source.dataType !== 'json' ? ` CHECK (json_valid(${q(c.name)}))` : '';
+  return `${q(c.name)} ${mysqlColumnType(c.source)} ${c.source.nullable ? 'NULL' : 'NOT NULL'}${check}`;
+}
+
 export function mysqlCreateTable(def: TargetTableDef): string[] {
-  const lines = def.columns.map((c) => `  ${q(c.name)} ${mysqlColumnType(c.source)} ${c.source.nullable ? 'NULL' : 'NOT NULL'}`);
+  const lines = def.columns.map((c) => `  ${columnDefinition(c)}`);
   lines.push(`  PRIMARY KEY (${def.primaryKey.map(q).join(', ')})`);
   for (const k of def.uniqueKeys) lines.push(`  UNIQUE KEY ${q(k.name)} (${k.columns.map(q).join(', ')})`);
   return [
