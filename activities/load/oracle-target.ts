@@ -37,8 +37,13 @@ export async function loadOracle(deps: { resources: Resources }, { spec, batch, 
   const target = spec.target as OracleSourceConfig;
   const pool = await deps.resources.oraclePool(target, 2 + spec.batch.maxInFlight * 2);
   const stage = openStage(spec.stage);
-  const changes = await stage.getChanges(transformed.ref);
-  const steps = planLoad(changes, spec.tables, { maxStatementBytes: MAX_STEP_BYTES, maxParams: dialect.capabilities.maxParams });
+  // Read and plan before taking the turn (the checkpoint lock is held only while writing). A
+  // staged batch already removed is fine when the checkpoint shows the batch applied: the load
+  // committed and its worker died before reporting so.
+  const planned = await stage.getChanges(transformed.ref).then(
+    (changes) => ({ steps: planLoad(changes, spec.tables, { maxStatementBytes: MAX_STEP_BYTES, maxParams: dialect.capabilities.maxParams }) }),
+    (error: unknown) => ({ error }),
+  );
 
   const conn = await pool.getConnection();
   let statement = '';
@@ -53,7 +58,8 @@ export async function loadOracle(deps: { resources: Resources }, { spec, batch, 
       log.info('batch already applied (checkpoint covers it); skipping', { seq: batch.seq });
       return { rowsApplied: batch.rows, alreadyApplied: true, statements: 0, deadLettered: 0 };
     }
-    for (const step of steps) {
+    if ('error' in planned) throw planned.error;
+    for (const step of planned.steps) {
       const q = dialect.compiler.compileStep(step);
       if (q.kind !== 'batch') throw new Error('Oracle steps must compile to executeMany batches');
       statement = q.sql;
