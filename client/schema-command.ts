@@ -121,5 +121,8 @@ export async function pipelineSchemaDdl(config: SeaotterConfig, pipelineId: stri
     await src.end().catch(() => undefined);
   }
   if (problems.length) throw new UserError(`cannot derive the target schema:\n${problems.map((x) => `  ${x}`).join('\n')}`);
+  if (dialect === 'oracle' && out.some((line) => /"[^"]*[a-z][^"]*"/.test(line))) {
+    out.splice(1, 0, '-- note: names are quoted exactly as mapped; unquoted Oracle names are upper case, so map to upper-case', '-- names (target: APP.ORDERS, columns.rename) to get tables that read without quotes');
+  }
   return out.join('\n') + '\n';
 }

@@ -116,6 +116,7 @@ test('Oracle target: every type mapped as documented, names exactly as mapped', 
   const script = await cluster.cliOk(['schema', '--config', config, '--pipeline', 'sch']);
   const ddl = statements(script);
   assert.equal(ddl.length, 2, script);
+  assert.match(script, /^-- note: names are quoted exactly as mapped; unquoted Oracle names are upper case/m, 'lower-case names come with a note');
   assert.equal(
     ddl[0],
     [
