@@ -3,7 +3,8 @@
  * from the environment variables a config names. Nothing here ever reaches workflow history.
  */
 import mysql from 'mysql2/promise';
-import type { MysqlSourceConfig } from '../lib/config/schema.js';
+import type oracledb from 'oracledb';
+import type { MysqlSourceConfig, OracleSourceConfig } from '../lib/config/schema.js';
 
 /** Connection options for mysql2 and zongji that keep every value exact (see lib/values.ts). */
 export function mysqlOptions(ds: MysqlSourceConfig): mysql.ConnectionOptions {
@@ -35,6 +36,7 @@ export function passwordOf(ds: { passwordEnv?: string }): string | undefined {
 /** Pools keyed by server and user, created on first use and closed with the worker. */
 export class Resources {
   private readonly pools = new Map<string, mysql.Pool>();
+  private readonly oraclePools = new Map<string, Promise<oracledb.Pool>>();
 
   mysqlPool(ds: MysqlSourceConfig, connectionLimit = 4): mysql.Pool {
     const key = `${ds.host}:${ds.port}:${ds.user}`;
@@ -50,8 +52,22 @@ export class Resources {
     return pool;
   }
 
+  /** An Oracle pool per connect string and user (oracle-pool.ts). A failed creation is retried on next use. */
+  oraclePool(ds: OracleSourceConfig, poolMax = 4): Promise<oracledb.Pool> {
+    const key = `${ds.connectString}:${ds.user}`;
+    let pool = this.oraclePools.get(key);
+    if (!pool) {
+      pool = import('./oracle-pool.js').then((m) => m.createOraclePool(ds, poolMax));
+      pool.catch(() => this.oraclePools.delete(key));
+      this.oraclePools.set(key, pool);
+    }
+    return pool;
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([...this.pools.values()].map((p) => p.end()));
     this.pools.clear();
+    await Promise.allSettled([...this.oraclePools.values()].map(async (p) => (await p).close(10)));
+    this.oraclePools.clear();
   }
 }

@@ -71,6 +71,19 @@ config
     console.log(`${o.config}: ok (${c.pipelines.length} pipeline(s), ${Object.keys(c.dataSources).length} data source(s))`);
   });
 
+program
+  .command('schema')
+  .description("print the target's CREATE TABLE statements for a pipeline's mapped tables (MySQL/MariaDB or Oracle)")
+  .requiredOption('--config <file>', 'config file')
+  .requiredOption('--pipeline <id>', 'pipeline whose target tables to print')
+  .option('--oracle-json <type>', 'Oracle type for JSON columns: clob (with an IS JSON check) or json (Oracle 21c+)', 'clob')
+  .action(async (o: { config: string; pipeline: string; oracleJson: string }) => {
+    if (o.oracleJson !== 'clob' && o.oracleJson !== 'json') throw new UserError(`--oracle-json must be clob or json, not ${o.oracleJson}`);
+    const c = await readConfigFile(o.config);
+    const { pipelineSchemaDdl } = await import('./schema-command.js');
+    process.stdout.write(await pipelineSchemaDdl(c, o.pipeline, { oracleJson: o.oracleJson }));
+  });
+
 const pipeline = program.command('pipeline').description('start, watch and control pipelines');
 pipeline
   .command('apply')

@@ -8,17 +8,19 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
-import type { MysqlSourceConfig, PipelineConfig, SeaotterConfig } from '../lib/config/schema.js';
+import type { DataSourceConfig, MysqlSourceConfig, PipelineConfig, SeaotterConfig } from '../lib/config/schema.js';
 import { whereColumns } from '../lib/filter.js';
 import { matchTable, splitName } from '../lib/mapping.js';
 import { parsePosition, type BinlogPosition } from '../lib/model.js';
 import { taskQueueFor, type ColumnMapping, type PipelineSpec, type TableMapping } from '../lib/spec.js';
 import { mysqlOptions } from '../activities/resources.js';
 import { isUnreachable, UnreachableError, UserError } from './errors.js';
+import { connectOracleTarget } from './oracle-target-info.js';
 
 type Conn = mysql.Connection;
 
-interface TableInfo {
+/** A table's columns and unique keys, as `pipeline apply` checks them. */
+export interface TableInfo {
   columns: string[];
   primaryKey: string[];
   uniqueKeys: string[][];
@@ -116,7 +118,25 @@ async function checkProcessor(file: string, at: string, problems: string[]): Pro
   return abs;
 }
 
-async function mapTables(p: PipelineConfig, src: Conn, dst: Conn, problems: string[]): Promise<TableMapping[]> {
+/** What `pipeline apply` asks of a target database, whatever its type. */
+export interface TargetIntrospection {
+  tableInfo(schema: string, table: string): Promise<TableInfo | null>;
+  readCheckpoint(pipelineId: string): Promise<{ seq: number; position: BinlogPosition } | null>;
+  close(): Promise<void>;
+}
+
+async function connectTarget(name: string, ds: DataSourceConfig): Promise<TargetIntrospection> {
+  if (ds.type === 'oracle') return connectOracleTarget(name, ds);
+  if (ds.type !== 'mysql' && ds.type !== 'mariadb') throw new UserError(`data source ${name}: a ${ds.type} data source cannot be a target`);
+  const dst = await connectDatabase(name, ds);
+  return {
+    tableInfo: (schema, table) => tableInfo(dst, schema, table),
+    readCheckpoint: (id) => readCheckpoint(dst, ds.metaSchema, id),
+    close: () => dst.end(),
+  };
+}
+
+async function mapTables(p: PipelineConfig, src: Conn, dst: TargetIntrospection, problems: string[]): Promise<TableMapping[]> {
   const all = await listTables(src);
   const mappings: TableMapping[] = [];
   const claimed = new Map<string, number>();
@@ -141,7 +161,7 @@ async function mapTables(p: PipelineConfig, src: Conn, dst: Conn, problems: stri
       claimed.set(full, i);
       const sInfo = (await tableInfo(src, m.schema, m.table))!;
       const target = splitName(m.target);
-      const tInfo = await tableInfo(dst, target.schema, target.table);
+      const tInfo = await dst.tableInfo(target.schema, target.table);
       if (sInfo.primaryKey.length === 0) problems.push(`${at}: source table ${full} has no primary key`);
       if (!tInfo) {
         problems.push(`${at}: target table ${m.target} does not exist`);
@@ -173,7 +193,7 @@ async function mapTables(p: PipelineConfig, src: Conn, dst: Conn, problems: stri
   return mappings;
 }
 
-function mapColumns(source: string[], rules: PipelineConfig['tables'][number]['columns'], at: string, problems: string[]): ColumnMapping[] {
+export function mapColumns(source: string[], rules: PipelineConfig['tables'][number]['columns'], at: string, problems: string[]): ColumnMapping[] {
   for (const c of [...(rules?.include ?? []), ...(rules?.exclude ?? []), ...Object.keys(rules?.rename ?? {})]) {
     if (!source.includes(c)) problems.push(`${at}.columns: the source table has no column "${c}"`);
   }
@@ -196,8 +216,8 @@ export async function resolvePipelines(config: SeaotterConfig): Promise<Resolved
   for (const p of config.pipelines) {
     const source = config.dataSources[p.source] as MysqlSourceConfig;
     const target = config.dataSources[p.target];
-    if (target.type === 'oracle' || target.type === 's3' || target.type === 'dir') {
-      problems.push(`pipelines.${p.id}.target: a ${target.type} target is not supported by this build yet (MySQL/MariaDB only)`);
+    if (target.type === 's3' || target.type === 'dir') {
+      problems.push(`pipelines.${p.id}.target: a ${target.type} data source cannot be a target (MySQL/MariaDB or Oracle only)`);
       continue;
     }
     if (p.tables.some((t) => t.files?.length)) problems.push(`pipelines.${p.id}: file rules are not supported by this build yet`);
@@ -206,11 +226,17 @@ export async function resolvePipelines(config: SeaotterConfig): Promise<Resolved
     if (p.twoWay) problems.push(`pipelines.${p.id}.twoWay: two-way sync is not supported by this build yet`);
     if (config.stage.type !== 'local') problems.push('stage: only { type: local } is supported by this build yet');
     const src = await connectDatabase(p.source, source);
-    const dst = await connectDatabase(p.target, target);
+    let dst: TargetIntrospection;
+    try {
+      dst = await connectTarget(p.target, target);
+    } catch (err) {
+      await src.end().catch(() => undefined);
+      throw err;
+    }
     try {
       problems.push(...(await checkSourceBinlog(src, p.source)));
       const tables = await mapTables(p, src, dst, problems);
-      const checkpoint = await readCheckpoint(dst, target.metaSchema, p.id);
+      const checkpoint = await dst.readCheckpoint(p.id);
       const start = checkpoint?.position ?? (await resolveStart(src, p));
       const body = {
         id: p.id,
@@ -231,7 +257,7 @@ export async function resolvePipelines(config: SeaotterConfig): Promise<Resolved
       const version = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 12);
       out.push({ spec: { ...body, start, version }, startSeq: checkpoint?.seq ?? 0, resumedFromCheckpoint: checkpoint !== null });
     } finally {
-      await Promise.allSettled([src.end(), dst.end()]);
+      await Promise.allSettled([src.end(), dst.close()]);
     }
   }
   if (problems.length) throw new UserError(`cannot apply:\n${problems.map((p) => `  ${p}`).join('\n')}`);

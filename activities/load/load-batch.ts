@@ -21,6 +21,7 @@ import { ensureCheckpointTable, maxStatementBytes } from './target-meta.js';
 import { classifyMysqlError } from './errors.js';
 import { deadLetterPath, runStepSkippingRefused, writeDeadLetters, type DeadLetter } from './dead-letter.js';
 import { withHeartbeat } from '../heartbeat.js';
+import { loadOracle } from './oracle-target.js';
 import { writeParts } from './parallel-load.js';
 
 export interface LoadInput {
@@ -40,9 +41,9 @@ export interface LoadResult {
    * Where the load's time went, in ms: reading the stage, planning and compiling, waiting for the
    * previous batch's commit, writing the statements, committing. Shown in the batch's result.
    */
-  timingsMs: Record<string, number>;
+  timingsMs?: Record<string, number>;
   /** How the rows were written: one transaction, parts in parallel, or parts that conflicted and fell back. */
-  writtenAs: 'atomic' | 'parallel' | 'parallel, fell back to atomic';
+  writtenAs?: 'atomic' | 'parallel' | 'parallel, fell back to atomic';
 }
 
 /** Milliseconds per named phase, each measured from the end of the previous one. */
@@ -66,9 +67,7 @@ export function createLoadActivities(deps: { resources: Resources }) {
 }
 
 async function load(deps: { resources: Resources }, { spec, batch, transformed }: LoadInput): Promise<LoadResult> {
-  if (spec.target.type === 'oracle') {
-    throw ApplicationFailure.nonRetryable('the Oracle target is not supported by this build yet', 'TargetRefused');
-  }
+  if (spec.target.type === 'oracle') return loadOracle(deps, { spec, batch, transformed });
   if (spec.target.type !== 'mysql' && spec.target.type !== 'mariadb') {
     throw ApplicationFailure.nonRetryable(`a ${spec.target.type} data source cannot be a target`, 'TargetRefused');
   }

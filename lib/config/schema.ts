@@ -28,6 +28,8 @@ const oracleSource = z.strictObject({
   user: z.string().min(1),
   passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must name an environment variable').optional(),
   datacenter,
+  /** Schema (user) that holds the checkpoint table on an Oracle target; default: the connecting user's own schema. */
+  metaSchema: z.string().regex(/^[A-Za-z][A-Za-z0-9_$#]*$/, 'an Oracle schema name, e.g. SEAOTTER').optional(),
 });
 
 const s3Store = z.strictObject({
@@ -123,6 +125,7 @@ export const configSchema = z.strictObject({
 export type SeaotterConfig = z.output<typeof configSchema>;
 export type DataSourceConfig = z.output<typeof dataSourceSchema>;
 export type MysqlSourceConfig = z.output<typeof mysqlSource>;
+export type OracleSourceConfig = z.output<typeof oracleSource>;
 export type PipelineConfig = z.output<typeof pipeline>;
 export type TableRuleConfig = z.output<typeof tableRule>;
 export type StageConfig = z.output<typeof stage>;
