@@ -5,14 +5,15 @@
  * commit) applies every batch exactly once.
  */
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
-import type { PoolConnection } from 'mysql2/promise';
+import type { Pool, PoolConnection } from 'mysql2/promise';
 import type { MysqlSourceConfig } from '../../lib/config/schema.js';
 import { dialectFor, type SqlDialect } from '../../lib/dialects/index.js';
 import type { CompiledQuery } from '../../lib/dialects/dialect.js';
 import { planLoad, type LoadStep } from '../../lib/load-plan.js';
 import { keepsBinlogOrder } from '../../lib/merge.js';
 import { partitionSteps } from '../../lib/partition.js';
-import { formatPosition, parsePosition, type BinlogPosition, type NumberedBatch } from '../../lib/model.js';
+import { decideTurn } from '../../lib/checkpoint-turn.js';
+import { formatPosition, type NumberedBatch, type RowChange } from '../../lib/model.js';
 import type { PipelineSpec } from '../../lib/spec.js';
 import type { Resources } from '../resources.js';
 import { openStage } from '../stage/stage.js';
@@ -82,7 +83,14 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
 
   // Read, plan and compile before taking the turn: the checkpoint lock is held only while writing.
   const clock = new PhaseClock();
-  const changes = await stage.getChanges(transformed.ref);
+  let changes: RowChange[];
+  try {
+    changes = await stage.getChanges(transformed.ref);
+  } catch (err) {
+    if (!(err instanceof ApplicationFailure && err.type === 'StageCorrupt') || !(await alreadyCommitted(pool, dialect, target.metaSchema, spec.id, batch))) throw err;
+    log.info('batch already applied (checkpoint covers it; its staged files are gone); skipping', { seq: batch.seq });
+    return { rowsApplied: batch.rows, alreadyApplied: true, statements: 0, deadLettered: 0, timingsMs: clock.laps, writtenAs: 'atomic' };
+  }
   clock.lap('read');
   const steps = planLoad(changes, spec.tables, { maxStatementBytes: budget });
   const compile = (step: LoadStep): CompiledQuery => {
@@ -213,31 +221,23 @@ async function waitForTurn(conn: PoolConnection, dialect: SqlDialect, metaSchema
   for (let waitMs = 2; ; waitMs = Math.min(waitMs * 2, 50)) {
     await conn.beginTransaction();
     const [rows] = await conn.query(select.sql, select.params);
-    const row = (rows as { seq: string | number; position: string }[])[0];
-    const committed = Number(row?.seq ?? 0);
-    if (committed === batch.seq - 1) {
-      if (committed > 0 && !samePlace(row.position, batch.from)) throw mismatch(batch, committed, row.position, 'start');
-      return 'mine';
-    }
+    const t = decideTurn((rows as { seq: string | number; position: string }[])[0], batch);
+    if (t.turn === 'mine') return 'mine';
     await conn.rollback();
-    if (committed === batch.seq && !samePlace(row.position, batch.to)) throw mismatch(batch, committed, row.position, 'end');
-    if (committed >= batch.seq) return 'done';
+    if (t.turn === 'mismatch') throw ApplicationFailure.nonRetryable(t.message, 'PositionMismatch');
+    if (t.turn === 'done') return 'done';
     await sleepUntilWoken(pipeline, waitMs, ctx.cancelled);
   }
 }
 
-function samePlace(stored: string, p: BinlogPosition): boolean {
-  if (p.file === undefined || p.pos === undefined) return true;
-  const s = parsePosition(stored);
-  return s.file === p.file && s.pos === p.pos;
-}
-
-function mismatch(batch: NumberedBatch, seq: number, stored: string, which: 'start' | 'end'): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(
-    `batch ${batch.seq} does not chain with the target's checkpoint (batch ${seq} at ${stored}; this batch ${which}s at ${formatPosition(which === 'start' ? batch.from : batch.to)}); ` +
-      'stop the pipeline and apply it again with --replace to restart from the checkpoint',
-    'PositionMismatch',
-  );
+/**
+ * True when the target's checkpoint already covers `batch`: a load retried after its commit
+ * (the worker died before reporting) finds its staged files removed, and must not halt for it.
+ */
+async function alreadyCommitted(pool: Pool, dialect: SqlDialect, metaSchema: string, pipeline: string, batch: NumberedBatch): Promise<boolean> {
+  const select = dialect.compiler.compileCheckpointSelect(metaSchema, pipeline);
+  const [rows] = await pool.query(select.sql.replace(/\s+FOR UPDATE\s*$/i, ''), select.params);
+  return decideTurn((rows as { seq: string | number; position: string }[])[0], batch).turn === 'done';
 }
 
 async function rollbackQuietly(conn: PoolConnection): Promise<void> {
