@@ -1,0 +1,67 @@
+/**
+ * `consistency: backQuery`, the I/O part: re-reads, at the source's datacenter, the current rows
+ * of every key a batch touched (`SELECT * … WHERE key IN (…)`, per table, in chunks), and
+ * rewrites the batch with them (lib/back-query.ts says how).
+ */
+import type { Pool } from 'mysql2/promise';
+import { applyBackQuery, keysToReread, looseKey } from '../../lib/back-query.js';
+import { tableKey } from '../../lib/merge.js';
+import type { Row, RowChange, SqlValue } from '../../lib/model.js';
+import type { PipelineSpec, TableMapping } from '../../lib/spec.js';
+
+/** Keys per SELECT: small enough for any packet limit, large enough to need few round trips. */
+export const REREAD_CHUNK = 500;
+
+const quote = (name: string): string => '`' + name.replaceAll('`', '``') + '`';
+
+/** The source key of a mapping (older specs lack `sourceKey`: take the mapped target key back). */
+function sourceKeyOf(m: TableMapping): string[] {
+  return m.sourceKey ?? m.primaryKey.map((t) => m.columns.find((c) => c.target === t)?.source ?? t);
+}
+
+async function reread(pool: Pool, schema: string, table: string, key: string[], keys: SqlValue[][]): Promise<Map<string, Row>> {
+  const current = new Map<string, Row>();
+  const single = key.length === 1;
+  const target = single ? quote(key[0]) : `(${key.map(quote).join(',')})`;
+  const tuple = single ? '?' : `(${key.map(() => '?').join(',')})`;
+  for (let i = 0; i < keys.length; i += REREAD_CHUNK) {
+    const chunk = keys.slice(i, i + REREAD_CHUNK);
+    const sql = `SELECT * FROM ${quote(schema)}.${quote(table)} WHERE ${target} IN (${chunk.map(() => tuple).join(',')})`;
+    const [rows] = await pool.query(sql, chunk.flat());
+    for (const row of rows as Row[]) current.set(looseKey(row, key), { ...row });
+  }
+  return current;
+}
+
+/** The batch with every insert and update replaced by what the source holds now. */
+export async function backQueryChanges(pool: Pool, spec: PipelineSpec, changes: RowChange[]): Promise<RowChange[]> {
+  const mappings = new Map(spec.tables.map((m) => [tableKey(m.source.schema, m.source.table), m]));
+  const byTable = new Map<string, RowChange[]>();
+  for (const c of changes) {
+    const k = tableKey(c.schema, c.table);
+    const list = byTable.get(k);
+    if (list) list.push(c);
+    else byTable.set(k, [c]);
+  }
+  const rewritten = new Map<string, RowChange[]>();
+  for (const [k, list] of byTable) {
+    const m = mappings.get(k);
+    // Tables no rule maps are dropped by transform; nothing to re-read.
+    if (!m) continue;
+    const key = sourceKeyOf(m);
+    const current = await reread(pool, m.source.schema, m.source.table, key, keysToReread(list, key));
+    rewritten.set(k, applyBackQuery(list, key, current));
+  }
+  // Back in binlog order across tables.
+  const next = new Map([...rewritten].map(([k, list]) => [k, 0]));
+  const out: RowChange[] = [];
+  for (const c of changes) {
+    const k = tableKey(c.schema, c.table);
+    const list = rewritten.get(k);
+    if (!list) continue;
+    const i = next.get(k)!;
+    out.push(list[i]);
+    next.set(k, i + 1);
+  }
+  return out;
+}
