@@ -3,7 +3,7 @@
  * of every key a batch touched (`SELECT * … WHERE key IN (…)`, per table, in chunks), and
  * rewrites the batch with them (lib/back-query.ts says how).
  */
-import type { Pool } from 'mysql2/promise';
+import type { Pool, TypeCast } from 'mysql2/promise';
 import { applyBackQuery, keysToReread, looseKey } from '../../lib/back-query.js';
 import { tableKey } from '../../lib/merge.js';
 import type { Row, RowChange, SqlValue } from '../../lib/model.js';
@@ -19,15 +19,42 @@ function sourceKeyOf(m: TableMapping): string[] {
   return m.sourceKey ?? m.primaryKey.map((t) => m.columns.find((c) => c.target === t)?.source ?? t);
 }
 
+/**
+ * Values as capture stages them: JSON as its text (mysql2 would parse it into an object; MariaDB
+ * marks it only in extended metadata), geometry as its bytes.
+ */
+const typeCast: TypeCast = (field, next) => {
+  if (field.type === 'JSON') return field.string('utf8');
+  if ((field as { extendedFormat?: string }).extendedFormat === 'json') return field.string();
+  if (field.type === 'GEOMETRY') return field.buffer();
+  return next();
+};
+
+/**
+ * The select list: FLOAT columns as a DOUBLE (`* 1E0`, which keeps -0), because their text form
+ * rounds to six digits while the binlog carries every bit.
+ */
+async function selectList(pool: Pool, schema: string, table: string): Promise<string> {
+  const [cols] = await pool.query(
+    'SELECT COLUMN_NAME AS c, DATA_TYPE AS t FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
+    [schema, table],
+  );
+  const list = cols as { c: string; t: string }[];
+  if (!list.some((c) => c.t.toLowerCase() === 'float')) return '*';
+  return list.map(({ c, t }) => (t.toLowerCase() === 'float' ? `${quote(c)} * 1E0 AS ${quote(c)}` : quote(c))).join(', ');
+}
+
 async function reread(pool: Pool, schema: string, table: string, key: string[], keys: SqlValue[][]): Promise<Map<string, Row>> {
   const current = new Map<string, Row>();
+  if (keys.length === 0) return current;
+  const columns = await selectList(pool, schema, table);
   const single = key.length === 1;
   const target = single ? quote(key[0]) : `(${key.map(quote).join(',')})`;
   const tuple = single ? '?' : `(${key.map(() => '?').join(',')})`;
   for (let i = 0; i < keys.length; i += REREAD_CHUNK) {
     const chunk = keys.slice(i, i + REREAD_CHUNK);
-    const sql = `SELECT * FROM ${quote(schema)}.${quote(table)} WHERE ${target} IN (${chunk.map(() => tuple).join(',')})`;
-    const [rows] = await pool.query(sql, chunk.flat());
+    const sql = `SELECT ${columns} FROM ${quote(schema)}.${quote(table)} WHERE ${target} IN (${chunk.map(() => tuple).join(',')})`;
+    const [rows] = await pool.query({ sql, typeCast }, chunk.flat());
     for (const row of rows as Row[]) current.set(looseKey(row, key), { ...row });
   }
   return current;
