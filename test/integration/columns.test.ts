@@ -257,6 +257,9 @@ test('field mode: updates write only their changed columns and groups; target va
 
 test('backQuery: equal to the source under concurrent writers', async () => {
   await src.query(`INSERT INTO bq.items VALUES ${Array.from({ length: 60 }, (_, i) => `(${i + 1}, 0, 'start')`).join(',')}`);
+  // One transaction of 1200 rows is one batch: its re-read takes several chunked SELECTs.
+  await src.query(`INSERT INTO bq.items VALUES ${Array.from({ length: 1200 }, (_, i) => `(${5000 + i}, ${i}, 'bulk')`).join(',')}`);
+  await src.query("UPDATE bq.items SET v = v + 1, n = 'bulk updated' WHERE id >= 5000 AND id % 3 = 0");
   const writers = await Promise.all([1, 2, 3].map(() => cluster.source.connect()));
   let nextId = 1000;
   await Promise.all(
