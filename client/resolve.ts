@@ -1,8 +1,9 @@
 /**
  * `pipeline apply`'s checks: connects to both databases, refuses (naming each problem) a source
- * without a full row-based binlog, a mapped table that is missing or has no primary key, a column
- * the target lacks, a filter on a column the source lacks, or a processor module that is not
- * there; then resolves the pipeline into the spec its workflow runs.
+ * without a full row-based binlog, a mapped table that is missing or has no primary key, a table
+ * two rules match, a column the target lacks, a column rule or filter naming a column the source
+ * lacks (lib/columns.ts), or a processor module that is not there; then resolves the pipeline
+ * into the spec its workflow runs.
  */
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
