@@ -1,9 +1,10 @@
 /**
  * `consistency: backQuery`, the I/O part: re-reads, at the source's datacenter, the current rows
  * of every key a batch touched (`SELECT * … WHERE key IN (…)`, per table, in chunks), and
- * rewrites the batch with them (lib/back-query.ts says how).
+ * rewrites the batch with them (lib/back-query.ts says how). All reads of a batch run in one
+ * read-only transaction with a consistent snapshot, so they see the source at one moment.
  */
-import type { Pool, TypeCast } from 'mysql2/promise';
+import type { Pool, PoolConnection, TypeCast } from 'mysql2/promise';
 import { applyBackQuery, keysToReread, looseKey } from '../../lib/back-query.js';
 import { tableKey } from '../../lib/merge.js';
 import type { Row, RowChange, SqlValue } from '../../lib/model.js';
@@ -34,7 +35,7 @@ const typeCast: TypeCast = (field, next) => {
  * The select list: FLOAT columns as a DOUBLE (`* 1E0`, which keeps -0), because their text form
  * rounds to six digits while the binlog carries every bit.
  */
-async function selectList(pool: Pool, schema: string, table: string): Promise<string> {
+async function selectList(pool: PoolConnection, schema: string, table: string): Promise<string> {
   const [cols] = await pool.query(
     'SELECT COLUMN_NAME AS c, DATA_TYPE AS t FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
     [schema, table],
@@ -44,7 +45,7 @@ async function selectList(pool: Pool, schema: string, table: string): Promise<st
   return list.map(({ c, t }) => (t.toLowerCase() === 'float' ? `${quote(c)} * 1E0 AS ${quote(c)}` : quote(c))).join(', ');
 }
 
-async function reread(pool: Pool, schema: string, table: string, key: string[], keys: SqlValue[][]): Promise<Map<string, Row>> {
+async function reread(pool: PoolConnection, schema: string, table: string, key: string[], keys: SqlValue[][]): Promise<Map<string, Row>> {
   const current = new Map<string, Row>();
   if (keys.length === 0) return current;
   const columns = await selectList(pool, schema, table);
@@ -71,13 +72,23 @@ export async function backQueryChanges(pool: Pool, spec: PipelineSpec, changes: 
     else byTable.set(k, [c]);
   }
   const rewritten = new Map<string, RowChange[]>();
-  for (const [k, list] of byTable) {
-    const m = mappings.get(k);
-    // Tables no rule maps are dropped by transform; nothing to re-read.
-    if (!m) continue;
-    const key = sourceKeyOf(m);
-    const current = await reread(pool, m.source.schema, m.source.table, key, keysToReread(list, key));
-    rewritten.set(k, applyBackQuery(list, key, current));
+  const conn = await pool.getConnection();
+  try {
+    await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+    for (const [k, list] of byTable) {
+      const m = mappings.get(k);
+      // Tables no rule maps are dropped by transform; nothing to re-read.
+      if (!m) continue;
+      const key = sourceKeyOf(m);
+      const current = await reread(conn, m.source.schema, m.source.table, key, keysToReread(list, key));
+      rewritten.set(k, applyBackQuery(list, key, current));
+    }
+    await conn.query('COMMIT');
+    conn.release();
+  } catch (err) {
+    // A connection that failed mid-transaction is not handed back to the pool.
+    conn.destroy();
+    throw err;
   }
   // Back in binlog order across tables.
   const next = new Map([...rewritten].map(([k, list]) => [k, 0]));
