@@ -27,6 +27,7 @@ export function checkColumnRules(rules: ColumnRulesConfig | undefined): ColumnPr
   const renamedTo = new Map<string, string>();
   for (const [from, to] of Object.entries(rules.rename ?? {})) {
     if (excluded.has(from)) problems.push({ path: `columns.rename.${from}`, message: `"${from}" is excluded, so it cannot be renamed` });
+    else if (included && !included.has(from)) problems.push({ path: `columns.rename.${from}`, message: `"${from}" is not in columns.include, so it cannot be renamed` });
     const other = renamedTo.get(to);
     if (other !== undefined) problems.push({ path: `columns.rename.${from}`, message: `"${other}" is renamed to "${to}" too` });
     else renamedTo.set(to, from);

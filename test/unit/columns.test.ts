@@ -11,6 +11,7 @@ test('static checks: each mistake by its path below the rule', () => {
   const cases: { rules: Parameters<typeof checkColumnRules>[0]; path: string; message: RegExp }[] = [
     { rules: { exclude: ['a'], rename: { a: 'b' } }, path: 'columns.rename.a', message: /"a" is excluded, so it cannot be renamed/ },
     { rules: { rename: { a: 'x', b: 'x' } }, path: 'columns.rename.b', message: /"a" is renamed to "x" too/ },
+    { rules: { include: ['id'], rename: { a: 'b' } }, path: 'columns.rename.a', message: /"a" is not in columns.include, so it cannot be renamed/ },
     { rules: { exclude: ['b'], groups: [['a', 'b']] }, path: 'columns.groups[0][1]', message: /"b" is excluded/ },
     { rules: { include: ['id', 'a'], groups: [['a'], ['c']] }, path: 'columns.groups[1][0]', message: /"c" is not in columns.include/ },
     { rules: { rename: { a: 'region' }, add: { region: { value: 'hz' } } }, path: 'columns.add.region', message: /already the target of rename a/ },
