@@ -2,7 +2,8 @@
  * Value fidelity on real servers: one table with every common MariaDB type, extreme and random
  * values, NULLs, 4-byte UTF-8, arbitrary bytes and a ~1 MB blob; inserts, updates (one changing
  * only a blob) and deletes on the source arrive on the target byte for byte; and so they do
- * through a second pipeline with `consistency: backQuery`, which re-reads rows with SELECT.
+ * through a second pipeline with `consistency: backQuery`, which re-reads rows with SELECT, and a
+ * third in `mode: field`, whose updates load as multi-row UPDATE … CASE statements.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -10,8 +11,9 @@ import type { Connection } from 'mysql2/promise';
 import { checksum, Cluster, dumpTable, waitFor } from '../support/cluster.js';
 
 const TABLE = 'fid.all_types';
-/** The same table, filled by a backQuery pipeline. */
+/** The same table, filled by a backQuery pipeline and by a field-mode one. */
 const BQ_TABLE = 'fid_bq.all_types';
+const FIELD_TABLE = 'fid_field.all_types';
 const DDL = `CREATE TABLE ${TABLE} (
   id INT NOT NULL PRIMARY KEY,
   ti TINYINT, tiu TINYINT UNSIGNED,
@@ -211,6 +213,8 @@ before(async () => {
   }
   await dst.query('CREATE DATABASE fid_bq');
   await dst.query(DDL.replace(TABLE, BQ_TABLE));
+  await dst.query('CREATE DATABASE fid_field');
+  await dst.query(DDL.replace(TABLE, FIELD_TABLE));
   const out = await cluster.runPipelines(`pipelines:
   - id: fidelity
     source: src
@@ -228,9 +232,19 @@ before(async () => {
       - source: ${TABLE}
         target: ${BQ_TABLE}
     batch: { maxRows: 20, maxWaitMs: 100 }
+  - id: fidelity-field
+    source: src
+    target: dst
+    start: current
+    mode: field
+    tables:
+      - source: ${TABLE}
+        target: ${FIELD_TABLE}
+    batch: { maxRows: 20, maxWaitMs: 100 }
 `);
   assert.match(out, /fidelity: started/);
   assert.match(out, /fidelity-bq: started/);
+  assert.match(out, /fidelity-field: started/);
 });
 
 after(async () => {
@@ -298,26 +312,28 @@ test('every common MariaDB type arrives exactly: extremes, NULLs, 4-byte UTF-8, 
   assert.deepEqual(await utc(dst), await utc(src));
 });
 
-test('through backQuery too: rows re-read from the source arrive exactly', async () => {
-  const want = await dumpTable(src, TABLE);
-  try {
-    await waitFor(`${BQ_TABLE} to match`, async () => JSON.stringify(await dumpTable(dst, BQ_TABLE)) === JSON.stringify(want), 20_000, 300);
-  } catch (err) {
-    const diff = await differences(BQ_TABLE);
-    assert.fail(`${(err as Error).message}\n${diff.length} difference(s):\n${diff.slice(0, 40).join('\n')}`);
-  }
-  assert.deepEqual(await hexDump(dst, BQ_TABLE), await hexDump(src), 'HEX() of byte, bit and text columns');
-  // Column by column against the binlog-fed copy (equal to the source, as the test above showed),
-  // compared by the server: FLOAT and DOUBLE bits that text output rounds away count too.
-  const differing: string[] = [];
-  for (const c of COLUMNS) {
-    const [[{ n }]] = (await dst.query(
-      `SELECT COUNT(*) AS n FROM ${TABLE} a JOIN ${BQ_TABLE} b USING (id) WHERE NOT (a.${c} <=> b.${c}) OR NOT (CAST(a.${c} AS BINARY) <=> CAST(b.${c} AS BINARY))`,
-    )) as unknown as [{ n: number }[]];
-    if (Number(n)) differing.push(`${c}: ${n} row(s)`);
-  }
-  assert.deepEqual(differing, [], 'columns that differ from the binlog-fed copy');
-  const [[s]] = (await src.query(`CHECKSUM TABLE ${TABLE}`)) as unknown as [{ Checksum: string }[]];
-  const [[d]] = (await dst.query(`CHECKSUM TABLE ${BQ_TABLE}`)) as unknown as [{ Checksum: string }[]];
-  assert.equal(String(d.Checksum), String(s.Checksum), 'CHECKSUM TABLE');
-});
+for (const [how, table] of [['backQuery', BQ_TABLE], ['field mode', FIELD_TABLE]] as const) {
+  test(`through ${how} too: rows arrive exactly`, async () => {
+    const want = await dumpTable(src, TABLE);
+    try {
+      await waitFor(`${table} to match`, async () => JSON.stringify(await dumpTable(dst, table)) === JSON.stringify(want), 60_000, 300);
+    } catch (err) {
+      const diff = await differences(table);
+      assert.fail(`${(err as Error).message}\n${diff.length} difference(s):\n${diff.slice(0, 40).join('\n')}`);
+    }
+    assert.deepEqual(await hexDump(dst, table), await hexDump(src), 'HEX() of byte, bit and text columns');
+    // Column by column against the binlog-fed copy (equal to the source, as the first test showed),
+    // compared by the server: FLOAT and DOUBLE bits that text output rounds away count too.
+    const differing: string[] = [];
+    for (const c of COLUMNS) {
+      const [[{ n }]] = (await dst.query(
+        `SELECT COUNT(*) AS n FROM ${TABLE} a JOIN ${table} b USING (id) WHERE NOT (a.${c} <=> b.${c}) OR NOT (CAST(a.${c} AS BINARY) <=> CAST(b.${c} AS BINARY))`,
+      )) as unknown as [{ n: number }[]];
+      if (Number(n)) differing.push(`${c}: ${n} row(s)`);
+    }
+    assert.deepEqual(differing, [], 'columns that differ from the binlog-fed copy');
+    const [[s]] = (await src.query(`CHECKSUM TABLE ${TABLE}`)) as unknown as [{ Checksum: string }[]];
+    const [[d]] = (await dst.query(`CHECKSUM TABLE ${table}`)) as unknown as [{ Checksum: string }[]];
+    assert.equal(String(d.Checksum), String(s.Checksum), 'CHECKSUM TABLE');
+  });
+}
