@@ -17,6 +17,7 @@
  * key whole (an insert, D+I, a key change, an update without `changed`) stays whole, so I+U is
  * still an insert of the last image. Such partial rows come out as `updates`, never as upserts:
  * they must not insert a row the target lacks with only some of its columns.
+ *
  * Tables with unique keys besides the primary key are not merged (see `keepsBinlogOrder`).
  */
 import type { Row, RowChange, SqlValue } from './model.js';
@@ -103,7 +104,7 @@ export function mergeTableChanges(changes: readonly RowChange[], primaryKey: rea
     const key = keyString(row, primaryKey);
     const entry = state.get(key);
     if (!entry) {
-      state.set(key, { present, image: row, ...(changed ? { partial: new Set(changed) } : {}) });
+      state.set(key, changed ? { present, image: row, partial: new Set(changed) } : { present, image: row });
       return;
     }
     // A partial update stays partial only while every change to the key so far was one.
