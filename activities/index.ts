@@ -16,7 +16,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createCaptureActivities(deps),
-    ...createExtractActivities(),
+    ...createExtractActivities(deps),
     ...createTransformActivities(),
     ...createFileActivities(),
     ...createLoadActivities(deps),

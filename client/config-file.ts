@@ -1,5 +1,5 @@
 /** Reads a config file for the CLI and the worker; problems become a UserError listing each by path. */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseConfig, resolveProcessorPaths } from '../lib/config/parse.js';
 import type { SeaotterConfig } from '../lib/config/schema.js';
@@ -20,4 +20,23 @@ export async function readConfigFile(path: string): Promise<SeaotterConfig> {
   }
   // Processor modules are named relative to the config file.
   return resolveProcessorPaths(result.config, (p) => resolve(dirname(path), p));
+}
+
+/**
+ * Processor modules that are not files where the config names them (`config check` reports them
+ * by path like every other problem; `pipeline apply` refuses them too).
+ */
+export async function missingProcessors(config: SeaotterConfig): Promise<string[]> {
+  const problems: string[] = [];
+  const check = async (file: string | undefined, at: string): Promise<void> => {
+    if (file === undefined) return;
+    const st = await stat(file).catch((err: NodeJS.ErrnoException) => err);
+    if (st instanceof Error) problems.push(`${at}.processor: cannot read module ${file}: ${st.code === 'ENOENT' ? 'no such file' : st.message}`);
+    else if (!st.isFile()) problems.push(`${at}.processor: ${file} is not a file`);
+  };
+  for (const [i, p] of config.pipelines.entries()) {
+    await check(p.processor, `pipelines[${i}]`);
+    for (const [j, t] of p.tables.entries()) await check(t.processor, `pipelines[${i}].tables[${j}]`);
+  }
+  return problems;
 }

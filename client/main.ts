@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { ENCRYPTED_ENCODING, KEY_ENV } from './codec.js';
-import { readConfigFile } from './config-file.js';
+import { missingProcessors, readConfigFile } from './config-file.js';
 import { isUnreachable, UnreachableError, UserError } from './errors.js';
 import { applyPipelines, formatStatus, listPipelines, pipelineStatus, signalPipeline } from './pipeline-commands.js';
 import { connectClient, temporalAddress, temporalNamespace } from './temporal.js';
@@ -68,6 +68,8 @@ config
   .requiredOption('--config <file>', 'config file')
   .action(async (o: { config: string }) => {
     const c = await readConfigFile(o.config);
+    const missing = await missingProcessors(c);
+    if (missing.length) throw new UserError(`${o.config} has ${missing.length} problem(s):\n${missing.map((m) => `  ${m}`).join('\n')}`);
     console.log(`${o.config}: ok (${c.pipelines.length} pipeline(s), ${Object.keys(c.dataSources).length} data source(s))`);
   });
 

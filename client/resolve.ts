@@ -1,18 +1,20 @@
 /**
  * `pipeline apply`'s checks: connects to both databases, refuses (naming each problem) a source
- * without a full row-based binlog, a mapped table that is missing or has no primary key, a column
- * the target lacks, a filter on a column the source lacks, or a processor module that is not
- * there; then resolves the pipeline into the spec its workflow runs.
+ * without a full row-based binlog, a mapped table that is missing or has no primary key, a table
+ * two rules match, a column the target lacks, a column rule or filter naming a column the source
+ * lacks (lib/columns.ts), or a processor module that is not there; then resolves the pipeline
+ * into the spec its workflow runs.
  */
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import type { DataSourceConfig, MysqlSourceConfig, PipelineConfig, SeaotterConfig } from '../lib/config/schema.js';
+import { resolveColumns } from '../lib/columns.js';
 import { whereColumns } from '../lib/filter.js';
 import { matchTable, splitName } from '../lib/mapping.js';
 import { parsePosition, type BinlogPosition } from '../lib/model.js';
-import { taskQueueFor, type ColumnMapping, type PipelineSpec, type TableMapping } from '../lib/spec.js';
+import { taskQueueFor, type PipelineSpec, type TableMapping } from '../lib/spec.js';
 import { mysqlOptions } from '../activities/resources.js';
 import { isUnreachable, UnreachableError, UserError } from './errors.js';
 import { connectOracleTarget } from './oracle-target-info.js';
@@ -155,7 +157,7 @@ async function mapTables(p: PipelineConfig, src: Conn, dst: TargetIntrospection,
       const full = `${m.schema}.${m.table}`;
       const prev = claimed.get(full);
       if (prev !== undefined) {
-        problems.push(`${at}: ${full} is also matched by pipelines.${p.id}.tables[${prev}]`);
+        problems.push(`${at}: ${full} is matched by both pipelines.${p.id}.tables[${prev}] ("${p.tables[prev].source}") and tables[${i}] ("${rule.source}")`);
         continue;
       }
       claimed.set(full, i);
@@ -168,14 +170,17 @@ async function mapTables(p: PipelineConfig, src: Conn, dst: TargetIntrospection,
         continue;
       }
       if (tInfo.primaryKey.length === 0) problems.push(`${at}: target table ${m.target} has no primary key`);
-      const columns = mapColumns(sInfo.columns, rule.columns, at, problems);
+      const resolved = resolveColumns(sInfo.columns, rule.columns, full);
+      for (const c of resolved.problems) problems.push(`${at}.${c.path}: ${c.message}`);
+      const { columns, groups, derived } = resolved;
       // Filters read source columns, before rename and exclude.
       for (const c of rule.where ? whereColumns(rule.where) : []) {
         if (!sInfo.columns.includes(c)) problems.push(`${at}.where: the source table ${full} has no column "${c}"`);
       }
-      const missing = columns.filter((c) => !tInfo.columns.includes(c.target)).map((c) => c.target);
+      const written = [...columns.map((c) => c.target), ...derived.map((d) => d.target)];
+      const missing = written.filter((c) => !tInfo.columns.includes(c));
       if (missing.length) problems.push(`${at}: target table ${m.target} lacks column(s) ${missing.join(', ')}`);
-      const mappedTargets = new Set(columns.map((c) => c.target));
+      const mappedTargets = new Set(written);
       const pkGap = tInfo.primaryKey.filter((c) => !mappedTargets.has(c));
       if (pkGap.length) problems.push(`${at}: target primary key column(s) ${pkGap.join(', ')} of ${m.target} get no source column`);
       mappings.push({
@@ -187,20 +192,14 @@ async function mapTables(p: PipelineConfig, src: Conn, dst: TargetIntrospection,
         weight: rule.weight,
         ...(rule.where ? { where: rule.where } : {}),
         ...(processor ? { processor } : {}),
+        sourceKey: sInfo.primaryKey,
+        ...(groups.length ? { groups } : {}),
+        ...(derived.length ? { derived } : {}),
+        ...((rule.mode ?? p.mode) === 'field' ? { mode: 'field' as const } : {}),
       });
     }
   }
   return mappings;
-}
-
-export function mapColumns(source: string[], rules: PipelineConfig['tables'][number]['columns'], at: string, problems: string[]): ColumnMapping[] {
-  for (const c of [...(rules?.include ?? []), ...(rules?.exclude ?? []), ...Object.keys(rules?.rename ?? {})]) {
-    if (!source.includes(c)) problems.push(`${at}.columns: the source table has no column "${c}"`);
-  }
-  let kept = source;
-  if (rules?.include) kept = source.filter((c) => rules.include!.includes(c));
-  if (rules?.exclude) kept = source.filter((c) => !rules.exclude!.includes(c));
-  return kept.map((c) => ({ source: c, target: rules?.rename?.[c] ?? c }));
 }
 
 export interface ResolvedPipeline {
@@ -221,7 +220,6 @@ export async function resolvePipelines(config: SeaotterConfig): Promise<Resolved
       continue;
     }
     if (p.tables.some((t) => t.files?.length)) problems.push(`pipelines.${p.id}: file rules are not supported by this build yet`);
-    if (p.consistency === 'backQuery') problems.push(`pipelines.${p.id}.consistency: backQuery is not supported by this build yet`);
     if (p.ddl === 'apply') problems.push(`pipelines.${p.id}.ddl: "apply" is not supported by this build yet; use "skip"`);
     if (p.twoWay) problems.push(`pipelines.${p.id}.twoWay: two-way sync is not supported by this build yet`);
     if (config.stage.type !== 'local') problems.push('stage: only { type: local } is supported by this build yet');

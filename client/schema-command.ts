@@ -8,7 +8,8 @@ import type { MysqlSourceConfig, SeaotterConfig } from '../lib/config/schema.js'
 import { createTableDdl, targetTableDef, type SourceColumn, type SourceTableDef } from '../lib/dialects/table-ddl.js';
 import { matchTable, splitName } from '../lib/mapping.js';
 import { UserError } from './errors.js';
-import { connectDatabase, mapColumns } from './resolve.js';
+import { resolveColumns } from '../lib/columns.js';
+import { connectDatabase } from './resolve.js';
 
 export interface SchemaOptions {
   /** Oracle JSON columns: CLOB with an IS JSON check (default) or the JSON type (Oracle 21c+). */
@@ -105,7 +106,12 @@ export async function pipelineSchemaDdl(config: SeaotterConfig, pipelineId: stri
         if (claimed.has(full)) continue;
         claimed.add(full);
         const def = (await readSourceTable(src, m.schema, m.table))!;
-        const columns = mapColumns(def.columns.map((c) => c.name), rule.columns, at, problems);
+        const resolved = resolveColumns(def.columns.map((c) => c.name), rule.columns, full);
+        for (const c of resolved.problems) problems.push(`${at}.${c.path}: ${c.message}`);
+        const { columns } = resolved;
+        if (resolved.derived.length) {
+          out.push(`\n-- ${full}: derived columns (columns.add) ${resolved.derived.map((d) => d.target).join(', ')} are not in this DDL; add them with the type you want`);
+        }
         try {
           const statements = createTableDdl(dialect, targetTableDef(def, splitName(m.target!), columns), { json: opts.oracleJson });
           // Several source tables may merge into one target table (regex rules): create it once.

@@ -2,10 +2,11 @@
  * The load plan: the statements a batch becomes on the target, in the order they must run inside
  * the load transaction. Tables load one after another, higher `weight` first; per table, merged
  * changes load as all deletes then all upserts, and tables with other unique keys load in binlog
- * order (see `merge.ts` for why both are right). Steps are cut so every compiled statement stays
+ * order (see `merge.ts` for why both are right). Field-mode updates (only their changed columns)
+ * load after the upserts, as `update` steps. Steps are cut so every compiled statement stays
  * under the target's packet limit.
  */
-import { keepsBinlogOrder, keyString, mergeTableChanges, tableKey } from './merge.js';
+import { keepsBinlogOrder, keyString, mergeTableChanges, partialRow, tableKey } from './merge.js';
 import type { Row, RowChange, SqlValue } from './model.js';
 import type { TableMapping } from './spec.js';
 
@@ -17,9 +18,10 @@ export interface TableRef {
 
 /** One statement's worth of work: rows of one kind for one table, all with the same columns. */
 export interface LoadStep {
-  kind: 'upsert' | 'delete';
+  /** `update`: UPDATE … SET the non-key columns WHERE key, for rows the target should have (field mode). */
+  kind: 'upsert' | 'delete' | 'update';
   table: TableRef;
-  /** Upsert: the columns of every row; delete: the primary key. */
+  /** Upsert and update: the columns of every row; delete: the primary key. */
   columns: string[];
   /** The table's primary key (an upsert matches on it; for a delete it equals `columns`). */
   key: string[];
@@ -62,9 +64,15 @@ function nameBytes(name: string): number {
 /** Fixed text of a statement: keywords, table and column names (an upsert names columns about three times). */
 function headerBytes(kind: LoadStep['kind'], table: TableRef, columns: readonly string[]): number {
   let bytes = 128 + nameBytes(table.schema) + nameBytes(table.table);
-  for (const c of columns) bytes += (kind === 'upsert' ? 3 : 1) * (nameBytes(c) + 8);
+  for (const c of columns) bytes += (kind === 'delete' ? 1 : 3) * (nameBytes(c) + 8);
   return bytes;
 }
+
+/**
+ * Rows in one update step. A multi-row UPDATE picks each row's values by key (MySQL: CASE per
+ * column), which costs rows² comparisons, so update steps stay small.
+ */
+export const MAX_UPDATE_ROWS = 200;
 
 function sameColumns(columns: readonly string[], row: Row): boolean {
   let n = 0;
@@ -94,23 +102,34 @@ class StepWriter {
   add(kind: LoadStep['kind'], table: LoadTable, row: Row): void {
     const key = table.primaryKey;
     let step = this.current;
-    if (!step || step.kind !== kind || (kind === 'upsert' && !sameColumns(step.columns, row))) step = undefined;
+    if (!step || step.kind !== kind || (kind !== 'delete' && !sameColumns(step.columns, row))) step = undefined;
     const columns = step ? step.columns : kind === 'delete' ? key : Object.keys(row);
     const values: SqlValue[] = new Array(columns.length);
     let rowBytes = 4;
+    let keyBytes = 0;
     for (let i = 0; i < columns.length; i++) {
       const v = row[columns[i]];
       if (v === undefined) throw new Error(`${kind} on ${name(table)}: row image lacks key column ${columns[i]}`);
       values[i] = v;
       rowBytes += estimateValueBytes(v) + 2;
+      if (kind === 'update' && key.includes(columns[i])) keyBytes += estimateValueBytes(v) + 16;
     }
+    // An update names each row's key once per column it sets, and once more in its WHERE.
+    const nonKey = columns.length - key.length;
+    if (kind === 'update') rowBytes += keyBytes * nonKey + 16 * nonKey;
+    const params = kind === 'update' ? nonKey * (key.length + 1) + key.length : columns.length;
     // A row that alone exceeds the limit still gets its own step: the target then refuses it
     // visibly instead of the plan dropping it.
-    if (step && (this.bytes + rowBytes > this.opts.maxStatementBytes || (step.rows.length + 1) * columns.length > this.maxParams)) {
+    if (
+      step &&
+      (this.bytes + rowBytes > this.opts.maxStatementBytes ||
+        (step.rows.length + 1) * params > this.maxParams ||
+        (kind === 'update' && step.rows.length >= MAX_UPDATE_ROWS))
+    ) {
       step = undefined;
     }
     if (!step) {
-      if (kind === 'upsert') for (const k of key) if (!(k in row)) throw new Error(`upsert on ${name(table)}: row image lacks key column ${k}`);
+      if (kind !== 'delete') for (const k of key) if (!(k in row)) throw new Error(`${kind} on ${name(table)}: row image lacks key column ${k}`);
       step = { kind, table: { ...table.target }, columns: [...columns], key: [...key], rows: [] };
       this.steps.push(step);
       this.current = step;
@@ -160,6 +179,8 @@ export function planLoad(changes: readonly RowChange[], tables: readonly LoadTab
       const merged = mergeTableChanges(list, table.primaryKey);
       for (const row of merged.deletes) out.add('delete', table, row);
       for (const row of merged.upserts) out.add('upsert', table, row);
+      // Every key appears once, so updates may be reordered: rows setting the same columns share steps.
+      for (const rows of bySignature(merged.updates)) for (const row of rows) out.add('update', table, row);
     }
   }
   return out.steps;
@@ -181,6 +202,10 @@ function addInBinlogOrder(out: StepWriter, table: LoadTable, c: RowChange): void
       const after = image('after');
       // A primary-key change: the old key goes first, so the new row cannot meet it.
       if (keyString(before, table.primaryKey) !== keyString(after, table.primaryKey)) out.add('delete', table, before);
+      else if (c.changed) {
+        out.add('update', table, partialRow(after, table.primaryKey, c.changed));
+        break;
+      }
       out.add('upsert', table, after);
       break;
     }
@@ -188,4 +213,16 @@ function addInBinlogOrder(out: StepWriter, table: LoadTable, c: RowChange): void
       out.add('delete', table, image('before'));
       break;
   }
+}
+
+/** Rows grouped by their column list, groups in order of first appearance. */
+function bySignature(rows: readonly Row[]): Row[][] {
+  const groups = new Map<string, Row[]>();
+  for (const row of rows) {
+    const sig = Object.keys(row).join('\0');
+    const list = groups.get(sig);
+    if (list) list.push(row);
+    else groups.set(sig, [row]);
+  }
+  return [...groups.values()];
 }

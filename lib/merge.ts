@@ -11,6 +11,13 @@
  * already had from an overlapping initial copy, so the target converges on the source.
  *
  * Upserts replace the whole row, so images must be whole rows (`binlog_row_image=FULL`).
+ *
+ * Field mode (lib/columns.ts): an update that carries `changed` writes only those columns. Merged,
+ * U+U is an update of the union of both changed sets with the last values; anything that makes a
+ * key whole (an insert, D+I, a key change, an update without `changed`) stays whole, so I+U is
+ * still an insert of the last image. Such partial rows come out as `updates`, never as upserts:
+ * they must not insert a row the target lacks with only some of its columns.
+ *
  * Tables with unique keys besides the primary key are not merged (see `keepsBinlogOrder`).
  */
 import type { Row, RowChange, SqlValue } from './model.js';
@@ -22,6 +29,8 @@ export interface MergedChanges {
   deletes: Row[];
   /** Final after images of keys that end the batch present. */
   upserts: Row[];
+  /** Field mode: key plus changed columns of keys only updated in the batch (UPDATE … WHERE key). */
+  updates: Row[];
 }
 
 /** `MergedChanges` of one table, named. */
@@ -88,18 +97,22 @@ function imageOf(change: RowChange, image: 'before' | 'after'): Row {
 /** Merges the changes of one table (in binlog order) by its primary key. */
 export function mergeTableChanges(changes: readonly RowChange[], primaryKey: readonly string[]): MergedChanges {
   if (primaryKey.length === 0) throw new Error('cannot merge changes of a table without a primary key');
-  // Per key, whether the row exists after the changes so far, and its latest image. Map order is
-  // the order keys first appear, which keeps the output deterministic.
-  const state = new Map<string, { present: boolean; image: Row }>();
-  const set = (row: Row, present: boolean): void => {
+  // Per key, whether the row exists after the changes so far, its latest image, and (field mode)
+  // the columns written so far when the batch only updated it. Map order is the order keys first
+  // appear, which keeps the output deterministic.
+  const state = new Map<string, { present: boolean; image: Row; partial?: Set<string> }>();
+  const set = (row: Row, present: boolean, changed?: readonly string[]): void => {
     const key = keyString(row, primaryKey);
     const entry = state.get(key);
-    if (entry) {
-      entry.present = present;
-      entry.image = row;
-    } else {
-      state.set(key, { present, image: row });
+    if (!entry) {
+      state.set(key, changed ? { present, image: row, partial: new Set(changed) } : { present, image: row });
+      return;
     }
+    // A partial update stays partial only while every change to the key so far was one.
+    if (changed && entry.present && entry.partial) for (const c of changed) entry.partial.add(c);
+    else delete entry.partial;
+    entry.present = present;
+    entry.image = row;
   };
   for (const c of changes) {
     switch (c.action) {
@@ -109,8 +122,12 @@ export function mergeTableChanges(changes: readonly RowChange[], primaryKey: rea
       case 'update': {
         const before = imageOf(c, 'before');
         const after = imageOf(c, 'after');
-        if (keyString(before, primaryKey) !== keyString(after, primaryKey)) set(before, false);
-        set(after, true);
+        if (keyString(before, primaryKey) !== keyString(after, primaryKey)) {
+          set(before, false);
+          set(after, true);
+        } else {
+          set(after, true, c.changed);
+        }
         break;
       }
       case 'delete':
@@ -118,9 +135,21 @@ export function mergeTableChanges(changes: readonly RowChange[], primaryKey: rea
         break;
     }
   }
-  const merged: MergedChanges = { deletes: [], upserts: [] };
-  for (const { present, image } of state.values()) (present ? merged.upserts : merged.deletes).push(image);
+  const merged: MergedChanges = { deletes: [], upserts: [], updates: [] };
+  for (const { present, image, partial } of state.values()) {
+    if (!present) merged.deletes.push(image);
+    else if (partial) merged.updates.push(partialRow(image, primaryKey, partial));
+    else merged.upserts.push(image);
+  }
   return merged;
+}
+
+/** The key columns and the changed ones of an image, in the image's column order. */
+export function partialRow(image: Row, primaryKey: readonly string[], changed: ReadonlySet<string> | readonly string[]): Row {
+  const has = changed instanceof Set ? (c: string) => changed.has(c) : (c: string) => (changed as readonly string[]).includes(c);
+  const out: Row = {};
+  for (const c of Object.keys(image)) if (primaryKey.includes(c) || has(c)) out[c] = image[c];
+  return out;
 }
 
 /**

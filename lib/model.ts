@@ -19,6 +19,11 @@ export interface RowChange {
   action: RowAction;
   before?: Row;
   after?: Row;
+  /**
+   * Field mode only: the non-key columns an update writes (target names). Absent means the whole
+   * row; see lib/columns.ts.
+   */
+  changed?: string[];
 }
 
 /** A binlog position. `file`/`pos` are exact for the server read; `gtid` travels with them when known. */

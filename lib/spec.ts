@@ -3,6 +3,7 @@
  * databases. It holds no secret (data sources name their password variables) and no row data.
  */
 import type { DataSourceConfig, MysqlSourceConfig, PipelineConfig, StageConfig } from './config/schema.js';
+import type { DerivedColumn } from './columns.js';
 import type { WhereSpec } from './filter.js';
 import type { BinlogPosition } from './model.js';
 
@@ -26,6 +27,14 @@ export interface TableMapping {
   where?: WhereSpec;
   /** Absolute path of the processor module for this table (the rule's, else the pipeline's). */
   processor?: string;
+  /** Source primary-key columns (source names): what `consistency: backQuery` re-reads by. */
+  sourceKey?: string[];
+  /** Column groups, by target name: when one changes, field mode writes the whole group. */
+  groups?: string[][];
+  /** Target columns seaotter fills (constant, source table name, copy of a column). */
+  derived?: DerivedColumn[];
+  /** `field`: updates write only their changed columns; absent means whole rows. */
+  mode?: 'field';
 }
 
 /** Everything a pipeline needs to run, resolved and checked by `pipeline apply`. */

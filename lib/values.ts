@@ -103,6 +103,7 @@ export function encodeChange(change: RowChange): Record<string, unknown> {
   const out: Record<string, unknown> = { schema: change.schema, table: change.table, action: change.action };
   if (change.before) out.before = encodeRow(change.before);
   if (change.after) out.after = encodeRow(change.after);
+  if (change.changed) out.changed = change.changed;
   return out;
 }
 
@@ -117,6 +118,10 @@ export function decodeChange(obj: unknown): RowChange {
   const change: RowChange = { schema: c.schema, table: c.table, action: c.action as RowAction };
   if (c.before !== undefined) change.before = decodeRow(c.before);
   if (c.after !== undefined) change.after = decodeRow(c.after);
+  if (c.changed !== undefined) {
+    if (!Array.isArray(c.changed) || c.changed.some((x) => typeof x !== 'string')) throw new TypeError('staged change with a malformed column list');
+    change.changed = c.changed as string[];
+  }
   if (change.action !== 'insert' && !change.before) throw new TypeError(`staged ${change.action} on ${c.schema}.${c.table} without before image`);
   if (change.action !== 'delete' && !change.after) throw new TypeError(`staged ${change.action} on ${c.schema}.${c.table} without after image`);
   return change;

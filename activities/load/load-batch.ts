@@ -18,6 +18,7 @@ import type { PipelineSpec } from '../../lib/spec.js';
 import type { Resources } from '../resources.js';
 import { openStage } from '../stage/stage.js';
 import type { TransformResult } from '../transform/transform-batch.js';
+import { backQueryRef } from '../extract/extract-batch.js';
 import { ensureCheckpointTable, maxStatementBytes } from './target-meta.js';
 import { classifyMysqlError } from './errors.js';
 import { deadLetterPath, runStepSkippingRefused, writeDeadLetters, type DeadLetter } from './dead-letter.js';
@@ -158,7 +159,7 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
     conn.release();
   }
   // The batch is durable on the target; its staged files are no longer needed by anyone.
-  await Promise.allSettled([stage.remove(batch.ref), stage.remove(transformed.ref)]);
+  await Promise.allSettled([stage.remove(batch.ref), stage.remove(transformed.ref), stage.remove(backQueryRef(spec.id, batch.seq))]);
   return {
     rowsApplied: batch.rows - refused.length,
     alreadyApplied: false,

@@ -1,11 +1,13 @@
 /**
  * What transform does to the changes of one table, in this order: the row filter (so the target
- * holds exactly the rows that pass), the processor, then column mapping. Filter and processor see
+ * holds exactly the rows that pass), the processor, then column mapping (with derived columns,
+ * and in field mode the update's changed columns). Filter and processor see
  * source table and column names. Anything that goes wrong here is the data's or the user code's
  * fault, so it fails for good ('TransformFailed') and halts the pipeline with a message naming the
  * table and the row's primary key, never the whole row.
  */
 import { ApplicationFailure } from '@temporalio/activity';
+import { addDerived, toFieldChange } from '../../lib/columns.js';
 import { compileFilter, FilterColumnError, filterChange } from '../../lib/filter.js';
 import { mapChange } from '../../lib/mapping.js';
 import type { Row, RowChange, SqlValue } from '../../lib/model.js';
@@ -131,7 +133,10 @@ export async function prepareTableTransform(spec: PipelineSpec, mapping: TableMa
         }
       }
       try {
-        return mapChange(kept, mapping);
+        // Derived columns and field mode work on target names (lib/columns.ts).
+        const mapped = toFieldChange(addDerived(mapChange(kept, mapping), kept, mapping), mapping);
+        if (!mapped) t.filtered++;
+        return mapped;
       } catch (err) {
         throw failed(`transform of ${table} failed on row ${formatKey(kept.after ?? kept.before, key)}: ${(err as Error).message}`);
       }

@@ -4,7 +4,9 @@
  */
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { configSchema, type SeaotterConfig } from './schema.js';
+import { checkColumnRules } from '../columns.js';
 import { parseTablePattern } from '../mapping.js';
+import { overlappingRules } from './overlap.js';
 
 /** One problem in a config, by path. */
 export interface ConfigProblem {
@@ -97,6 +99,7 @@ export function checkReferences(config: SeaotterConfig): ConfigProblem[] {
         if (max > pattern.groups) add(`${tat}.target`, `uses $${max} but the source pattern has ${pattern.groups} group(s)`);
       }
       if (t.columns?.include && t.columns.exclude) add(`${tat}.columns`, 'give include or exclude, not both');
+      for (const c of checkColumnRules(t.columns)) add(`${tat}.${c.path}`, c.message);
       for (const [k, f] of (t.files ?? []).entries()) {
         for (const side of ['from', 'to'] as const) {
           const store = sources[f[side]];
@@ -105,16 +108,7 @@ export function checkReferences(config: SeaotterConfig): ConfigProblem[] {
         }
       }
     });
-    // Two rules matching the same exact table is ambiguous; regex overlaps are checked against
-    // real table names at `pipeline apply`.
-    const exact = new Map<string, number>();
-    p.tables.forEach((t, j) => {
-      const pattern = parseTablePattern(t.source);
-      if (!pattern.ok || pattern.kind !== 'exact') return;
-      const prev = exact.get(t.source);
-      if (prev !== undefined) add(`${at}.tables[${j}].source`, `"${t.source}" is also mapped by ${at}.tables[${prev}]`);
-      else exact.set(t.source, j);
-    });
+    for (const o of overlappingRules(p.tables.map((t) => t.source), at)) add(o.path, o.message);
 
     if (p.twoWay) {
       const peer = config.pipelines.find((q) => q.id === p.twoWay!.peer);

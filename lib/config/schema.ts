@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { validateWhere, type WhereSpec } from '../filter.js';
+import { columnRules, syncMode } from './columns-schema.js';
 
 const name = z.string().regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "-" or "." only');
 const datacenter = name;
@@ -65,13 +66,9 @@ const tableRule = z.strictObject({
   source: z.string().min(3),
   /** `schema.table` on the target; defaults to the source name. May use `$1` from a regex. */
   target: z.string().min(3).optional(),
-  columns: z
-    .strictObject({
-      include: z.array(z.string().min(1)).optional(),
-      exclude: z.array(z.string().min(1)).optional(),
-      rename: z.record(z.string(), z.string().min(1)).optional(),
-    })
-    .optional(),
+  columns: columnRules.optional(),
+  /** Replaces the pipeline's `mode` for this rule's tables. */
+  mode: syncMode.optional(),
   where: where.optional(),
   /** Replaces the pipeline's `processor` for this rule's tables. */
   processor: processor.optional(),
@@ -104,6 +101,8 @@ const pipeline = z.strictObject({
     .prefault({}),
   ddl: z.enum(['apply', 'skip']).default('skip'),
   consistency: z.enum(['binlog', 'backQuery']).default('binlog'),
+  /** `row` writes whole rows; `field` writes only the changed columns (and their groups) of an update. */
+  mode: syncMode.default('row'),
   twoWay: z.strictObject({ peer: name }).optional(),
   /** Processor for every table rule that names none. */
   processor: processor.optional(),

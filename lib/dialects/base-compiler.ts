@@ -1,7 +1,7 @@
 /**
  * The compiler shared by every dialect. Dialects differ in small hooks (identifier quoting,
  * placeholders, the names of seaotter's own table) and in the statements whose syntax really
- * differs (upsert, delete, checkpoint upsert, DDL).
+ * differs (upsert, delete, field-mode update, checkpoint upsert, DDL).
  */
 import type { LoadStep, TableRef } from '../load-plan.js';
 import type { CheckpointWrite, CompiledQuery, CompiledStep, QueryCompiler } from './dialect.js';
@@ -17,6 +17,7 @@ export abstract class BaseQueryCompiler implements QueryCompiler {
 
   abstract compileUpsert(step: LoadStep): CompiledStep;
   abstract compileDelete(step: LoadStep): CompiledStep;
+  abstract compileUpdate(step: LoadStep): CompiledStep;
   abstract compileCheckpointUpsert(metaSchema: string, checkpoint: CheckpointWrite): CompiledQuery;
   abstract compileCheckpointTableDdl(metaSchema: string): CompiledQuery;
 
@@ -26,7 +27,14 @@ export abstract class BaseQueryCompiler implements QueryCompiler {
   }
 
   compileStep(step: LoadStep): CompiledStep {
-    return step.kind === 'upsert' ? this.compileUpsert(step) : this.compileDelete(step);
+    switch (step.kind) {
+      case 'upsert':
+        return this.compileUpsert(step);
+      case 'delete':
+        return this.compileDelete(step);
+      case 'update':
+        return this.compileUpdate(step);
+    }
   }
 
   compileCheckpointSelect(metaSchema: string, pipelineId: string): CompiledQuery {
@@ -77,6 +85,19 @@ export abstract class BaseQueryCompiler implements QueryCompiler {
     }
     const nonKey = step.columns.filter((c) => !step.key.includes(c));
     if (kind === 'delete' && nonKey.length > 0) throw new Error(`${where}: delete step by non-key column ${nonKey[0]}`);
+    if (kind === 'update' && nonKey.length === 0) throw new Error(`${where}: update step without a column to set`);
     return nonKey;
+  }
+
+  /**
+   * One row's `UPDATE t SET a = p1, b = p2 WHERE k = p3`, and for each placeholder in order the
+   * index of its value in a step row (non-key columns, then the key).
+   */
+  protected singleRowUpdate(step: LoadStep): { sql: string; order: number[] } {
+    const nonKey = this.checkStep(step, 'update');
+    const order = [...nonKey, ...step.key].map((c) => step.columns.indexOf(c));
+    const set = nonKey.map((c, i) => `${this.quoteIdentifier(c)} = ${this.placeholder(i + 1)}`).join(', ');
+    const where = step.key.map((k, i) => `${this.quoteIdentifier(k)} = ${this.placeholder(nonKey.length + i + 1)}`).join(' AND ');
+    return { sql: `UPDATE ${this.tableName(step.table)} SET ${set} WHERE ${where}`, order };
   }
 }

@@ -38,6 +38,8 @@ export interface QueryCompiler {
   compileStep(step: LoadStep): CompiledStep;
   compileUpsert(step: LoadStep): CompiledStep;
   compileDelete(step: LoadStep): CompiledStep;
+  /** Field mode: sets the step's non-key columns of rows matched by key; a row the target lacks stays absent. */
+  compileUpdate(step: LoadStep): CompiledStep;
   /** Reads (and locks, `FOR UPDATE`) the pipeline's checkpoint: columns `seq`, `position`, `rows_applied`. */
   compileCheckpointSelect(metaSchema: string, pipelineId: string): CompiledQuery;
   compileCheckpointUpsert(metaSchema: string, checkpoint: CheckpointWrite): CompiledQuery;

@@ -200,3 +200,73 @@ test('a data source that is not listening → pipeline apply exits 2', async () 
   assert.match(r.stderr, new RegExp(`cannot reach data source src at 127\\.0\\.0\\.1:${port}`));
   await assertNoWorkflow('dbdown');
 });
+
+test('config check: overlapping rules (both named), a bad regex and a group of an excluded column, each by path; then a missing processor', async () => {
+  const file = await configFile(
+    'columns.yaml',
+    `${cluster.dataSourcesYaml()}
+pipelines:
+  - id: cols
+    source: src
+    target: dst
+    tables:
+      - source: "shop\\\\.go+d"
+      - source: shop.good
+      - source: "shop\\\\.(bad"
+      - source: shop.orders
+        columns: { exclude: [note], groups: [[qty, note]] }
+`,
+  );
+  const r = await run(['config', 'check', '--config', file]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /3 problem\(s\)/);
+  assert.match(r.stderr, /^\s*pipelines\[0\]\.tables\[1\]\.source: shop\.good is matched by both pipelines\[0\]\.tables\[0\] \("shop\\\.go\+d"\) and pipelines\[0\]\.tables\[1\] \("shop\.good"\)/m);
+  assert.match(r.stderr, /^\s*pipelines\[0\]\.tables\[2\]\.source: not a valid regex/m);
+  assert.match(r.stderr, /^\s*pipelines\[0\]\.tables\[3\]\.columns\.groups\[0\]\[1\]: "note" is excluded/m);
+
+  const proc = await configFile('processor.yaml', `${pipelineYaml('proc', ['shop.good'])}    processor: ./processors/none.mjs\n`);
+  const p = await run(['config', 'check', '--config', proc]);
+  assert.equal(p.code, 1, p.stderr);
+  assert.ok(p.stderr.includes(`pipelines[0].processor: cannot read module ${path.join(cluster.dir, 'processors', 'none.mjs')}: no such file`), p.stderr);
+});
+
+test('pipeline apply refuses overlapping regexes and column rules naming columns the source table lacks, by path and table; starts nothing', async () => {
+  const file = await configFile(
+    'apply-columns.yaml',
+    `${cluster.dataSourcesYaml()}
+pipelines:
+  - id: overlap
+    source: src
+    target: dst
+    tables:
+      - source: "shop\\\\.(good|nopk2)"
+      - source: "shop\\\\.go+d"
+  - id: badcols
+    source: src
+    target: dst
+    tables:
+      - source: shop.orders
+        columns:
+          exclude: [note, nope]
+          rename: { qtty: q }
+          groups: [[qty, ghost]]
+          add: { origin: { copy: missing } }
+        where: { gone: 1 }
+`,
+  );
+  const r = await run(['pipeline', 'apply', '--config', file]);
+  assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stderr, /pipelines\.overlap\.tables\[1\]: shop\.good is matched by both pipelines\.overlap\.tables\[0\] \("shop\\\.\(good\|nopk2\)"\) and tables\[1\] \("shop\\\.go\+d"\)/);
+  const at = 'pipelines.badcols.tables[0]';
+  for (const line of [
+    `${at}.columns.exclude: the source table shop.orders has no column "nope"`,
+    `${at}.columns.rename.qtty: the source table shop.orders has no column "qtty"`,
+    `${at}.columns.groups[0][1]: the source table shop.orders has no column "ghost"`,
+    `${at}.columns.add.origin.copy: the source table shop.orders has no column "missing"`,
+    `${at}.where: the source table shop.orders has no column "gone"`,
+  ]) {
+    assert.ok(r.stderr.includes(line), `missing "${line}" in:\n${r.stderr}`);
+  }
+  await assertNoWorkflow('overlap');
+  await assertNoWorkflow('badcols');
+});

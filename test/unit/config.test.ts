@@ -142,6 +142,42 @@ const cases: Case[] = [
     message: /"shop\.orders" is also mapped by pipelines\[0\]\.tables\[0\]/,
   },
   {
+    name: 'an exact table that another rule\'s regex also matches (both rules named)',
+    text: config({ pipelines: [pipeline({ tables: '[{ source: "shop\\\\.order_\\\\d+" }, { source: shop.order_7 }]' })] }),
+    path: 'pipelines[0].tables[1].source',
+    message: /shop\.order_7 is matched by both pipelines\[0\]\.tables\[0\] \("shop\\\.order_\\d\+"\) and pipelines\[0\]\.tables\[1\] \("shop\.order_7"\)/,
+  },
+  {
+    name: 'a column group with an excluded column',
+    text: config({ pipelines: [pipeline({ tables: '[{ source: shop.orders, columns: { exclude: [zip], groups: [[street, zip]] } }]' })] }),
+    path: 'pipelines[0].tables[0].columns.groups[0][1]',
+    message: /"zip" is excluded, so it cannot be in a group/,
+  },
+  {
+    name: 'an empty column group',
+    text: config({ pipelines: [pipeline({ tables: '[{ source: shop.orders, columns: { groups: [[]] } }]' })] }),
+    path: 'pipelines[0].tables[0].columns.groups[0]',
+    message: /at least one column/,
+  },
+  {
+    name: 'a derived column that is also a rename target',
+    text: config({ pipelines: [pipeline({ tables: '[{ source: shop.orders, columns: { rename: { dc: region }, add: { region: { value: hz } } } }]' })] }),
+    path: 'pipelines[0].tables[0].columns.add.region',
+    message: /already the target of rename dc/,
+  },
+  {
+    name: 'a derived column of an unknown kind',
+    text: config({ pipelines: [pipeline({ tables: '[{ source: shop.orders, columns: { add: { region: { expr: "1+1" } } } }]' })] }),
+    path: 'pipelines[0].tables[0].columns.add.region',
+    message: /expected \{ value: … \}, \{ source: table \| schema \| name \} or \{ copy: column \}/,
+  },
+  {
+    name: "mode 'diff'",
+    text: config({ pipelines: [pipeline({ extra: ['    mode: diff'] })] }),
+    path: 'pipelines[0].mode',
+    message: /row.*field/,
+  },
+  {
     name: 'batch.maxRows 0',
     text: config({ pipelines: [pipeline({ extra: ['    batch: { maxRows: 0 }'] })] }),
     path: 'pipelines[0].batch.maxRows',
@@ -340,6 +376,8 @@ test('several reference mistakes at once are all listed, each by path', () => {
       'pipelines[0].tables[1].target',
       'pipelines[0].tables[2].columns',
       'pipelines[0].tables[3].source',
+      // s.t is also matched by the regex of tables[1].
+      'pipelines[0].tables[2].source',
       'pipelines[0].twoWay.peer',
       'pipelines[1].id',
       'pipelines[1].target',

@@ -70,6 +70,42 @@ const cases: { name: string; compile: (c: QueryCompiler) => CompiledStep; expect
     },
   },
   {
+    name: 'field-mode update, one row: a plain UPDATE by key',
+    compile: (c) => c.compileStep(step('update', 'T', ['ID', 'NAME', 'PIC'], ['ID'], [[1, 'a', null]])),
+    expect: {
+      mysql: { sql: 'UPDATE `S`.`T` SET `NAME` = ?, `PIC` = ? WHERE `ID` = ?', params: ['a', null, 1] },
+      oracle: { sql: 'UPDATE "S"."T" SET "NAME" = :1, "PIC" = :2 WHERE "ID" = :3', rows: [['a', null, 1]] },
+    },
+  },
+  {
+    name: 'field-mode update, several rows, two columns',
+    compile: (c) => c.compileStep(step('update', 'T', ['ID', 'A', 'B'], ['ID'], [[1, 'a1', 'b1'], [2, 'a2', Buffer.from([2])]])),
+    expect: {
+      mysql: {
+        sql: 'UPDATE `S`.`T` SET `A`=CASE WHEN `ID`=? THEN ? WHEN `ID`=? THEN ? ELSE `A` END,' +
+          ' `B`=CASE WHEN `ID`=? THEN ? WHEN `ID`=? THEN ? ELSE `B` END WHERE `ID` IN (?,?)',
+        params: [1, 'a1', 2, 'a2', 1, 'b1', 2, Buffer.from([2]), 1, 2],
+      },
+      oracle: { sql: 'UPDATE "S"."T" SET "A" = :1, "B" = :2 WHERE "ID" = :3', rows: [['a1', 'b1', 1], ['a2', Buffer.from([2]), 2]] },
+    },
+  },
+  {
+    name: 'field-mode update, several rows, composite key not leading',
+    compile: (c) => c.compileUpdate(step('update', 'T', ['V', 'A', 'B'], ['A', 'B'], [['x', 1, 2], ['y', 3, 4]])),
+    expect: {
+      mysql: {
+        sql: 'UPDATE `S`.`T` SET `V`=CASE WHEN `A`=? AND `B`=? THEN ? WHEN `A`=? AND `B`=? THEN ? ELSE `V` END WHERE (`A`,`B`) IN ((?,?),(?,?))',
+        params: [1, 2, 'x', 3, 4, 'y', 1, 2, 3, 4],
+      },
+      oracle: { sql: 'UPDATE "S"."T" SET "V" = :1 WHERE "A" = :2 AND "B" = :3', rows: [['x', 1, 2], ['y', 3, 4]] },
+    },
+  },
+  {
+    name: 'an update step with nothing to set is refused',
+    compile: (c) => c.compileStep(step('update', 'T', ['ID'], ['ID'], [[1], [2]])),
+    expect: { mysql: { error: /S\.T: update step without a column to set/ }, oracle: { error: /S\.T: update step without a column to set/ } },
+  },
+  {
     name: 'checkpoint select, locking the row',
     compile: (c) => c.compileCheckpointSelect('meta', 'orders'),
     expect: {

@@ -168,3 +168,30 @@ test('property: the plan applied step by step equals the raw changes, and never 
     assert.deepEqual([...new Set(steps.map((s) => s.table.table))], [...new Set(['u', 'm'].filter((t) => changes.some((c) => c.table === t)))], `seed ${seed}: weight order`);
   }
 });
+
+test('field mode: partial updates load after upserts as update steps, grouped by the columns they set', () => {
+  const fu = (t: string, before: Row, after: Row, changed: string[]): RowChange => ({ ...upd(t, before, after), changed });
+  const steps = planLoad([
+    fu('t', { id: 1, a: 0, b: 0 }, { id: 1, a: 1, b: 0 }, ['a']),
+    fu('t', { id: 2, a: 0, b: 0 }, { id: 2, a: 0, b: 2 }, ['b']),
+    fu('t', { id: 3, a: 0, b: 0 }, { id: 3, a: 3, b: 0 }, ['a']),
+    ins('t', { id: 4, a: 4, b: 4 }),
+    fu('t', { id: 4, a: 4, b: 4 }, { id: 4, a: 5, b: 4 }, ['a']),
+  ], [table('t')], big);
+  assert.deepEqual(brief(steps), [
+    'upsert t(id,a,b) [[4,5,4]]',
+    'update t(id,a) [[1,1],[3,3]]',
+    'update t(id,b) [[2,2]]',
+  ]);
+  // In binlog order (another unique key), a partial update stays an update where it happened.
+  const u = table('u', 0, [['a']]);
+  const ordered = planLoad([ins('u', { id: 1, a: 1, b: 0 }), fu('u', { id: 1, a: 1, b: 0 }, { id: 1, a: 1, b: 9 }, ['b'])], [u], big);
+  assert.deepEqual(brief(ordered), ['upsert u(id,a,b) [[1,1,0]]', 'update u(id,b) [[1,9]]']);
+});
+
+test(`field mode: update steps hold at most MAX_UPDATE_ROWS rows`, async () => {
+  const { MAX_UPDATE_ROWS } = await import('../../lib/load-plan.js');
+  const changes = Array.from({ length: MAX_UPDATE_ROWS * 2 + 1 }, (_, i): RowChange => ({ ...upd('t', { id: i, a: 0 }, { id: i, a: 1 }), changed: ['a'] }));
+  const steps = planLoad(changes, [table('t')], big);
+  assert.deepEqual(steps.map((s) => `${s.kind} ${s.rows.length}`), [`update ${MAX_UPDATE_ROWS}`, `update ${MAX_UPDATE_ROWS}`, 'update 1']);
+});

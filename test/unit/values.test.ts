@@ -91,9 +91,11 @@ test('changes of every action round-trip as JSON lines', () => {
     { schema: 'shop', table: 'orders', action: 'insert', after: { id: '18446744073709551615', pic: bytes } },
     { schema: 'shop', table: 'orders', action: 'update', before: { id: 1, n: -0 }, after: { id: 2, n: NaN } },
     { schema: 'shop', table: 'orders', action: 'delete', before: { id: 3, note: 'line\nbreak' } },
+    // Field mode: the columns an update writes travel with it.
+    { schema: 'shop', table: 'orders', action: 'update', before: { id: 4, a: 1 }, after: { id: 4, a: 2 }, changed: ['a'] },
   ];
   const text = stringifyChanges(changes);
-  assert.equal(text.split('\n').length, 4);
+  assert.equal(text.split('\n').length, 5);
   assert.deepEqual(parseChanges(text), changes);
   assert.deepEqual(decodeChange(JSON.parse(JSON.stringify(encodeChange(changes[1])))), changes[1]);
   assert.deepEqual(parseChanges(''), []);
@@ -101,6 +103,7 @@ test('changes of every action round-trip as JSON lines', () => {
 });
 
 test('bad input is refused, not guessed at', () => {
+  assert.throws(() => decodeChange({ schema: 's', table: 't', action: 'update', before: {}, after: {}, changed: [1] }), /malformed column list/);
   assert.throws(() => encodeRow({ d: new Date() as unknown as SqlValue }), /column d: cannot stage a value of type Date/);
   assert.throws(() => encodeRow({ n: 1n as unknown as SqlValue }), /type bigint/);
   assert.throws(() => decodeRow({ x: { $q: 1 } }), /column x: not a staged value/);

@@ -50,6 +50,39 @@ export class MysqlQueryCompiler extends BaseQueryCompiler {
     return { kind: 'query', sql, params: flatten(step.rows) };
   }
 
+  /**
+   * One row: a plain UPDATE. Several: one statement that finds rows by key (`WHERE key IN`) and
+   * picks each column's value by key with a CASE (its ELSE keeps the value, should a key compare
+   * equal in IN but not in the CASE).
+   */
+  override compileUpdate(step: LoadStep): CompiledQuery {
+    if (step.rows.length === 1) {
+      const { sql, order } = this.singleRowUpdate(step);
+      return { kind: 'query', sql, params: order.map((i) => step.rows[0][i]) };
+    }
+    const nonKey = this.checkStep(step, 'update');
+    const keyAt = step.key.map((k) => step.columns.indexOf(k));
+    const when = `WHEN ${step.key.map((k) => `${this.quoteIdentifier(k)}=?`).join(' AND ')} THEN ?`;
+    const params: SqlValue[] = [];
+    const sets = nonKey.map((c) => {
+      const at = step.columns.indexOf(c);
+      for (const row of step.rows) {
+        for (const i of keyAt) params.push(row[i]);
+        params.push(row[at]);
+      }
+      const q = this.quoteIdentifier(c);
+      return `${q}=CASE ${new Array<string>(step.rows.length).fill(when).join(' ')} ELSE ${q} END`;
+    });
+    const single = step.key.length === 1;
+    const tuple = single ? '?' : `(${this.placeholders(step.key.length)})`;
+    const target = single ? this.quoteIdentifier(step.key[0]) : `(${this.columnList(step.key)})`;
+    for (const row of step.rows) for (const i of keyAt) params.push(row[i]);
+    const sql =
+      `UPDATE ${this.tableName(step.table)} SET ${sets.join(', ')}` +
+      ` WHERE ${target} IN (${new Array<string>(step.rows.length).fill(tuple).join(',')})`;
+    return { kind: 'query', sql, params };
+  }
+
   override compileCheckpointUpsert(metaSchema: string, checkpoint: CheckpointWrite): CompiledQuery {
     const c = (name: CheckpointName): string => this.cp(name);
     const sql =

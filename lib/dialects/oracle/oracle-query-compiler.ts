@@ -43,6 +43,11 @@ export class OracleQueryCompiler extends BaseQueryCompiler {
     return { kind: 'batch', sql: `DELETE FROM ${this.tableName(step.table)} WHERE ${where}`, rows: step.rows };
   }
 
+  override compileUpdate(step: LoadStep): CompiledBatch {
+    const { sql, order } = this.singleRowUpdate(step);
+    return { kind: 'batch', sql, rows: step.rows.map((row) => order.map((i) => row[i])) };
+  }
+
   override compileCheckpointUpsert(metaSchema: string, checkpoint: CheckpointWrite): CompiledQuery {
     const c = (name: CheckpointName): string => this.cp(name);
     const sql =
