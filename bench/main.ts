@@ -3,20 +3,20 @@
  * `npm run bench`: seaotter against MariaDB's native replication, in one run on this machine.
  *
  *   node dist/bench/main.js [--quick] [--seconds N] [--threads N] [--rate TPS] [--tables N] [--table-size N]
- *     [--backlog-rows N] [--backlog-tx-rows N] [--low-seconds N] [--low-tps N]
+ *     [--backlog-rows N] [--backlog-tx-rows N] [--small-tx-rows N] [--low-seconds N] [--low-tps N]
  *     [--max-rows N] [--max-wait-ms N] [--max-in-flight N]
  *
  * Starts a Temporal dev server, a source MariaDB, seaotter's target, two native replicas (one
  * single-threaded, one with 4 optimistic parallel workers) and a seaotter worker, then:
  *   1. lag under sysbench oltp_write_only;  2. catch-up after a backlog written while all were
- *   paused;  3. lag under low traffic;  4. CHECKSUM TABLE after each phase (exit 1 if seaotter's differ).
+ *   paused, once in 1000-row transactions and once in 10-row ones (2b);  3. lag under low traffic;  4. CHECKSUM TABLE after each phase (exit 1 if seaotter's differ).
  * Prints a table and a markdown table, and writes bench/results/<time>.json.
  * SEAOTTER_KEEP_TMP=1 keeps the servers' data and logs (path printed at start).
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { cpuBetween, cpuSnapshot, formatCpu, type CpuUse } from './cpu.js';
-import { barrier, catchUpPhase, lagPhase, verify, type LagPhaseResult, type VerifyResult } from './phases.js';
+import { barrier, catchUpPhase, lagPhase, verify, type CatchUpResult, type LagPhaseResult, type VerifyResult } from './phases.js';
 import { LEGEND, machineInfo, markdownTable, textTable, writeResults, type ResultRow } from './report.js';
 import { runningPids, startBench, stopAll, workerLogTail, type Bench } from './setup.js';
 import { scalar } from './verify.js';
@@ -25,7 +25,7 @@ import { killSysbench, lowTraffic, sysbench, type SysbenchResult } from './workl
 const started = Date.now();
 const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
 
-const NUMERIC = ['seconds', 'threads', 'rate', 'tables', 'table-size', 'backlog-rows', 'backlog-tx-rows', 'low-seconds', 'low-tps', 'max-rows', 'max-wait-ms', 'max-in-flight'];
+const NUMERIC = ['seconds', 'threads', 'rate', 'tables', 'table-size', 'backlog-rows', 'backlog-tx-rows', 'small-tx-rows', 'low-seconds', 'low-tps', 'max-rows', 'max-wait-ms', 'max-in-flight'];
 const options: Record<string, { type: 'string' | 'boolean' }> = { quick: { type: 'boolean' } };
 for (const k of NUMERIC) options[k] = { type: 'string' };
 const argv = parseArgs({ options, strict: true }).values as Record<string, string | boolean | undefined>;
@@ -47,6 +47,8 @@ const o = {
   tableSize: num('table-size', 10_000),
   backlogRows: num('backlog-rows', quick ? 100_000 : 1_000_000),
   backlogTxRows: num('backlog-tx-rows', 1000),
+  /** Rows per transaction of the second, OLTP-sized backlog (0: skip it). */
+  smallTxRows: argv['small-tx-rows'] === '0' ? 0 : num('small-tx-rows', 10),
   lowSeconds: num('low-seconds', quick ? 10 : 30),
   lowTps: num('low-tps', 10),
   batch: { maxRows: num('max-rows', 20000), maxWaitMs: num('max-wait-ms', 50), maxInFlight: num('max-in-flight', 4) },
@@ -132,21 +134,30 @@ async function main(): Promise<number> {
   log(`phase 1 done: ${sb.tps.toFixed(0)} tps; p99 lag ${b.copies.map((c) => `${c.name} ${p1.stats[c.name]!.p99Ms.toFixed(0)} ms`).join(', ')}`);
   await check('phase 1');
 
-  log(`phase 2: catch-up after a backlog of ${o.backlogRows.toLocaleString('en-US')} row changes (${o.backlogTxRows} per transaction)`);
-  const p2 = await measured('phase 2', () => catchUpPhase(b, { rowChanges: o.backlogRows, txRows: o.backlogTxRows, maxInFlight: o.batch.maxInFlight }, log));
-  rows.push({
-    phase: '2 catch-up', system: 'source (backlog write)', rowsPerSec: p2.backlog.rowChanges / p2.backlog.seconds,
-    note: `${p2.backlog.rowChanges.toLocaleString('en-US')} row changes in ${p2.backlog.transactions} transactions, ${p2.backlog.seconds.toFixed(1)} s`,
-  });
-  for (const c of b.copies) {
+  // Two backlogs: big transactions (each is one commit for every copy) and OLTP-sized ones (where
+  // a replica commits each transaction and seaotter batches thousands into one commit).
+  const catchUps: Record<string, CatchUpResult> = {};
+  for (const shape of [
+    { phase: '2 catch-up', key: 'catchUp', txRows: o.backlogTxRows, writers: 1 },
+    { phase: '2b catch-up, small tx', key: 'catchUpSmallTx', txRows: o.smallTxRows, writers: 8 },
+  ].filter((x) => x.txRows > 0)) {
+    log(`phase ${shape.phase}: a backlog of ${o.backlogRows.toLocaleString('en-US')} row changes, ${shape.txRows} per transaction, ${shape.writers} writer(s)`);
+    const p2 = await measured(`phase ${shape.phase}`, () => catchUpPhase(b, { rowChanges: o.backlogRows, txRows: shape.txRows, writers: shape.writers, maxInFlight: o.batch.maxInFlight }, log));
+    catchUps[shape.key] = p2;
     rows.push({
-      phase: '2 catch-up', system: c.label, rowsPerSec: p2.rowsPerSec[c.name],
-      ratio: c.name === 'seaotter' ? undefined : p2.rowsPerSec.seaotter! / p2.rowsPerSec[c.name]!,
-      note: `${p2.seconds[c.name]!.toFixed(1)} s to catch up` +
-        (c.name === 'seaotter' ? `; ${p2.seaotterInFlightAtResume} batches pre-captured at resume` : `; Seconds_Behind_Master ${p2.replicaSecondsBehindAfter[c.name]} after`),
+      phase: shape.phase, system: 'source (backlog write)', rowsPerSec: p2.backlog.rowChanges / p2.backlog.seconds,
+      note: `${p2.backlog.rowChanges.toLocaleString('en-US')} row changes in ${p2.backlog.transactions.toLocaleString('en-US')} transactions, ${p2.backlog.seconds.toFixed(1)} s`,
     });
+    for (const c of b.copies) {
+      rows.push({
+        phase: shape.phase, system: c.label, rowsPerSec: p2.rowsPerSec[c.name],
+        ratio: c.name === 'seaotter' ? undefined : p2.rowsPerSec.seaotter! / p2.rowsPerSec[c.name]!,
+        note: `${p2.seconds[c.name]!.toFixed(1)} s to catch up` +
+          (c.name === 'seaotter' ? `; ${p2.seaotterInFlightAtResume} batches pre-captured at resume` : `; Seconds_Behind_Master ${p2.replicaSecondsBehindAfter[c.name]} after`),
+      });
+    }
+    await check(`phase ${shape.phase}`);
   }
-  await check('phase 2');
 
   log(`phase 3: low traffic, ${o.lowTps} single-row transactions/s for ${o.lowSeconds} s (plus the heartbeat's 10/s)`);
   const p3 = await measured('phase 3', () => lagPhase(b, () => lowTraffic(b.src, o.lowTps, o.lowSeconds, o.tables, o.tableSize)));
@@ -167,7 +178,7 @@ async function main(): Promise<number> {
   console.log(`markdown:\n\n${markdownTable(rows, machine, settings)}${warnings.map((w) => `\n- WARNING ${w}`).join('')}\n`);
   const file = writeResults({
     startedAt: new Date(started).toISOString(), totalSeconds, ok, quick, settings: o, machine, servers: b.serverSettings, loadAverage: { before: loadBefore, after: os.loadavg() },
-    phases: { lagUnderLoad: p1, catchUp: p2, lowTraffic: p3 }, cpu, warnings, checksums: checks, rows,
+    phases: { lagUnderLoad: p1, ...catchUps, lowTraffic: p3 }, cpu, warnings, checksums: checks, rows,
   });
   log(`results written to ${file}; total ${totalSeconds.toFixed(0)} s`);
   if (!ok) console.error('FAILED: seaotter target differs from the source (see checksums above)');

@@ -105,7 +105,7 @@ export interface CatchUpResult {
 /** Pause all copies, write the backlog on the source, resume all at once and time the catch-up. */
 export async function catchUpPhase(
   b: Bench,
-  o: { rowChanges: number; txRows: number; maxInFlight: number },
+  o: { rowChanges: number; txRows: number; writers: number; maxInFlight: number },
   log: (l: string) => void,
 ): Promise<CatchUpResult> {
   const replicas = b.copies.filter((c) => c.name !== 'seaotter');
@@ -118,7 +118,9 @@ export async function catchUpPhase(
   await Promise.all(replicas.map((r) => waitUntil(`${r.label} SQL thread stopped`, async () => (await replicaState(r.probe)).sqlRunning === 'No', 60_000)));
   log('catch-up: seaotter paused, replica SQL threads stopped; writing the backlog');
 
-  const backlog = await writeBacklog(b.src, o.rowChanges, o.txRows, (await backlogMaxId(b.src)) + 1);
+  const extra = await Promise.all(Array.from({ length: o.writers - 1 }, () => b.source.connect()));
+  const backlog = await writeBacklog([b.src, ...extra], o.rowChanges, o.txRows, (await backlogMaxId(b.src)) + 1)
+    .finally(() => Promise.all(extra.map((c) => c.end())));
   const token = await writeMarker(b.src);
   const endGtid = await scalar(b.src, 'SELECT @@gtid_binlog_pos');
   log(`catch-up: backlog of ${backlog.rowChanges.toLocaleString('en-US')} row changes in ${backlog.transactions} transactions written in ${backlog.seconds.toFixed(1)} s; ` +

@@ -85,29 +85,30 @@ export interface BacklogResult {
 
 /**
  * Writes about `rowChanges` row changes to bench.backlog in transactions of `txRows` rows:
- * transactions alternate between inserting a new block of ids and updating that block.
- * `startId` lets a second backlog continue after the first.
+ * transactions alternate between inserting a new block of ids and updating that block. Each
+ * connection in `writers` takes every n-th block (insert, then update), so small transactions
+ * can be written at the speed of several clients. `startId` lets a second backlog follow the first.
  */
-export async function writeBacklog(source: Connection, rowChanges: number, txRows: number, startId = 1): Promise<BacklogResult> {
+export async function writeBacklog(writers: Connection[], rowChanges: number, txRows: number, startId = 1): Promise<BacklogResult> {
   const t0 = Date.now();
+  const blocks = Math.ceil(rowChanges / (2 * txRows));
   let changed = 0;
   let transactions = 0;
-  for (let i = 0; changed < rowChanges; i++) {
-    const n = Math.min(txRows, rowChanges - changed);
-    const first = startId + Math.floor(i / 2) * txRows;
-    if (i % 2 === 0) {
+  let next = 0;
+  await Promise.all(writers.map(async (source) => {
+    for (let block = next++; block < blocks; block = next++) {
+      const first = startId + block * txRows;
+      const n = Math.min(txRows, Math.ceil((rowChanges - block * 2 * txRows) / 2));
       const values = Array.from({ length: n }, (_, j) => {
         const id = first + j;
         return [id, (id * 7919) % 100_000, `row ${id} ${'abcdefghij'.repeat(4)}`, 0];
       });
-      const [r] = await source.query('INSERT INTO bench.backlog (id, k, v, n) VALUES ?', [values]);
-      changed += (r as { affectedRows: number }).affectedRows;
-    } else {
-      const [r] = await source.query("UPDATE bench.backlog SET n = n + 1, v = CONCAT('upd ', id) WHERE id BETWEEN ? AND ?", [first, first + n - 1]);
-      changed += (r as { affectedRows: number }).affectedRows;
+      const [ins] = await source.query('INSERT INTO bench.backlog (id, k, v, n) VALUES ?', [values]);
+      const [upd] = await source.query("UPDATE bench.backlog SET n = n + 1, v = CONCAT('upd ', id) WHERE id BETWEEN ? AND ?", [first, first + n - 1]);
+      changed += (ins as { affectedRows: number }).affectedRows + (upd as { affectedRows: number }).affectedRows;
+      transactions += 2;
     }
-    transactions++;
-  }
+  }));
   return { rowChanges: changed, transactions, seconds: (Date.now() - t0) / 1000 };
 }
 
