@@ -12,7 +12,7 @@ import type { MysqlSourceConfig, PipelineConfig, SeaotterConfig } from '../lib/c
 import { whereColumns } from '../lib/filter.js';
 import { matchTable, splitName } from '../lib/mapping.js';
 import { parsePosition, type BinlogPosition } from '../lib/model.js';
-import { taskQueueFor, type ColumnMapping, type PipelineSpec, type TableMapping } from '../lib/spec.js';
+import { taskQueueFor, type ColumnMapping, type PipelineSpec, type TableMapping, type TableRuleSpec } from '../lib/spec.js';
 import { mysqlOptions } from '../activities/resources.js';
 import { isUnreachable, UnreachableError, UserError } from './errors.js';
 
@@ -116,7 +116,7 @@ async function checkProcessor(file: string, at: string, problems: string[]): Pro
   return abs;
 }
 
-async function mapTables(p: PipelineConfig, src: Conn, dst: Conn, problems: string[]): Promise<TableMapping[]> {
+async function mapTables(p: PipelineConfig, src: Conn, dst: Conn, problems: string[], rules: TableRuleSpec[]): Promise<TableMapping[]> {
   const all = await listTables(src);
   const mappings: TableMapping[] = [];
   const claimed = new Map<string, number>();
@@ -124,6 +124,14 @@ async function mapTables(p: PipelineConfig, src: Conn, dst: Conn, problems: stri
   for (const [i, rule] of p.tables.entries()) {
     const at = `pipelines.${p.id}.tables[${i}]`;
     const processor = rule.processor === undefined ? pipelineProcessor : await checkProcessor(rule.processor, at, problems);
+    rules.push({
+      source: rule.source,
+      ...(rule.target !== undefined ? { target: rule.target } : {}),
+      ...(rule.columns ? { columns: rule.columns } : {}),
+      ...(rule.where ? { where: rule.where } : {}),
+      weight: rule.weight,
+      ...(processor ? { processor } : {}),
+    });
     const matched = all
       .map((t) => ({ ...t, target: matchTable(rule, t.schema, t.table) }))
       .filter((t): t is { schema: string; table: string; target: string } => t.target !== null);
@@ -167,6 +175,7 @@ async function mapTables(p: PipelineConfig, src: Conn, dst: Conn, problems: stri
         weight: rule.weight,
         ...(rule.where ? { where: rule.where } : {}),
         ...(processor ? { processor } : {}),
+        rule: i,
       });
     }
   }
@@ -202,7 +211,6 @@ export async function resolvePipelines(config: SeaotterConfig): Promise<Resolved
     }
     if (p.tables.some((t) => t.files?.length)) problems.push(`pipelines.${p.id}: file rules are not supported by this build yet`);
     if (p.consistency === 'backQuery') problems.push(`pipelines.${p.id}.consistency: backQuery is not supported by this build yet`);
-    if (p.ddl === 'apply') problems.push(`pipelines.${p.id}.ddl: "apply" is not supported by this build yet; use "skip"`);
     if (p.load.mode === 'parallel') problems.push(`pipelines.${p.id}.load.mode: "parallel" is not supported by this build yet`);
     if (p.twoWay) problems.push(`pipelines.${p.id}.twoWay: two-way sync is not supported by this build yet`);
     if (config.stage.type !== 'local') problems.push('stage: only { type: local } is supported by this build yet');
@@ -210,7 +218,8 @@ export async function resolvePipelines(config: SeaotterConfig): Promise<Resolved
     const dst = await connectDatabase(p.target, target);
     try {
       problems.push(...(await checkSourceBinlog(src, p.source)));
-      const tables = await mapTables(p, src, dst, problems);
+      const rules: TableRuleSpec[] = [];
+      const tables = await mapTables(p, src, dst, problems, rules);
       const checkpoint = await readCheckpoint(dst, target.metaSchema, p.id);
       const start = checkpoint?.position ?? (await resolveStart(src, p));
       const body = {
@@ -221,6 +230,7 @@ export async function resolvePipelines(config: SeaotterConfig): Promise<Resolved
         target,
         stage: config.stage,
         tables,
+        rules,
         batch: p.batch,
         load: p.load,
         ddl: p.ddl,

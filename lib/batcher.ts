@@ -2,9 +2,10 @@
  * Cuts a stream of binlog transactions into batches. A batch always holds whole transactions:
  * rows are buffered per transaction and only join the batch at its commit, and a batch's `to`
  * position is always a commit (or rotate) boundary, so a resume never starts mid-transaction.
- * A batch holds at most `maxRows` rows, unless one transaction alone is larger.
+ * A batch holds at most `maxRows` rows, unless one transaction alone is larger. A DDL statement
+ * is a batch of its own (cut before and after it), so a batch's rows all have one table layout.
  */
-import type { BinlogPosition, RowChange } from './model.js';
+import type { BinlogPosition, CapturedDdl, RowChange } from './model.js';
 
 /** A batch ready to stage and submit. */
 export interface CutBatch {
@@ -14,6 +15,8 @@ export interface CutBatch {
   transactions: number;
   firstEventTime: number;
   lastEventTime: number;
+  /** Set when the batch is one DDL statement (then `changes` is empty). */
+  ddl?: CapturedDdl;
 }
 
 export interface BatcherOptions {
@@ -29,6 +32,7 @@ interface ReadyTransaction {
   commitTime: number;
   /** Local clock time of its commit (for maxWaitMs). */
   readyAt: number;
+  ddl?: CapturedDdl;
 }
 
 export class TransactionBatcher {
@@ -37,6 +41,7 @@ export class TransactionBatcher {
   private openTime = 0;
   private ready: ReadyTransaction[] = [];
   private rows = 0;
+  private ddls = 0;
 
   constructor(
     private readonly opts: BatcherOptions,
@@ -65,6 +70,15 @@ export class TransactionBatcher {
     this.open = [];
   }
 
+  /**
+   * A DDL statement; `position` is the resume point after it. In the binlog a DDL statement is a
+   * transaction of its own (the server commits any open one before it), so it is queued as one.
+   */
+  addDdl(ddl: CapturedDdl, position: BinlogPosition, eventTime: number, now: number): void {
+    this.ready.push({ changes: [], to: position, startTime: eventTime, commitTime: eventTime, readyAt: now, ddl });
+    this.ddls++;
+  }
+
   /** Rows buffered in committed transactions, waiting for a cut. */
   get readyRows(): number {
     return this.rows;
@@ -78,12 +92,14 @@ export class TransactionBatcher {
   /** A cut is due: enough rows, or the oldest buffered commit has waited long enough. */
   due(now: number): boolean {
     if (this.ready.length === 0) return false;
-    return this.rows >= this.opts.maxRows || now - this.ready[0].readyAt >= this.opts.maxWaitMs;
+    // A queued DDL forces the cuts before and at it: nothing after it may join their batches.
+    return this.ddls > 0 || this.rows >= this.opts.maxRows || now - this.ready[0].readyAt >= this.opts.maxWaitMs;
   }
 
   /** Milliseconds until the wait limit cuts the buffered rows, or null when nothing is buffered. */
   msUntilDue(now: number): number | null {
     if (this.ready.length === 0) return null;
+    if (this.ddls > 0) return 0;
     return Math.max(0, this.ready[0].readyAt + this.opts.maxWaitMs - now);
   }
 
@@ -95,7 +111,9 @@ export class TransactionBatcher {
     if (this.ready.length === 0) return null;
     let n = 0;
     let rows = 0;
-    while (n < this.ready.length && (n === 0 || rows + this.ready[n].changes.length <= this.opts.maxRows)) {
+    const ddl = this.ready[0].ddl;
+    if (ddl) this.ddls--;
+    while (n < this.ready.length && (n === 0 || (!ddl && !this.ready[n].ddl && rows + this.ready[n].changes.length <= this.opts.maxRows))) {
       rows += this.ready[n].changes.length;
       n++;
     }
@@ -111,6 +129,7 @@ export class TransactionBatcher {
       transactions: taken.length,
       firstEventTime: taken[0].startTime,
       lastEventTime: last.commitTime,
+      ...(ddl ? { ddl } : {}),
     };
     this.from = last.to;
     return batch;

@@ -26,6 +26,21 @@ export interface TableMapping {
   where?: WhereSpec;
   /** Absolute path of the processor module for this table (the rule's, else the pipeline's). */
   processor?: string;
+  /** Index of the rule in `PipelineSpec.rules` that mapped this table (new columns follow it). */
+  rule?: number;
+}
+
+/**
+ * A table rule as configured (processor path made absolute). Kept in the spec so that columns
+ * added later, and tables created later that a regex rule matches, map the way the config says.
+ */
+export interface TableRuleSpec {
+  source: string;
+  target?: string;
+  columns?: { include?: string[]; exclude?: string[]; rename?: Record<string, string> };
+  where?: WhereSpec;
+  weight: number;
+  processor?: string;
 }
 
 /** Everything a pipeline needs to run, resolved and checked by `pipeline apply`. */
@@ -37,6 +52,8 @@ export interface PipelineSpec {
   target: DataSourceConfig;
   stage: StageConfig;
   tables: TableMapping[];
+  /** The configured table rules, in order (absent in specs from older builds). */
+  rules?: TableRuleSpec[];
   batch: PipelineConfig['batch'];
   load: PipelineConfig['load'];
   ddl: PipelineConfig['ddl'];

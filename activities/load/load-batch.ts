@@ -18,6 +18,8 @@ import { ensureCheckpointTable, maxStatementBytes } from './target-meta.js';
 import { classifyMysqlError } from './errors.js';
 import { deadLetterPath, runStepSkippingRefused, writeDeadLetters, type DeadLetter } from './dead-letter.js';
 import { withHeartbeat } from '../heartbeat.js';
+import { applyDdl } from './ddl-apply.js';
+import { tablesForLoad } from './load-tables.js';
 
 export interface LoadInput {
   spec: PipelineSpec;
@@ -58,7 +60,7 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
 
   // Read and plan before taking the turn: the checkpoint lock is held only while writing.
   const changes = await stage.getChanges(transformed.ref);
-  const steps = planLoad(changes, spec.tables, { maxStatementBytes: budget });
+  const steps = planLoad(changes, await tablesForLoad(pool, target, spec, changes), { maxStatementBytes: budget });
   const conn = await pool.getConnection();
   let statement = '';
   let statements = 0;
@@ -72,6 +74,12 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
     if (turn === 'done') {
       log.info('batch already applied (checkpoint covers it); skipping', { seq: batch.seq });
       return { rowsApplied: batch.rows, alreadyApplied: true, statements: 0, deadLettered: 0 };
+    }
+    if (transformed.ddl) {
+      statement = transformed.ddl.statement;
+      const r = await applyDdl({ pool, conn, dialect, target, spec, batch, ddl: transformed.ddl });
+      await Promise.allSettled([stage.remove(batch.ref), stage.remove(transformed.ref)]);
+      return { rowsApplied: 0, alreadyApplied: r.alreadyApplied, statements: 1, deadLettered: 0 };
     }
     for (const step of steps) {
       const q = dialect.compiler.compileStep(step);
