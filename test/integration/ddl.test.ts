@@ -12,24 +12,7 @@ import { pipelineStatus } from '../../client/pipeline-commands.js';
 import { checksum, Cluster, dumpTable, waitFor } from '../support/cluster.js';
 
 let cluster: Cluster;
-let src: Connection;
-let dst: Connection;
-
-before(async () => {
-  cluster = await Cluster.start({ name: 'ddl' });
-  src = await cluster.source.connect();
-  dst = await cluster.target.connect();
-  await src.query('CREATE DATABASE app');
-  await dst.query('CREATE DATABASE app_us');
-  const tables = [
-    'items (id INT AUTO_INCREMENT PRIMARY KEY, a INT NOT NULL, b VARCHAR(20) DEFAULT NULL)',
-    'log_1 (id INT PRIMARY KEY, msg VARCHAR(50))',
-    'people (id INT PRIMARY KEY, name VARCHAR(20), secret VARCHAR(20))',
-    'plain (id INT PRIMARY KEY, v INT)',
-  ];
-  for (const t of tables) await src.query(`CREATE TABLE app.${t}`);
-  for (const t of tables) await dst.query(`CREATE TABLE app_us.${t.replace(', secret VARCHAR(20)', '')}`);
-  await cluster.runPipelines(`pipelines:
+const PIPELINES = `pipelines:
   - id: live
     source: src
     target: dst
@@ -50,7 +33,25 @@ before(async () => {
     target: dst
     tables: [{ source: app.plain, target: app_us.plain }]
     ddl: skip
-`);
+`;
+let src: Connection;
+let dst: Connection;
+
+before(async () => {
+  cluster = await Cluster.start({ name: 'ddl' });
+  src = await cluster.source.connect();
+  dst = await cluster.target.connect();
+  await src.query('CREATE DATABASE app');
+  await dst.query('CREATE DATABASE app_us');
+  const tables = [
+    'items (id INT AUTO_INCREMENT PRIMARY KEY, a INT NOT NULL, b VARCHAR(20) DEFAULT NULL)',
+    'log_1 (id INT PRIMARY KEY, msg VARCHAR(50))',
+    'people (id INT PRIMARY KEY, name VARCHAR(20), secret VARCHAR(20))',
+    'plain (id INT PRIMARY KEY, v INT)',
+  ];
+  for (const t of tables) await src.query(`CREATE TABLE app.${t}`);
+  for (const t of tables) await dst.query(`CREATE TABLE app_us.${t.replace(', secret VARCHAR(20)', '')}`);
+  await cluster.runPipelines(PIPELINES);
 });
 
 after(async () => {
@@ -227,6 +228,17 @@ test('ddl: apply — DDL on a table with column rules halts with the statement i
   // The other pipelines of the same source go on.
   await src.query('INSERT INTO app.items (a) VALUES (7)');
   await assertSame('items');
+
+  // The way out: the operator changes the target by hand, stops the pipeline and applies it
+  // with ddl: skip; it starts again from the checkpoint and goes past the statement.
+  await dst.query('ALTER TABLE app_us.people ADD COLUMN age INT');
+  await cluster.cliOk(['pipeline', 'stop', 'people']);
+  await waitFor('people stopped', async () => (await pipelineStatus(cluster.client, 'people')).state === 'stopped', 60_000, 300);
+  await cluster.writeConfig(`${cluster.dataSourcesYaml()}\n${PIPELINES.replace(/(id: people[\s\S]*?)ddl: apply/, '$1ddl: skip')}`);
+  await cluster.cliOk(['pipeline', 'apply', '--config', cluster.configPath]);
+  await src.query("INSERT INTO app.people VALUES (2, 'bob', 's2', 42)");
+  await waitFor('people row 2', async () => JSON.stringify(await dumpTable(dst, 'app_us.people')) === JSON.stringify(['[1,"ann",null]', '[2,"bob",42]']), 60_000, 300);
+  assert.equal((await pipelineStatus(cluster.client, 'people')).state, 'running');
 });
 
 test('ddl: skip — the statement is not replayed; a column the target lacks halts until the target has it', async () => {
