@@ -3,6 +3,7 @@
  * after `pipeline apply` (created by replayed DDL and matched by a regex rule), whose keys are read
  * from the target once per worker and forgotten when DDL changes the table.
  */
+import { ApplicationFailure } from '@temporalio/activity';
 import type { Pool } from 'mysql2/promise';
 import type { MysqlSourceConfig } from '../../lib/config/schema.js';
 import type { LoadTable } from '../../lib/load-plan.js';
@@ -42,6 +43,14 @@ export async function tablesForLoad(pool: Pool, target: MysqlSourceConfig, spec:
     let k = keys.get(keyOf(target, name));
     if (!k) {
       k = await readKeys(pool, c.schema, c.table);
+      if (k.primaryKey.length === 0) {
+        // Not cached: the operator may create the table or its key and resume.
+        throw ApplicationFailure.nonRetryable(
+          `target table ${name} (for a source table created after pipeline apply) does not exist or has no primary key; ` +
+            'create it on the target (or use ddl: apply) and resume the pipeline',
+          'TargetRefused',
+        );
+      }
       keys.set(keyOf(target, name), k);
     }
     // Weight orders tables inside a batch; a new table loads after the configured ones.

@@ -33,6 +33,11 @@ const PIPELINES = `pipelines:
     target: dst
     tables: [{ source: app.plain, target: app_us.plain }]
     ddl: skip
+  - id: skiplogs
+    source: src
+    target: dst
+    tables: [{ source: "app\\\\.slog_(\\\\d+)", target: "app_us.slog_$1" }]
+    ddl: skip
 `;
 let src: Connection;
 let dst: Connection;
@@ -48,6 +53,7 @@ before(async () => {
     'log_1 (id INT PRIMARY KEY, msg VARCHAR(50))',
     'people (id INT PRIMARY KEY, name VARCHAR(20), secret VARCHAR(20))',
     'plain (id INT PRIMARY KEY, v INT)',
+    'slog_1 (id INT PRIMARY KEY)',
   ];
   for (const t of tables) await src.query(`CREATE TABLE app.${t}`);
   for (const t of tables) await dst.query(`CREATE TABLE app_us.${t.replace(', secret VARCHAR(20)', '')}`);
@@ -261,4 +267,17 @@ test('ddl: skip — the statement is not replayed; a column the target lacks hal
   await src.query("UPDATE app.plain SET w = 'one' WHERE id = 1");
   await waitFor('plain rows after drop', async () => JSON.stringify(await dumpTable(dst, 'app_us.plain')) === JSON.stringify(['[1,10,"one"]', '[2,20,"two"]', '[3,null,"three"]']), 60_000, 300);
   assert.equal((await pipelineStatus(cluster.client, 'skips')).state, 'running');
+});
+
+test('ddl: skip — a table created later that a regex rule matches halts until the target has it', async () => {
+  await src.query('CREATE TABLE app.slog_2 (id INT PRIMARY KEY, m VARCHAR(10))');
+  await src.query("INSERT INTO app.slog_2 VALUES (1, 'one')");
+  const halted = await waitFor('skiplogs halted', async () => {
+    const st = await pipelineStatus(cluster.client, 'skiplogs');
+    return st.state === 'halted' ? st : null;
+  }, 90_000, 300);
+  assert.match(halted.lastError!.message, /target table app_us\.slog_2 .* does not exist or has no primary key/);
+  await dst.query('CREATE TABLE app_us.slog_2 (id INT PRIMARY KEY, m VARCHAR(10))');
+  await cluster.cliOk(['pipeline', 'resume', 'skiplogs']);
+  await assertSame('slog_2');
 });
