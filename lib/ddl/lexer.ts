@@ -14,7 +14,7 @@ export interface Token {
   end: number;
 }
 
-/** Thrown for text the lexer cannot read safely (an executable comment, an unterminated quote). */
+/** Thrown for text the lexer cannot read safely (an unterminated quote or comment). */
 export class LexError extends Error {}
 
 const WORD = /[A-Za-z0-9_$\u0080-\uffff]/;
@@ -24,6 +24,7 @@ export function tokenize(sql: string): Token[] {
   const out: Token[] = [];
   let i = 0;
   const n = sql.length;
+  let inExecutable = false;
   while (i < n) {
     const ch = sql[i];
     if (/\s/.test(ch)) {
@@ -34,9 +35,21 @@ export function tokenize(sql: string): Token[] {
       while (i < n && sql[i] !== '\n') i++;
       continue;
     }
+    if (inExecutable && ch === '*' && sql[i + 1] === '/') {
+      inExecutable = false;
+      i += 2;
+      continue;
+    }
     if (ch === '/' && sql[i + 1] === '*') {
-      // `/*!50100 … */` and `/*M!100100 … */` run as SQL on the server: their text matters.
-      if (sql[i + 2] === '!' || (sql[i + 2] === 'M' && sql[i + 3] === '!')) throw new LexError('executable comments (/*! … */) are not understood');
+      // `/*!50100 … */` and `/*M!100100 … */` run as SQL on the server: their text is read as
+      // statement text (the comment markers stay in place when names are rewritten).
+      const exec = /^\/\*M?!\d*/.exec(sql.slice(i, i + 12));
+      if (exec) {
+        if (inExecutable) throw new LexError('nested executable comments');
+        inExecutable = true;
+        i += exec[0].length;
+        continue;
+      }
       const end = sql.indexOf('*/', i + 2);
       if (end < 0) throw new LexError('unterminated comment');
       i = end + 2;
@@ -78,6 +91,7 @@ export function tokenize(sql: string): Token[] {
     out.push({ type: 'punct', value: ch, start: i, end: i + 1 });
     i++;
   }
+  if (inExecutable) throw new LexError('unterminated executable comment');
   return out;
 }
 

@@ -29,8 +29,9 @@ export type ParsedDdl =
   | { kind: 'other' }
   | { kind: 'unknown'; reason: string };
 
-/** Statement heads that are about tables; anything else starting with these verbs is `other`. */
-const TABLE_HEADS = /^\s*(CREATE|ALTER|DROP|RENAME|TRUNCATE)\b/i;
+/** Verbs of statements that can be about tables; a statement without one is `other` at once. */
+const VERBS = new Set(['CREATE', 'ALTER', 'DROP', 'RENAME', 'TRUNCATE']);
+const ANY_VERB = /\b(CREATE|ALTER|DROP|RENAME|TRUNCATE)\b/i;
 
 class Reader {
   i = 0;
@@ -77,13 +78,15 @@ class Reader {
 
 /** Parses one statement, with `defaultSchema` the schema it ran in (the binlog's `USE`). */
 export function parseDdl(sql: string, defaultSchema: string): ParsedDdl {
-  if (!TABLE_HEADS.test(sql)) return { kind: 'other' };
+  if (!ANY_VERB.test(sql)) return { kind: 'other' };
   let tokens: Token[];
   try {
     tokens = tokenize(sql);
   } catch (err) {
     return looksLikeTableDdl(sql) ? { kind: 'unknown', reason: (err as Error).message } : { kind: 'other' };
   }
+  // The verb is the first token, after any comments (plain or executable) before it.
+  if (tokens[0]?.type !== 'word' || !VERBS.has(tokens[0].value.toUpperCase())) return { kind: 'other' };
   const r = new Reader(tokens, defaultSchema);
   try {
     return parseHead(r);
@@ -94,7 +97,7 @@ export function parseDdl(sql: string, defaultSchema: string): ParsedDdl {
 
 /** Before tokenizing succeeds, a rough test whether the statement is about a table. */
 function looksLikeTableDdl(sql: string): boolean {
-  return /^\s*(CREATE|ALTER|DROP|RENAME|TRUNCATE)\b[\s\S]*?\b(TABLE|INDEX)\b/i.test(sql) || /^\s*TRUNCATE\b/i.test(sql);
+  return /\b(CREATE|ALTER|DROP|RENAME)\b[\s\S]*?\b(TABLE|INDEX)\b/i.test(sql) || /\bTRUNCATE\b/i.test(sql);
 }
 
 function parseHead(r: Reader): ParsedDdl {

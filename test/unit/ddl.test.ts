@@ -34,8 +34,15 @@ const parseCases: [string, string, string | null][] = [
   ['CREATE USER x', '', null],
   ['GRANT ALL ON *.* TO x', '', null],
   ['ALTER TABLE t ADD c INT', '', 'unknown'],
-  ['/*!40000 ALTER TABLE t DISABLE KEYS */', 'shop', null],
-  ['ALTER TABLE t /*!50100 PARTITION BY HASH(id) */', 'shop', 'unknown'],
+  ['ALTER TABLE t /*!50100 PARTITION BY HASH(id) */', 'shop', 'alter: shop.t'],
+  ['/* from a tool */ ALTER TABLE orders ADD x INT', 'shop', 'alter: shop.orders'],
+  ['/*!40000 ALTER TABLE `t` DISABLE KEYS */', 'shop', 'alter: shop.t'],
+  ["INSERT INTO t VALUES ('drop table x')", 'shop', null],
+  ['SAVEPOINT `create`', 'shop', null],
+  ['CREATE TABLE /*M!100100 IF NOT EXISTS */ t3 (id INT)', 'shop', 'create: shop.t3'],
+  ["CREATE TABLE t4 (v VARCHAR(5) DEFAULT 'it''s')", 'shop', 'create: shop.t4'],
+  ["CREATE TABLE t5 (v VARCHAR(5) DEFAULT 'open", 'shop', 'unknown'],
+  ['CREATE TABLE t6 /* open comment', 'shop', 'unknown'],
 ];
 
 for (const [sql, schema, want] of parseCases) {
@@ -110,9 +117,13 @@ for (const [sql, schema, want] of planCases) {
 
 test('plan: every mapped DDL halts for an Oracle target; an unreadable statement naming a mapped table halts', () => {
   assert.equal(planDdl('TRUNCATE shop.orders', '', { ...ctx, targetType: 'oracle' }).action, 'halt');
-  const p = planDdl('ALTER TABLE orders /*!50100 PARTITION BY HASH(id) */', 'shop', ctx);
+  const p = planDdl("ALTER TABLE orders ADD c VARCHAR(5) DEFAULT 'unterminated", 'shop', ctx);
   assert.equal(p.action, 'halt');
   assert.match(p.action === 'halt' ? p.reason : '', /cannot read this DDL statement/);
+  const only = { ...ctx, rules: ctx.rules.filter((r) => !r.source.includes('\\')) };
+  assert.equal(planDdl("ALTER TABLE elsewhere ADD c VARCHAR(5) DEFAULT 'unterminated", 'shop', only).action, 'ignore', 'not naming a mapped table');
+  const exec = planDdl('ALTER TABLE orders /*!50100 PARTITION BY HASH(id) */', 'shop', ctx);
+  assert.equal(exec.action === 'apply' ? exec.statement : exec.action, 'ALTER TABLE `us`.`orders` /*!50100 PARTITION BY HASH(id) */');
 });
 
 test('columns follow the row: known ones as resolved, new ones through the rule, missing ones left out', () => {
