@@ -2,7 +2,7 @@
  * A whole seaotter installation for one integration test: a Temporal dev server, a source and a
  * target MariaDB, worker processes (real ones, so they can be killed with -9) and the CLI.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -127,6 +127,8 @@ export class Cluster {
     this.workers = [];
     await this.connection.close().catch(() => undefined);
     await Promise.allSettled([this.temporal.stop(), this.source.stop(), this.target.stop()]);
+    // Each run leaves about 230 MB of server data; keep it only when asked (to read the logs).
+    if (!process.env.SEAOTTER_KEEP_TEST_DIRS) await rm(this.dir, { recursive: true, force: true });
   }
 }
 
