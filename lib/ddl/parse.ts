@@ -110,12 +110,14 @@ function parseHead(r: Reader): ParsedDdl {
   if (verb === 'RENAME') {
     if (!r.accept('TABLE') && !r.accept('TABLES')) return { kind: 'other' };
     const pairs: TableRef[] = [];
-    do {
+    for (;;) {
       pairs.push(r.tableName());
       r.accept('WAIT') || r.accept('NOWAIT');
       r.expect('TO');
       pairs.push(r.tableName());
-    } while (r.peek()?.value === ',' && r.i++ >= 0);
+      if (r.peek()?.value !== ',') break;
+      r.i++;
+    }
     return table('rename', pairs);
   }
   if (verb === 'CREATE') {
