@@ -14,7 +14,7 @@ import { resolveColumns } from '../lib/columns.js';
 import { whereColumns } from '../lib/filter.js';
 import { matchTable, splitName } from '../lib/mapping.js';
 import { parsePosition, type BinlogPosition } from '../lib/model.js';
-import { taskQueueFor, type PipelineSpec, type TableMapping } from '../lib/spec.js';
+import { taskQueueFor, type PipelineSpec, type TableMapping, type TableRuleSpec } from '../lib/spec.js';
 import { mysqlOptions } from '../activities/resources.js';
 import { isUnreachable, UnreachableError, UserError } from './errors.js';
 import { connectOracleTarget } from './oracle-target-info.js';
@@ -138,7 +138,7 @@ async function connectTarget(name: string, ds: DataSourceConfig): Promise<Target
   };
 }
 
-async function mapTables(p: PipelineConfig, src: Conn, dst: TargetIntrospection, problems: string[]): Promise<TableMapping[]> {
+async function mapTables(p: PipelineConfig, src: Conn, dst: TargetIntrospection, problems: string[], rules: TableRuleSpec[]): Promise<TableMapping[]> {
   const all = await listTables(src);
   const mappings: TableMapping[] = [];
   const claimed = new Map<string, number>();
@@ -146,6 +146,14 @@ async function mapTables(p: PipelineConfig, src: Conn, dst: TargetIntrospection,
   for (const [i, rule] of p.tables.entries()) {
     const at = `pipelines.${p.id}.tables[${i}]`;
     const processor = rule.processor === undefined ? pipelineProcessor : await checkProcessor(rule.processor, at, problems);
+    rules.push({
+      source: rule.source,
+      ...(rule.target !== undefined ? { target: rule.target } : {}),
+      ...(rule.columns ? { columns: rule.columns } : {}),
+      ...(rule.where ? { where: rule.where } : {}),
+      weight: rule.weight,
+      ...(processor ? { processor } : {}),
+    });
     const matched = all
       .map((t) => ({ ...t, target: matchTable(rule, t.schema, t.table) }))
       .filter((t): t is { schema: string; table: string; target: string } => t.target !== null);
@@ -196,6 +204,7 @@ async function mapTables(p: PipelineConfig, src: Conn, dst: TargetIntrospection,
         ...(groups.length ? { groups } : {}),
         ...(derived.length ? { derived } : {}),
         ...((rule.mode ?? p.mode) === 'field' ? { mode: 'field' as const } : {}),
+        rule: i,
       });
     }
   }
@@ -220,7 +229,6 @@ export async function resolvePipelines(config: SeaotterConfig): Promise<Resolved
       continue;
     }
     if (p.tables.some((t) => t.files?.length)) problems.push(`pipelines.${p.id}: file rules are not supported by this build yet`);
-    if (p.ddl === 'apply') problems.push(`pipelines.${p.id}.ddl: "apply" is not supported by this build yet; use "skip"`);
     if (p.twoWay) problems.push(`pipelines.${p.id}.twoWay: two-way sync is not supported by this build yet`);
     if (config.stage.type !== 'local') problems.push('stage: only { type: local } is supported by this build yet');
     const src = await connectDatabase(p.source, source);
@@ -233,7 +241,8 @@ export async function resolvePipelines(config: SeaotterConfig): Promise<Resolved
     }
     try {
       problems.push(...(await checkSourceBinlog(src, p.source)));
-      const tables = await mapTables(p, src, dst, problems);
+      const rules: TableRuleSpec[] = [];
+      const tables = await mapTables(p, src, dst, problems, rules);
       const checkpoint = await dst.readCheckpoint(p.id);
       const start = checkpoint?.position ?? (await resolveStart(src, p));
       const body = {
@@ -244,6 +253,7 @@ export async function resolvePipelines(config: SeaotterConfig): Promise<Resolved
         target,
         stage: config.stage,
         tables,
+        rules,
         batch: p.batch,
         load: p.load,
         ddl: p.ddl,

@@ -2,13 +2,14 @@
  * Cuts a stream of binlog transactions into batches. A batch always holds whole transactions:
  * rows are buffered per transaction and only join the batch at its commit, and a batch's `to`
  * position is always a commit (or rotate) boundary, so a resume never starts mid-transaction.
- * A batch holds at most `maxRows` rows, unless one transaction alone is larger.
+ * A batch holds at most `maxRows` rows, unless one transaction alone is larger. A DDL statement
+ * is a batch of its own (cut before and after it), so a batch's rows all have one table layout.
  *
  * Adaptive cuts: under load a batch collects commits for up to `maxWaitMs`, so many source
  * transactions share one target commit; but a commit that arrives after the stream was quiet for
  * a whole `maxWaitMs` (since the last cut) ships at once, since waiting would only add latency.
  */
-import type { BinlogPosition, RowChange } from './model.js';
+import type { BinlogPosition, CapturedDdl, RowChange } from './model.js';
 
 /** A batch ready to stage and submit. */
 export interface CutBatch {
@@ -18,6 +19,8 @@ export interface CutBatch {
   transactions: number;
   firstEventTime: number;
   lastEventTime: number;
+  /** Set when the batch is one DDL statement (then `changes` is empty). */
+  ddl?: CapturedDdl;
 }
 
 export interface BatcherOptions {
@@ -33,6 +36,7 @@ interface ReadyTransaction {
   commitTime: number;
   /** Local clock time of its commit (for maxWaitMs). */
   readyAt: number;
+  ddl?: CapturedDdl;
 }
 
 export class TransactionBatcher {
@@ -43,6 +47,7 @@ export class TransactionBatcher {
   private rows = 0;
   /** Local clock time of the last cut; -Infinity until the first, so a first commit ships at once. */
   private lastCutAt = Number.NEGATIVE_INFINITY;
+  private ddls = 0;
 
   constructor(
     private readonly opts: BatcherOptions,
@@ -71,6 +76,15 @@ export class TransactionBatcher {
     this.open = [];
   }
 
+  /**
+   * A DDL statement; `position` is the resume point after it. In the binlog a DDL statement is a
+   * transaction of its own (the server commits any open one before it), so it is queued as one.
+   */
+  addDdl(ddl: CapturedDdl, position: BinlogPosition, eventTime: number, now: number): void {
+    this.ready.push({ changes: [], to: position, startTime: eventTime, commitTime: eventTime, readyAt: now, ddl });
+    this.ddls++;
+  }
+
   /** Rows buffered in committed transactions, waiting for a cut. */
   get readyRows(): number {
     return this.rows;
@@ -86,12 +100,15 @@ export class TransactionBatcher {
    * on a quiet stream (no cut for a whole `maxWaitMs` before it).
    */
   due(now: number): boolean {
-    return this.msUntilDue(now) === 0 || (this.ready.length > 0 && this.rows >= this.opts.maxRows);
+    if (this.ready.length === 0) return false;
+    // A queued DDL forces the cuts before and at it: nothing after it may join their batches.
+    return this.ddls > 0 || this.rows >= this.opts.maxRows || this.msUntilDue(now) === 0;
   }
 
   /** Milliseconds until the wait limit cuts the buffered rows, or null when nothing is buffered. */
   msUntilDue(now: number): number | null {
     if (this.ready.length === 0) return null;
+    if (this.ddls > 0) return 0;
     const first = this.ready[0].readyAt;
     if (first - this.lastCutAt >= this.opts.maxWaitMs) return 0;
     return Math.max(0, first + this.opts.maxWaitMs - now);
@@ -106,7 +123,9 @@ export class TransactionBatcher {
     if (this.ready.length === 0) return null;
     let n = 0;
     let rows = 0;
-    while (n < this.ready.length && (n === 0 || rows + this.ready[n].changes.length <= this.opts.maxRows)) {
+    const ddl = this.ready[0].ddl;
+    if (ddl) this.ddls--;
+    while (n < this.ready.length && (n === 0 || (!ddl && !this.ready[n].ddl && rows + this.ready[n].changes.length <= this.opts.maxRows))) {
       rows += this.ready[n].changes.length;
       n++;
     }
@@ -122,6 +141,7 @@ export class TransactionBatcher {
       transactions: taken.length,
       firstEventTime: taken[0].startTime,
       lastEventTime: last.commitTime,
+      ...(ddl ? { ddl } : {}),
     };
     this.from = last.to;
     this.lastCutAt = now ?? last.readyAt;

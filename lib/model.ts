@@ -33,6 +33,12 @@ export interface BinlogPosition {
   gtid?: string;
 }
 
+/** A DDL statement as captured: the schema it ran in (the binlog's default schema) and its text. */
+export interface CapturedDdl {
+  schema: string;
+  statement: string;
+}
+
 /** The header of a staged batch: what capture submits to the pipeline workflow by update. */
 export interface BatchDescriptor {
   /** Resume position before the batch's first transaction (its identity: the update id). */
@@ -46,6 +52,8 @@ export interface BatchDescriptor {
   /** Source commit time of the first and last transaction, epoch ms. */
   firstEventTime: number;
   lastEventTime: number;
+  /** Set on a DDL batch: it holds this one statement and no rows. */
+  ddl?: CapturedDdl;
 }
 
 /** A batch as the pipeline numbered it. */

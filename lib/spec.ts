@@ -5,6 +5,7 @@
 import type { DataSourceConfig, MysqlSourceConfig, PipelineConfig, StageConfig } from './config/schema.js';
 import type { DerivedColumn } from './columns.js';
 import type { WhereSpec } from './filter.js';
+import type { ColumnRulesConfig } from './config/columns-schema.js';
 import type { BinlogPosition } from './model.js';
 
 /** A source column and the target column it is written to. */
@@ -35,6 +36,21 @@ export interface TableMapping {
   derived?: DerivedColumn[];
   /** `field`: updates write only their changed columns; absent means whole rows. */
   mode?: 'field';
+  /** Index of the rule in `PipelineSpec.rules` that mapped this table (new columns follow it). */
+  rule?: number;
+}
+
+/**
+ * A table rule as configured (processor path made absolute). Kept in the spec so that columns
+ * added later, and tables created later that a regex rule matches, map the way the config says.
+ */
+export interface TableRuleSpec {
+  source: string;
+  target?: string;
+  columns?: ColumnRulesConfig;
+  where?: WhereSpec;
+  weight: number;
+  processor?: string;
 }
 
 /** Everything a pipeline needs to run, resolved and checked by `pipeline apply`. */
@@ -46,6 +62,8 @@ export interface PipelineSpec {
   target: DataSourceConfig;
   stage: StageConfig;
   tables: TableMapping[];
+  /** The configured table rules, in order (absent in specs from older builds). */
+  rules?: TableRuleSpec[];
   batch: PipelineConfig['batch'];
   load: PipelineConfig['load'];
   ddl: PipelineConfig['ddl'];

@@ -12,7 +12,7 @@ export interface BinlogHandler {
   onRows(changes: RowChange[], eventTime: number): void;
   /** A transaction (or a standalone statement such as DDL) ended; `position` is where to resume. */
   onCommit(position: BinlogPosition, eventTime: number): void;
-  onDdl?(schema: string, statement: string, position: BinlogPosition): void;
+  onDdl?(schema: string, statement: string, position: BinlogPosition, eventTime: number): void;
   onError(err: Error): void;
 }
 
@@ -22,6 +22,8 @@ export interface BinlogStreamOptions {
   from: BinlogPosition;
   /** schema → tables to decode; rows of other tables are skipped by zongji. */
   tables: Record<string, string[]>;
+  /** When set, decides instead of `tables` (tables created later can match a regex rule). */
+  wants?: (schema: string, table: string) => boolean;
 }
 
 interface ZongjiEvent {
@@ -31,7 +33,8 @@ interface ZongjiEvent {
   binlogName?: string;
   position?: number;
   tableId?: number;
-  tableMap?: Record<number, { parentSchema: string; tableName: string }>;
+  tableMap?: Record<number, { parentSchema: string; tableName: string; columns?: { name: string }[] }>;
+  columnNames?: string[];
   rows?: unknown[];
   query?: string;
   schema?: string;
@@ -61,6 +64,11 @@ export class BinlogStream {
       }
     });
     this.zongji.on('error', (err: Error) => handler.onError(err));
+    if (opts.wants) {
+      const wants = opts.wants;
+      // zongji asks this for every TABLE_MAP event; rows of tables it refuses are never decoded.
+      (this.zongji as unknown as { _skipSchema(s: string, t: string): boolean })._skipSchema = (s, t) => !wants(s, t);
+    }
   }
 
   start(): void {
@@ -113,6 +121,9 @@ export class BinlogStream {
       case 'rotate':
         this.file = evt.binlogName;
         return;
+      case 'tablemap':
+        checkLayout(evt);
+        return;
       case 'writerows':
       case 'updaterows':
       case 'deleterows': {
@@ -127,12 +138,32 @@ export class BinlogStream {
       case 'query': {
         const sql = evt.query ?? '';
         if (/^\s*BEGIN/i.test(sql)) return;
-        if (!TX_CONTROL.test(sql)) this.handler.onDdl?.(evt.schema ?? '', sql, this.position(evt));
+        if (!TX_CONTROL.test(sql)) this.handler.onDdl?.(evt.schema ?? '', sql, this.position(evt), evt.timestamp);
         // COMMIT of a non-transactional table, or a DDL statement: both end a unit of work.
         this.handler.onCommit(this.position(evt), evt.timestamp);
         return;
       }
     }
+  }
+}
+
+/**
+ * Rows must be decoded with the table layout of when they were written. With binlog_row_metadata
+ * FULL, zongji takes the layout from the TABLE_MAP event itself; for MariaDB tables with old-style
+ * temporal columns it reads information_schema instead, which is the layout of now. When the two
+ * disagree (capture catching up past an ALTER), decoding would put values under the wrong names:
+ * fail instead, visibly.
+ */
+function checkLayout(evt: ZongjiEvent): void {
+  const names = evt.columnNames;
+  const cols = evt.tableMap?.[evt.tableId!]?.columns;
+  if (!names || !cols) return;
+  if (names.length !== cols.length || names.some((n, i) => cols[i].name !== n)) {
+    const t = evt.tableMap![evt.tableId!];
+    throw new Error(
+      `cannot decode rows of ${t.parentSchema}.${t.tableName}: the binlog's layout (${names.join(', ')}) differs from the current one ` +
+        `(${cols.map((c) => c.name).join(', ')}); the table has pre-MariaDB-10.1 temporal columns, which need the current layout (rebuild the table with ALTER TABLE … FORCE)`,
+    );
   }
 }
 

@@ -13,6 +13,7 @@ import { statusQuery, submitBatchUpdate } from '../../workflows/messages.js';
 import { workerShutdown } from '../shutdown.js';
 import { openStage } from '../stage/stage.js';
 import { BinlogStream } from './binlog-stream.js';
+import { ddlConcernsPipeline, tableFilter } from './ddl-filter.js';
 
 /** Input of `captureBinlog`. */
 export interface CaptureInput {
@@ -59,7 +60,7 @@ export function createCaptureActivities(deps: { client: () => Client }) {
       let wake: () => void = () => {};
       const poke = () => wake();
       const stream = new BinlogStream(
-        { source: spec.source, serverId: captureServerId(spec), from: accepted, tables },
+        { source: spec.source, serverId: captureServerId(spec), from: accepted, tables, ...(spec.rules ? { wants: tableFilter(spec) } : {}) },
         {
           onRows: (changes, t) => batcher.addRows(changes, eventTime(t)),
           onCommit: (pos, t) => {
@@ -69,7 +70,10 @@ export function createCaptureActivities(deps: { client: () => Client }) {
             // Wake the loop: it may be sleeping on an idle timer, not on this batch's maxWaitMs.
             poke();
           },
-          onDdl: (schema, sql) => log.info('DDL seen in the binlog (not replayed by this build)', { schema, sql: sql.slice(0, 200) }),
+          onDdl: (schema, sql, pos, t) => {
+            // A DDL batch of its own, so rows before and after it never share a batch.
+            if (ddlConcernsPipeline(spec, schema, sql)) batcher.addDdl({ schema, statement: sql }, pos, eventTime(t), Date.now());
+          },
           onError: (err) => {
             failure = err;
             poke();
@@ -87,6 +91,7 @@ export function createCaptureActivities(deps: { client: () => Client }) {
           ref,
           rows: b.changes.length,
           transactions: b.transactions,
+          ...(b.ddl ? { ddl: b.ddl } : {}),
           firstEventTime: b.firstEventTime,
           lastEventTime: b.lastEventTime,
         };

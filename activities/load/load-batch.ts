@@ -9,7 +9,7 @@ import type { Pool, PoolConnection } from 'mysql2/promise';
 import type { MysqlSourceConfig } from '../../lib/config/schema.js';
 import { dialectFor, type SqlDialect } from '../../lib/dialects/index.js';
 import type { CompiledQuery } from '../../lib/dialects/dialect.js';
-import { planLoad, type LoadStep } from '../../lib/load-plan.js';
+import { planLoad, type LoadStep, type LoadTable } from '../../lib/load-plan.js';
 import { keepsBinlogOrder } from '../../lib/merge.js';
 import { partitionSteps } from '../../lib/partition.js';
 import { decideTurn } from '../../lib/checkpoint-turn.js';
@@ -25,6 +25,8 @@ import { deadLetterPath, runStepSkippingRefused, writeDeadLetters, type DeadLett
 import { withHeartbeat } from '../heartbeat.js';
 import { loadOracle } from './oracle-target.js';
 import { writeParts } from './parallel-load.js';
+import { applyDdl } from './ddl-apply.js';
+import { tablesForLoad } from './load-tables.js';
 
 export interface LoadInput {
   spec: PipelineSpec;
@@ -93,13 +95,14 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
     return { rowsApplied: batch.rows, alreadyApplied: true, statements: 0, deadLettered: 0, timingsMs: clock.laps, writtenAs: 'atomic' };
   }
   clock.lap('read');
-  const steps = planLoad(changes, spec.tables, { maxStatementBytes: budget });
+  const tables = await tablesForLoad(pool, target, spec, changes);
+  const steps = planLoad(changes, tables, { maxStatementBytes: budget });
   const compile = (step: LoadStep): CompiledQuery => {
     const q = dialect.compiler.compileStep(step);
     if (q.kind !== 'query') throw new Error(`${dialect.name} steps must compile to multi-row statements`);
     return q;
   };
-  const partQueries = parallel ? partitionSteps(steps, spec.load.parallelism, inBinlogOrder(spec)).map((p) => p.map(compile)) : undefined;
+  const partQueries = parallel ? partitionSteps(steps, spec.load.parallelism, inBinlogOrder(tables)).map((p) => p.map(compile)) : undefined;
   let queries = parallel ? undefined : steps.map(compile);
   clock.lap('plan');
   const conn = await pool.getConnection();
@@ -117,6 +120,12 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
     if (turn === 'done') {
       log.info('batch already applied (checkpoint covers it); skipping', { seq: batch.seq });
       return { rowsApplied: batch.rows, alreadyApplied: true, statements: 0, deadLettered: 0, timingsMs: clock.laps, writtenAs: 'atomic' };
+    }
+    if (transformed.ddl) {
+      statement = transformed.ddl.statement;
+      const r = await applyDdl({ pool, conn, dialect, target, spec, batch, ddl: transformed.ddl });
+      await Promise.allSettled([stage.remove(batch.ref), stage.remove(transformed.ref)]);
+      return { rowsApplied: 0, alreadyApplied: r.alreadyApplied, statements: 1, deadLettered: 0, timingsMs: clock.laps, writtenAs: 'atomic' };
     }
     if (partQueries) {
       const outcome = await writeParts(pool, partQueries, (sql) => void (statement = sql));
@@ -172,8 +181,8 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
 }
 
 /** Steps of target tables that load in binlog order (other unique keys): never split across parts. */
-function inBinlogOrder(spec: PipelineSpec): (step: LoadStep) => boolean {
-  const whole = new Set(spec.tables.filter(keepsBinlogOrder).map((t) => `${t.target.schema}.${t.target.table}`));
+function inBinlogOrder(tables: readonly LoadTable[]): (step: LoadStep) => boolean {
+  const whole = new Set(tables.filter(keepsBinlogOrder).map((t) => `${t.target.schema}.${t.target.table}`));
   return (step) => whole.has(`${step.table.schema}.${step.table.table}`);
 }
 

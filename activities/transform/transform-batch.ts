@@ -10,6 +10,8 @@ import { openStage } from '../stage/stage.js';
 import { withHeartbeat } from '../heartbeat.js';
 import type { ExtractResult } from '../extract/extract-batch.js';
 import { prepareTableTransform, type TableTransform } from './table-transform.js';
+import { MappingResolver } from './dynamic-mapping.js';
+import { transformDdl, type TargetDdl } from './ddl-transform.js';
 
 export interface TransformInput {
   spec: PipelineSpec;
@@ -22,6 +24,8 @@ export interface TransformResult {
   rows: number;
   /** Files the rows reference (copied before the load). */
   fileRefs: number;
+  /** A DDL batch's statement for the target (absent when skipped or not about mapped tables). */
+  ddl?: TargetDdl;
 }
 
 export function createTransformActivities() {
@@ -34,14 +38,20 @@ export function createTransformActivities() {
 
 async function transform({ spec, batch, extracted }: TransformInput): Promise<TransformResult> {
   const stage = openStage(spec.stage);
+  if (batch.ddl) {
+    const ddl = transformDdl(spec, batch.seq, batch.ddl);
+    const ref = `${spec.id}/transformed/${batch.seq}.jsonl.gz`;
+    await stage.putChanges(ref, []);
+    return { ref, rows: 0, fileRefs: 0, ...(ddl ? { ddl } : {}) };
+  }
   const changes = await stage.getChanges(extracted.ref);
   const out: RowChange[] = [];
   const tables = new Map<TableMapping, TableTransform>();
-  // One lookup per change on the hot path: index the mappings by source table once per batch.
-  const bySource = new Map(spec.tables.map((m) => [`${m.source.schema}.${m.source.table}`, m]));
+  // One lookup per change on the hot path: mappings indexed by source table and column layout.
+  const resolver = new MappingResolver(spec);
   let unmapped = 0;
   for (const change of changes) {
-    const mapping = bySource.get(`${change.schema}.${change.table}`);
+    const mapping = resolver.mappingFor(change);
     if (!mapping) {
       unmapped++;
       continue;

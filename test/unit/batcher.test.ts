@@ -197,3 +197,43 @@ test('a cut takes whole transactions up to maxRows, and the rest in later cuts',
   assert.deepEqual(froms, [4, 204, 204, 304, 304, 404, 404, 504]);
   assert.equal(b.readyRows, 0);
 });
+
+test('a DDL statement is a batch of its own: cut before and after it, positions chaining', () => {
+  const b = new TransactionBatcher({ maxRows: 100, maxWaitMs: 10_000 }, START);
+  tx(b, 2, at(100));
+  tx(b, 1, at(200));
+  b.addDdl({ schema: 's', statement: 'ALTER TABLE t ADD c INT' }, at(300), 5, 0);
+  tx(b, 3, at(400));
+  assert.equal(b.due(0), true, 'a queued DDL makes the cut due at once, whatever maxWaitMs says');
+  assert.equal(b.msUntilDue(0), 0);
+  const before = b.cut()!;
+  assert.equal(before.changes.length, 3);
+  assert.equal(before.ddl, undefined);
+  assert.deepEqual(before.to, at(200));
+  const ddl = b.cut()!;
+  assert.deepEqual(ddl.ddl, { schema: 's', statement: 'ALTER TABLE t ADD c INT' });
+  assert.equal(ddl.changes.length, 0);
+  assert.deepEqual(ddl.from, at(200));
+  assert.deepEqual(ddl.to, at(300));
+  assert.equal(b.due(0), false, 'rows after the DDL wait for their own cut');
+  const after = b.cut()!;
+  assert.deepEqual(after.from, at(300));
+  assert.equal(after.changes.length, 3);
+  assert.equal(after.ddl, undefined);
+});
+
+test('two DDL statements in a row make two batches; the commit that follows one only moves its end', () => {
+  const b = new TransactionBatcher({ maxRows: 100, maxWaitMs: 10_000 }, START);
+  b.addDdl({ schema: 's', statement: 'CREATE TABLE a (id INT)' }, at(100), 1, 0);
+  b.commit(at(100), 1, 0);
+  b.addDdl({ schema: 's', statement: 'DROP TABLE a' }, at(200), 2, 0);
+  b.commit(at(200), 2, 0);
+  const one = b.cut()!;
+  const two = b.cut()!;
+  assert.equal(one.ddl?.statement, 'CREATE TABLE a (id INT)');
+  assert.equal(two.ddl?.statement, 'DROP TABLE a');
+  assert.deepEqual(two.from, one.to);
+  assert.deepEqual(two.to, at(200));
+  assert.equal(b.cut(), null);
+  assert.equal(b.due(0), false);
+});

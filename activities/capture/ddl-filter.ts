@@ -1,0 +1,32 @@
+/**
+ * Which tables and which DDL statements concern a pipeline, as capture sees them: rows of mapped
+ * tables and of tables a rule matches (also ones created later), and DDL that `planDdl` does not
+ * ignore. Statements the pipeline ignores never make a batch.
+ */
+import { planDdl, resolveTable, type DdlContext } from '../../lib/ddl/plan.js';
+import type { PipelineSpec } from '../../lib/spec.js';
+
+export function ddlContext(spec: PipelineSpec): DdlContext {
+  return { tables: spec.tables, rules: spec.rules ?? [], targetType: spec.target.type };
+}
+
+/** A cached test whether rows of `schema.table` are wanted. */
+export function tableFilter(spec: PipelineSpec): (schema: string, table: string) => boolean {
+  const ctx = ddlContext(spec);
+  const cache = new Map<string, boolean>();
+  return (schema, table) => {
+    const key = `${schema}.${table}`;
+    let v = cache.get(key);
+    if (v === undefined) {
+      v = resolveTable(schema, table, ctx) !== null;
+      if (cache.size > 10_000) cache.clear();
+      cache.set(key, v);
+    }
+    return v;
+  };
+}
+
+/** True when the statement must travel as a DDL batch (to be applied, skipped visibly, or halt on). */
+export function ddlConcernsPipeline(spec: PipelineSpec, schema: string, statement: string): boolean {
+  return planDdl(statement, schema, ddlContext(spec)).action !== 'ignore';
+}

@@ -1,0 +1,108 @@
+/**
+ * The load of a DDL batch. DDL is not transactional in MySQL/MariaDB (it commits implicitly), so
+ * it cannot share a transaction with the checkpoint row. Instead, while holding the checkpoint
+ * lock, the load first records "DDL of batch N started" in `<metaSchema>.seaotter_ddl` and commits
+ * that; then runs the statement; then writes the checkpoint. A retry that finds its own marker
+ * knows the statement may already have run (a crash between it and the checkpoint), and accepts
+ * the errors that replaying a done statement gives (table exists, duplicate column, unknown
+ * table…). Without a marker those errors are real and halt the pipeline.
+ */
+import { ApplicationFailure, log } from '@temporalio/activity';
+import type { Pool, PoolConnection } from 'mysql2/promise';
+import type { MysqlSourceConfig } from '../../lib/config/schema.js';
+import type { SqlDialect } from '../../lib/dialects/index.js';
+import { quoteIdent } from '../../lib/ddl/parse.js';
+import { formatPosition, type NumberedBatch } from '../../lib/model.js';
+import type { PipelineSpec } from '../../lib/spec.js';
+import type { TargetDdl } from '../transform/ddl-transform.js';
+import { forgetTableKeys } from './load-tables.js';
+
+/** Errors a statement that already ran gives when run again. */
+const ALREADY_DONE = new Map<number, string>([
+  [1050, 'table already exists'],
+  [1051, 'unknown table'],
+  [1054, 'unknown column'],
+  [1060, 'duplicate column'],
+  [1061, 'duplicate key name'],
+  [1091, 'cannot drop: column or key does not exist'],
+  [1146, 'table does not exist'],
+  [1176, 'key does not exist'],
+]);
+
+/** Server errors that are the moment's, not the statement's: retried. */
+const PASSING = new Set([1040, 1053, 1205, 1213, 1927, 2006, 2013]);
+
+const markerTable = (target: MysqlSourceConfig) => `${quoteIdent(target.metaSchema)}.seaotter_ddl`;
+const ensured = new Set<string>();
+
+async function ensureMarkerTable(pool: Pool, target: MysqlSourceConfig): Promise<void> {
+  const key = `${target.host}:${target.port}/${target.metaSchema}`;
+  if (ensured.has(key)) return;
+  await pool.query(
+    `CREATE TABLE IF NOT EXISTS ${markerTable(target)} (pipeline VARCHAR(190) NOT NULL, seq BIGINT NOT NULL, statement MEDIUMTEXT NOT NULL,` +
+      ' attempts INT NOT NULL DEFAULT 1, started_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), PRIMARY KEY (pipeline, seq)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4',
+  );
+  ensured.add(key);
+}
+
+export interface DdlApplyInput {
+  pool: Pool;
+  /** In a transaction holding the pipeline's checkpoint row lock; it is this batch's turn. */
+  conn: PoolConnection;
+  dialect: SqlDialect;
+  target: MysqlSourceConfig;
+  spec: PipelineSpec;
+  batch: NumberedBatch;
+  ddl: TargetDdl;
+}
+
+/** Runs the batch's DDL and writes its checkpoint; returns whether the statement ran now. */
+export async function applyDdl({ pool, conn, dialect, target, spec, batch, ddl }: DdlApplyInput): Promise<{ alreadyApplied: boolean }> {
+  await ensureMarkerTable(pool, target);
+  const [rows] = await conn.query(`SELECT attempts FROM ${markerTable(target)} WHERE pipeline = ? AND seq = ?`, [spec.id, batch.seq]);
+  const retried = (rows as unknown[]).length > 0;
+  await conn.query(
+    `INSERT INTO ${markerTable(target)} (pipeline, seq, statement) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE attempts = attempts + 1`,
+    [spec.id, batch.seq, ddl.statement],
+  );
+  await conn.commit();
+
+  let alreadyApplied = false;
+  try {
+    await conn.query(ddl.statement);
+    log.info('DDL applied', { seq: batch.seq, statement: ddl.statement.slice(0, 300) });
+  } catch (err) {
+    const e = err as { errno?: number; sqlState?: string; code?: string; sqlMessage?: string; message?: string };
+    const done = e.errno !== undefined ? ALREADY_DONE.get(e.errno) : undefined;
+    if (retried && done) {
+      log.warn('DDL had already run before a retry; going on', { seq: batch.seq, error: done, statement: ddl.statement.slice(0, 300) });
+      alreadyApplied = true;
+    } else if (e.sqlState !== undefined && e.errno !== undefined && !PASSING.has(e.errno)) {
+      throw ApplicationFailure.nonRetryable(
+        `target refused the DDL of batch ${batch.seq}: ${e.code ?? e.errno}: ${e.sqlMessage ?? e.message} — in: ${ddl.statement.slice(0, 500)}`,
+        'TargetRefused',
+        { errno: e.errno, code: e.code, statement: ddl.statement.slice(0, 500) },
+      );
+    } else {
+      throw err;
+    }
+  } finally {
+    for (const t of ddl.targets) forgetTableKeys(target, t);
+  }
+
+  // The checkpoint, under the lock again: nothing else can have moved it (it is still this
+  // batch's turn), but a stale duplicate of this load may have finished first.
+  await conn.beginTransaction();
+  const select = dialect.compiler.compileCheckpointSelect(target.metaSchema, spec.id);
+  const [cp] = await conn.query(select.sql, select.params);
+  const committed = Number((cp as { seq: string | number }[])[0]?.seq ?? 0);
+  if (committed >= batch.seq) {
+    await conn.rollback();
+    return { alreadyApplied: true };
+  }
+  const write = dialect.compiler.compileCheckpointUpsert(target.metaSchema, { pipeline: spec.id, seq: batch.seq, position: formatPosition(batch.to), rows: 0 });
+  await conn.query(write.sql, write.params);
+  await conn.query(`DELETE FROM ${markerTable(target)} WHERE pipeline = ? AND seq < ?`, [spec.id, batch.seq]);
+  await conn.commit();
+  return { alreadyApplied };
+}
