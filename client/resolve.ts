@@ -2,7 +2,7 @@
  * `pipeline apply`'s checks: connects to both databases, refuses (naming each problem) a source
  * without a full row-based binlog, a mapped table that is missing or has no primary key, a column
  * the target lacks, a filter on a column the source lacks, or a processor module that is not
- * there; then resolves the pipeline into the spec its workflow runs.
+ * there (file stores and rules: resolve-files.ts); then resolves the pipeline into the spec its workflow runs.
  */
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
@@ -15,6 +15,7 @@ import { parsePosition, type BinlogPosition } from '../lib/model.js';
 import { taskQueueFor, type ColumnMapping, type PipelineSpec, type TableMapping } from '../lib/spec.js';
 import { mysqlOptions } from '../activities/resources.js';
 import { isUnreachable, UnreachableError, UserError } from './errors.js';
+import { checkStores, fileStoresOf, resolveFileRules, resolveStage } from './resolve-files.js';
 
 type Conn = mysql.Connection;
 
@@ -158,6 +159,7 @@ async function mapTables(p: PipelineConfig, src: Conn, dst: Conn, problems: stri
       const mappedTargets = new Set(columns.map((c) => c.target));
       const pkGap = tInfo.primaryKey.filter((c) => !mappedTargets.has(c));
       if (pkGap.length) problems.push(`${at}: target primary key column(s) ${pkGap.join(', ')} of ${m.target} get no source column`);
+      const files = await resolveFileRules(rule, sInfo.columns, full, at, problems);
       mappings.push({
         source: { schema: m.schema, table: m.table },
         target,
@@ -167,6 +169,7 @@ async function mapTables(p: PipelineConfig, src: Conn, dst: Conn, problems: stri
         weight: rule.weight,
         ...(rule.where ? { where: rule.where } : {}),
         ...(processor ? { processor } : {}),
+        ...(files ? { files } : {}),
       });
     }
   }
@@ -200,17 +203,18 @@ export async function resolvePipelines(config: SeaotterConfig): Promise<Resolved
       problems.push(`pipelines.${p.id}.target: a ${target.type} target is not supported by this build yet (MySQL/MariaDB only)`);
       continue;
     }
-    if (p.tables.some((t) => t.files?.length)) problems.push(`pipelines.${p.id}: file rules are not supported by this build yet`);
     if (p.consistency === 'backQuery') problems.push(`pipelines.${p.id}.consistency: backQuery is not supported by this build yet`);
     if (p.ddl === 'apply') problems.push(`pipelines.${p.id}.ddl: "apply" is not supported by this build yet; use "skip"`);
     if (p.load.mode === 'parallel') problems.push(`pipelines.${p.id}.load.mode: "parallel" is not supported by this build yet`);
     if (p.twoWay) problems.push(`pipelines.${p.id}.twoWay: two-way sync is not supported by this build yet`);
-    if (config.stage.type !== 'local') problems.push('stage: only { type: local } is supported by this build yet');
     const src = await connectDatabase(p.source, source);
     const dst = await connectDatabase(p.target, target);
     try {
       problems.push(...(await checkSourceBinlog(src, p.source)));
       const tables = await mapTables(p, src, dst, problems);
+      const fileStores = fileStoresOf(config, tables.flatMap((t) => t.files ?? []));
+      const stage = resolveStage(config);
+      await checkStores({ ...fileStores, ...(stage.type === 's3' ? { [stage.source]: stage.store } : {}) }, problems);
       const checkpoint = await readCheckpoint(dst, target.metaSchema, p.id);
       const start = checkpoint?.position ?? (await resolveStart(src, p));
       const body = {
@@ -219,7 +223,8 @@ export async function resolvePipelines(config: SeaotterConfig): Promise<Resolved
         targetName: p.target,
         source,
         target,
-        stage: config.stage,
+        stage,
+        ...(Object.keys(fileStores).length ? { fileStores } : {}),
         tables,
         batch: p.batch,
         load: p.load,

@@ -28,6 +28,8 @@ export interface SyncBatchResult {
   statements: number;
   deadLettered: number;
   deadLetterFile?: string;
+  /** Files copied with the rows, skipped as already there, missing at the source (`onMissing: skip`), deleted. */
+  files?: { copied: number; skipped: number; missing: number; deleted: number; missingKeys?: string[] };
 }
 
 const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' };
@@ -45,10 +47,10 @@ function activitiesFor(spec: PipelineSpec) {
     heartbeatTimeout: '10 seconds',
     // A row the target refuses (bad value, missing table) fails for good and halts the pipeline;
     // anything else (connection lost, deadlock, server restarting) is retried with backoff.
-    retry: { ...retry, nonRetryableErrorTypes: ['TargetRefused', 'TransformFailed', 'StageCorrupt', 'PositionMismatch'] },
+    retry: { ...retry, nonRetryableErrorTypes: ['TargetRefused', 'TransformFailed', 'StageCorrupt', 'PositionMismatch', 'FileMissing'] },
   });
   if (spec.sourceQueue !== spec.targetQueue) {
-    return { extractBatch: atSource.extractBatch, transformBatch: atTarget.transformBatch, copyFiles: atTarget.copyFiles, loadBatch: atTarget.loadBatch };
+    return { extractBatch: atSource.extractBatch, transformBatch: atTarget.transformBatch, copyFiles: atTarget.copyFiles, deleteFiles: atTarget.deleteFiles, loadBatch: atTarget.loadBatch };
   }
   // One datacenter: extract and transform run as local activities of this workflow's worker,
   // saving two server round trips per batch (each still retried, and recorded in history).
@@ -56,7 +58,7 @@ function activitiesFor(spec: PipelineSpec) {
     startToCloseTimeout: '5 minutes',
     retry: { ...retry, nonRetryableErrorTypes: ['TransformFailed', 'StageCorrupt'] },
   });
-  return { extractBatch: local.extractBatch, transformBatch: local.transformBatch, copyFiles: atTarget.copyFiles, loadBatch: atTarget.loadBatch };
+  return { extractBatch: local.extractBatch, transformBatch: local.transformBatch, copyFiles: atTarget.copyFiles, deleteFiles: atTarget.deleteFiles, loadBatch: atTarget.loadBatch };
 }
 
 export async function syncBatchWorkflow(input: SyncBatchInput): Promise<SyncBatchResult> {
@@ -70,9 +72,10 @@ export async function syncBatchWorkflow(input: SyncBatchInput): Promise<SyncBatc
   const extracted = await a.extractBatch({ spec, batch });
   setState('transforming');
   const transformed = await a.transformBatch({ spec, batch, extracted });
+  let copied: Awaited<ReturnType<Activities['copyFiles']>> | undefined;
   if (transformed.fileRefs > 0) {
     setState('copying files');
-    await a.copyFiles({ spec, batch, transformed });
+    copied = await a.copyFiles({ spec, batch, transformed });
   }
   if (!permitted) {
     setState('waiting for permit');
@@ -80,6 +83,8 @@ export async function syncBatchWorkflow(input: SyncBatchInput): Promise<SyncBatc
   }
   setState('loading');
   const loaded = await a.loadBatch({ spec, batch, transformed });
+  // Files of deleted rows go only once the deletes are committed: a row never lacks its file.
+  const deleted = transformed.fileDeletes ? (await a.deleteFiles({ spec, batch, transformed })).deleted : 0;
   setState(loaded.alreadyApplied ? 'committed (already applied)' : 'committed');
-  return { seq: batch.seq, ...loaded };
+  return { seq: batch.seq, ...loaded, ...(copied || deleted ? { files: { copied: 0, skipped: 0, missing: 0, ...copied, deleted } } : {}) };
 }

@@ -144,7 +144,7 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
         scopes.delete(batch.seq);
         // Loads commit in seq order on the target, but their completions can reach this
         // workflow in any order: record them, and advance over the contiguous ones.
-        p.completed(batch.seq, r.rowsApplied, Date.now(), r.deadLettered);
+        p.completed(batch.seq, r.rowsApplied, Date.now(), r.deadLettered, r.files?.missing);
         for (const seq of [...permitted]) if (seq <= p.s.committedSeq) permitted.delete(seq);
         publishState();
       },

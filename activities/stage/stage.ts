@@ -5,20 +5,19 @@
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize, sep } from 'node:path';
-import { promisify } from 'node:util';
-import { gunzip, gzip } from 'node:zlib';
 import { ApplicationFailure } from '@temporalio/activity';
-import type { StageConfig } from '../../lib/config/schema.js';
+import type { ResolvedStage } from '../../lib/spec.js';
+import { S3Stage } from './s3-stage.js';
 import type { RowChange } from '../../lib/model.js';
-import { parseChanges, stringifyChanges } from '../../lib/values.js';
-
-const gzipAsync = promisify(gzip);
-const gunzipAsync = promisify(gunzip);
+import { decodeChanges, decodeJson, encodeChanges, encodeJson } from './stage-codec.js';
 
 /** Where batches wait between activities. */
 export interface Stage {
   putChanges(ref: string, changes: RowChange[]): Promise<number>;
   getChanges(ref: string): Promise<RowChange[]>;
+  /** Any other document of a batch (e.g. its file plan), as gzip'd JSON. */
+  putJson(ref: string, value: unknown): Promise<void>;
+  getJson<T>(ref: string): Promise<T>;
   remove(ref: string): Promise<void>;
 }
 
@@ -32,31 +31,41 @@ export class LocalStage implements Stage {
     return join(this.dir, rel);
   }
 
-  async putChanges(ref: string, changes: RowChange[]): Promise<number> {
+  private async put(ref: string, body: Buffer): Promise<void> {
     const file = this.path(ref);
     await mkdir(dirname(file), { recursive: true });
-    const body = await gzipAsync(Buffer.from(stringifyChanges(changes)), { level: 1 });
     const tmp = `${file}.${process.pid}.tmp`;
     await writeFile(tmp, body);
     await rename(tmp, file);
-    return body.length;
   }
 
-  async getChanges(ref: string): Promise<RowChange[]> {
-    let body: Buffer;
+  private async get(ref: string): Promise<Buffer> {
     try {
-      body = await readFile(this.path(ref));
+      return await readFile(this.path(ref));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         throw ApplicationFailure.nonRetryable(`staged batch ${ref} is missing from ${this.dir}`, 'StageCorrupt');
       }
       throw err;
     }
-    try {
-      return parseChanges((await gunzipAsync(body)).toString('utf8'));
-    } catch (err) {
-      throw ApplicationFailure.nonRetryable(`staged batch ${ref} cannot be read: ${(err as Error).message}`, 'StageCorrupt');
-    }
+  }
+
+  async putChanges(ref: string, changes: RowChange[]): Promise<number> {
+    const body = await encodeChanges(changes);
+    await this.put(ref, body);
+    return body.length;
+  }
+
+  async getChanges(ref: string): Promise<RowChange[]> {
+    return decodeChanges(ref, await this.get(ref));
+  }
+
+  async putJson(ref: string, value: unknown): Promise<void> {
+    await this.put(ref, await encodeJson(value));
+  }
+
+  async getJson<T>(ref: string): Promise<T> {
+    return decodeJson<T>(ref, await this.get(ref));
   }
 
   async remove(ref: string): Promise<void> {
@@ -65,7 +74,7 @@ export class LocalStage implements Stage {
 }
 
 /** Opens the stage a pipeline names. */
-export function openStage(config: StageConfig): Stage {
+export function openStage(config: ResolvedStage): Stage {
   if (config.type === 'local') return new LocalStage(config.dir);
-  throw new Error('an s3 stage is not supported by this build yet; use { type: local, dir: … }');
+  return new S3Stage(config.store, config.prefix);
 }
