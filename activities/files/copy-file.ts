@@ -4,7 +4,7 @@
  * not match the hash taken beforehand (the source changed meanwhile) fails and is retried.
  */
 import { createHash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { FileMissingError, type FileStore } from './stores/file-store.js';
 
 export type CopyOutcome = 'copied' | 'skipped' | 'missing';
@@ -30,22 +30,39 @@ function verifying(key: string, size: number, sha256: string): Transform {
   });
 }
 
+/**
+ * Files up to this size whose checksum the source does not keep are read once into memory and
+ * hashed there; larger ones are hashed in one streamed pass and copied in a second.
+ */
+const IN_MEMORY_BYTES = 4 * 1024 * 1024;
+
+async function readAll(body: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
 /** Copies key from src to dst unless dst has it already; 'missing' when src lacks it. */
 export async function copyFile(src: FileStore, dst: FileStore, key: string): Promise<CopyOutcome> {
   const info = await src.stat(key);
   if (!info) return 'missing';
   let sha256: string;
+  let content: Buffer | undefined;
   try {
-    sha256 = info.sha256 ?? (await src.sha256(key));
+    if (info.sha256) sha256 = info.sha256;
+    else if (info.size <= IN_MEMORY_BYTES) {
+      content = await readAll(await src.read(key));
+      sha256 = createHash('sha256').update(content).digest('hex');
+    } else sha256 = await src.sha256(key);
   } catch (err) {
     if (err instanceof FileMissingError) return 'missing';
     throw err;
   }
   const there = await dst.stat(key);
   if (there && there.size === info.size && (there.sha256 ?? (await dst.sha256(key))) === sha256) return 'skipped';
-  let body;
+  let body: Readable;
   try {
-    body = await src.read(key);
+    body = content ? Readable.from([content]) : await src.read(key);
   } catch (err) {
     if (err instanceof FileMissingError) return 'missing';
     throw err;

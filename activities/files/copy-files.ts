@@ -1,7 +1,7 @@
 /**
  * `copyFiles`, at the target's datacenter: copies the files a batch's rows name before the rows
  * load, so a row never appears without its file; `deleteFiles` removes the files of deleted rows
- * (`onDelete: delete`) after the load. Both read the plan transform staged. Copies run a few at a
+ * (`onDelete: delete`) and the plan after the load. Both read the plan transform staged. Copies run a few at a
  * time; the heartbeat carries how far the plan is done, so a retried copy (after a worker died)
  * resumes there, and files already present with the same size and checksum are skipped.
  */
@@ -39,13 +39,17 @@ export const COPY_CONCURRENCY = 8;
 const HEARTBEAT_MS = 2000;
 const MISSING_KEYS_KEPT = 10;
 
-/** What a heartbeat carries: the done prefix of the plan's copies, and the counts within it. */
+/**
+ * What a heartbeat carries: the done prefix of the plan's copies with the counts within it, and
+ * the items finished beyond it (a large file early in the plan holds the prefix back).
+ */
 interface CopyProgress {
   done: number;
   copied: number;
   skipped: number;
   missing: number;
   missingKeys: string[];
+  beyond?: [number, CopyOutcome][];
 }
 
 function storesOf(spec: PipelineSpec): (name: string) => FileStore {
@@ -63,12 +67,13 @@ function storesOf(spec: PipelineSpec): (name: string) => FileStore {
 }
 
 /** Runs fn over items[start…] with at most `limit` at once; stops taking new ones after a throw. */
-async function eachLimited<T>(items: readonly T[], start: number, limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+async function eachLimited<T>(items: readonly T[], start: number, limit: number, fn: (item: T, i: number) => Promise<void>, skip?: Set<number>): Promise<void> {
   let next = start;
   let failure: unknown;
   const lane = async () => {
     while (failure === undefined && next < items.length) {
       const i = next++;
+      if (skip?.has(i)) continue;
       try {
         await fn(items[i], i);
       } catch (err) {
@@ -89,8 +94,9 @@ function missingFailure(ref: FileRef, seq: number): ApplicationFailure {
 
 async function copyAll(spec: PipelineSpec, batch: NumberedBatch, plan: FilePlan): Promise<CopyFilesResult> {
   const saved = activityInfo().heartbeatDetails as CopyProgress | undefined;
-  const p: CopyProgress = saved ?? { done: 0, copied: 0, skipped: 0, missing: 0, missingKeys: [] };
-  if (saved) log.info('copyFiles resumes', { seq: batch.seq, done: p.done, of: plan.copies.length });
+  const p: CopyProgress = { done: 0, copied: 0, skipped: 0, missing: 0, missingKeys: [], ...saved, beyond: undefined };
+  const finishedBeyond = new Set((saved?.beyond ?? []).map(([i]) => i));
+  if (saved) log.info(`copyFiles resumes: ${p.done + finishedBeyond.size} of ${plan.copies.length} files were done`, { seq: batch.seq });
   const outcomes = new Map<number, CopyOutcome>();
   const progress = new PrefixProgress(p.done);
   const store = storesOf(spec);
@@ -107,7 +113,9 @@ async function copyAll(spec: PipelineSpec, batch: NumberedBatch, plan: FilePlan)
     }
     p.done = progress.watermark;
   };
-  const timer = setInterval(() => heartbeat(p), HEARTBEAT_MS);
+  for (const [i, outcome] of saved?.beyond ?? []) finish(i, outcome);
+  const details = (): CopyProgress => ({ ...p, beyond: [...outcomes] });
+  const timer = setInterval(() => heartbeat(details()), HEARTBEAT_MS);
   try {
     await eachLimited(plan.copies, p.done, COPY_CONCURRENCY, async (ref, i) => {
       const outcome = await copyFile(store(ref.from), store(ref.to), ref.key);
@@ -116,11 +124,11 @@ async function copyAll(spec: PipelineSpec, batch: NumberedBatch, plan: FilePlan)
         log.warn('source file missing; row loads without it', { seq: batch.seq, key: ref.key, table: ref.table, from: ref.from });
       }
       finish(i, outcome);
-    });
+    }, finishedBeyond);
   } finally {
     clearInterval(timer);
   }
-  heartbeat(p);
+  heartbeat(details());
   log.info('files copied', { seq: batch.seq, copied: p.copied, skipped: p.skipped, missing: p.missing });
   return { copied: p.copied, skipped: p.skipped, missing: p.missing, ...(p.missingKeys.length ? { missingKeys: p.missingKeys } : {}) };
 }
@@ -133,10 +141,15 @@ export function createFileActivities() {
       return copyAll(spec, batch, plan);
     },
 
-    /** Removes the files of deleted rows; absent files are fine, so a retry is harmless. */
+    /**
+     * After the load: removes the files of deleted rows, then the staged plan. Absent files are
+     * fine and a plan already removed means an earlier attempt finished, so a retry is harmless.
+     */
     async deleteFiles({ spec, batch, transformed }: CopyFilesInput): Promise<DeleteFilesResult> {
-      if (!transformed.filesRef || !transformed.fileDeletes) return { deleted: 0 };
-      const plan = await openStage(spec.stage).getJson<FilePlan>(transformed.filesRef);
+      if (!transformed.filesRef) return { deleted: 0 };
+      const stage = openStage(spec.stage);
+      const plan = await stage.getJsonIfAny<FilePlan>(transformed.filesRef);
+      if (!plan) return { deleted: 0 };
       const store = storesOf(spec);
       const timer = setInterval(() => heartbeat(), HEARTBEAT_MS);
       try {
@@ -144,7 +157,8 @@ export function createFileActivities() {
       } finally {
         clearInterval(timer);
       }
-      log.info('files of deleted rows removed', { seq: batch.seq, deleted: plan.deletes.length });
+      if (plan.deletes.length) log.info('files of deleted rows removed', { seq: batch.seq, deleted: plan.deletes.length });
+      await stage.remove(transformed.filesRef);
       return { deleted: plan.deletes.length };
     },
   };

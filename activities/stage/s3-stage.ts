@@ -56,6 +56,16 @@ export class S3Stage implements Stage {
     return decodeJson<T>(ref, await this.get(ref));
   }
 
+  async getJsonIfAny<T>(ref: string): Promise<T | undefined> {
+    try {
+      const got = await s3ClientFor(this.store).send(new GetObjectCommand({ Bucket: this.store.bucket, Key: this.key(ref) }));
+      return decodeJson<T>(ref, Buffer.from(await got.Body!.transformToByteArray()));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
   async remove(ref: string): Promise<void> {
     await s3ClientFor(this.store).send(new DeleteObjectCommand({ Bucket: this.store.bucket, Key: this.key(ref) }));
   }

@@ -18,6 +18,8 @@ export interface Stage {
   /** Any other document of a batch (e.g. its file plan), as gzip'd JSON. */
   putJson(ref: string, value: unknown): Promise<void>;
   getJson<T>(ref: string): Promise<T>;
+  /** Like getJson, but undefined when the document is not there (already cleaned up). */
+  getJsonIfAny<T>(ref: string): Promise<T | undefined>;
   remove(ref: string): Promise<void>;
 }
 
@@ -66,6 +68,14 @@ export class LocalStage implements Stage {
 
   async getJson<T>(ref: string): Promise<T> {
     return decodeJson<T>(ref, await this.get(ref));
+  }
+
+  async getJsonIfAny<T>(ref: string): Promise<T | undefined> {
+    const body = await readFile(this.path(ref)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    return body && decodeJson<T>(ref, body);
   }
 
   async remove(ref: string): Promise<void> {

@@ -27,6 +27,10 @@ export interface S3Server {
 
 const READY_TIMEOUT_MS = 60_000;
 
+// seaotter supports Node 20 with the SDK version it locks; the SDK's notice about its future
+// releases would only clutter worker logs.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 /** Path of `versitygw`: $SEAOTTER_VERSITYGW_BIN, then where scripts/setup.mjs builds it, then PATH. */
 export function resolveVersitygwBin(): string {
   const cache = process.env.SEAOTTER_CACHE ?? path.join(os.homedir(), '.cache', 'seaotter');

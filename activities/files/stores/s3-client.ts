@@ -8,6 +8,10 @@ import type { S3StoreConfig } from '../../../lib/config/schema.js';
 
 const clients = new Map<string, S3Client>();
 
+// seaotter supports Node 20 with the SDK version it locks; the SDK's notice about its future
+// releases would only clutter worker logs.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 function envValue(name: string, field: string): string {
   const value = process.env[name];
   if (value === undefined || value === '') throw new Error(`environment variable ${name} (named by ${field}) is not set here`);
