@@ -214,6 +214,7 @@ export async function resolvePipelines(config: SeaotterConfig): Promise<Resolved
       const tables = await mapTables(p, src, dst, problems);
       const fileStores = fileStoresOf(config, tables.flatMap((t) => t.files ?? []));
       const stage = resolveStage(config);
+      if (stage.type === 's3' && p.load.onError === 'skip') problems.push(`pipelines.${p.id}.load.onError: "skip" writes dead-letter files into a local stage; use { type: local } or onError: halt`);
       await checkStores({ ...fileStores, ...(stage.type === 's3' ? { [stage.source]: stage.store } : {}) }, problems);
       const checkpoint = await readCheckpoint(dst, target.metaSchema, p.id);
       const start = checkpoint?.position ?? (await resolveStart(src, p));

@@ -36,7 +36,7 @@ export interface DeleteFilesResult {
 
 /** Files copied at once; each large one holds at most two 8 MiB parts in memory. */
 export const COPY_CONCURRENCY = 8;
-const HEARTBEAT_MS = 2000;
+const HEARTBEAT_MS = 1000;
 const MISSING_KEYS_KEPT = 10;
 
 /**

@@ -3,7 +3,7 @@
  * 2,000 small files and three of 100 MiB (multipart) named by rows, the worker killed with -9 in
  * the middle of the copy and restarted, then every target object's SHA-256 equal to its source's
  * and the rows equal; s3 → dir with a template and `onDelete: delete`; dir → dir keeping files of
- * deleted rows; a missing source file halting the pipeline (the key in `lastError`) until it is
+ * deleted rows; a resolver module; apply refusing a missing file column or store; a missing source file halting the pipeline (the key in `lastError`) until it is
  * restored, and with `onMissing: skip` counted in status.
  */
 import assert from 'node:assert/strict';
@@ -109,7 +109,10 @@ before(async () => {
     await c.query('CREATE TABLE app.att (id INT PRIMARY KEY, file VARCHAR(100))');
     await c.query('CREATE TABLE app.m1 (id INT PRIMARY KEY, file VARCHAR(100))');
     await c.query('CREATE TABLE app.m2 (id INT PRIMARY KEY, file VARCHAR(100))');
+    await c.query('CREATE TABLE app.res (id INT PRIMARY KEY, kind VARCHAR(10))');
   }
+  // A resolver: each row names a picture and its thumbnail, by id and kind.
+  await writeFile(path.join(cluster.dir, 'resolver.mjs'), 'export default (row, ctx) => [`${row.kind}/${row.id}.jpg`, `${row.kind}/${row.id}.thumb.jpg`];\n');
   const [sources, ...rest] = cluster.dataSourcesYaml().split('\n');
   await cluster.writeConfig(`${sources}\n${filesYaml()}\n${rest.join('\n')}
 pipelines:
@@ -127,6 +130,8 @@ pipelines:
         files: [{ column: name, template: "docs/{id}/{value}", from: pics-src, to: dir-b, onDelete: delete }]
       - source: app.att
         files: [{ column: file, prefix: att/, from: dir-a, to: dir-b }]
+      - source: app.res
+        files: [{ resolver: ./resolver.mjs, prefix: res/, from: dir-a, to: dir-b }]
   - id: halts
     source: src
     target: dst
@@ -194,7 +199,7 @@ test('2,000 small and three 100 MiB files, worker killed mid-copy: every object 
   assert.ok(Number(resumed[1]) > 0);
 });
 
-test('s3 → dir with a template and onDelete: delete; dir → dir keeps files of deleted rows', async () => {
+test('s3 → dir with a template and onDelete: delete; dir → dir keeps files of deleted rows; a resolver module', async () => {
   const docs = Array.from({ length: 20 }, (_, i) => ({ id: i + 1, name: `doc-${i + 1}.txt`, body: randomBytes(300 + i) }));
   const client = s3.client();
   for (const d of docs) await client.send(new PutObjectCommand({ Bucket: 'pics-src', Key: `docs/${d.id}/${d.name}`, Body: d.body }));
@@ -205,7 +210,12 @@ test('s3 → dir with a template and onDelete: delete; dir → dir keeps files o
 
   await src.query('INSERT INTO app.docs VALUES ?', [docs.map((d) => [d.id, d.name])]);
   await src.query('INSERT INTO app.att VALUES ?', [[1, 2, 3, 4, 5].map((i) => [i, `a${i}.dat`])]);
-  for (const t of ['app.docs', 'app.att']) {
+  for (const kind of ['cat', 'dog']) await mkdir(path.join(dirA, 'res', kind), { recursive: true });
+  for (const [id, kind] of [[1, 'cat'], [2, 'dog']]) {
+    for (const suffix of ['jpg', 'thumb.jpg']) await writeFile(path.join(dirA, 'res', String(kind), `${id}.${suffix}`), `${kind} ${id} ${suffix}`);
+  }
+  await src.query("INSERT INTO app.res VALUES (1, 'cat'), (2, 'dog')");
+  for (const t of ['app.docs', 'app.att', 'app.res']) {
     const want = await dumpTable(src, t);
     await waitFor(`${t} rows`, async () => JSON.stringify(await dumpTable(dst, t)) === JSON.stringify(want), 120_000);
   }
@@ -213,6 +223,8 @@ test('s3 → dir with a template and onDelete: delete; dir → dir keeps files o
   for (let i = 1; i <= 5; i++) {
     assert.equal(await sha256File(path.join(dirB, 'att', `a${i}.dat`)), await sha256File(path.join(dirA, 'att', `a${i}.dat`)));
   }
+  assert.deepEqual([...(await filesBelow(path.join(dirB, 'res'))).keys()].sort(), ['cat/1.jpg', 'cat/1.thumb.jpg', 'dog/2.jpg', 'dog/2.thumb.jpg']);
+  assert.equal(await readFile(path.join(dirB, 'res', 'dog', '2.thumb.jpg'), 'utf8'), 'dog 2 thumb.jpg');
 
   await src.query('DELETE FROM app.docs WHERE id <= 5');
   await src.query('DELETE FROM app.att WHERE id <= 2');
@@ -226,6 +238,18 @@ test('s3 → dir with a template and onDelete: delete; dir → dir keeps files o
   }, 60_000);
   for (const d of docs) assert.equal(gone.has(path.join(String(d.id), d.name)), d.id > 5, `doc ${d.id}`);
   assert.equal((await filesBelow(path.join(dirB, 'att'))).size, 5, 'onDelete: keep (the default) leaves the files');
+});
+
+test('apply refuses a file column the table lacks and a store that cannot be used', async () => {
+  const text = (await readFile(cluster.configPath, 'utf8'))
+    .replace('column: path, from: pics-src', 'column: picture, from: pics-src')
+    .replace(`path: ${dirB}`, `path: ${dirB}-nowhere`);
+  const bad = path.join(cluster.dir, 'bad.yaml');
+  await writeFile(bad, text);
+  const r = await cluster.cli(['pipeline', 'apply', '--config', bad]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /pipelines\.pics\.tables\[0\]\.files\[0\]: the source table app\.pics has no column "picture"/);
+  assert.match(r.stderr, /dataSources\.dir-b: directory .*-nowhere does not exist/);
 });
 
 test('a missing source file halts the pipeline with its key, until the file is there and resume', async () => {
