@@ -14,7 +14,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, test } from 'node:test';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { ListMultipartUploadsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Connection } from 'mysql2/promise';
 import { pipelineStatus } from '../../client/pipeline-commands.js';
@@ -164,18 +164,24 @@ test('2,000 small and three 100 MiB files, worker killed mid-copy: every object 
   for (const key of large) await uploadLarge('pics-src', key, LARGE_BYTES);
   console.log(`uploaded ${SMALL} small and ${LARGE} large source objects in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
-  // Large files first, so their multipart copies are under way when the worker dies.
-  const rows = [...large.map((key, i) => [100_000 + i, key, LARGE_BYTES]), ...small.map((f, i) => [i + 1, f.key, f.body.length])];
+  // The large files sit in the middle of the rows (copies follow row order): the worker dies once
+  // many small files are across and while a multipart upload of a large one is under way.
+  const smallRows = small.map((f, i) => [i + 1, f.key, f.body.length]);
+  const rows = [...smallRows.slice(0, SMALL / 2), ...large.map((key, i) => [100_000 + i, key, LARGE_BYTES]), ...smallRows.slice(SMALL / 2)];
   await src.query('INSERT INTO app.pics VALUES ?', [rows]);
   const t1 = Date.now();
   const dstRoot = path.join(s3.root, 'pics-dst');
-  const partial = await waitFor('part of the copy', async () => {
+  const client = s3.client();
+  const uploading = async () => ((await client.send(new ListMultipartUploadsCommand({ Bucket: 'pics-dst' }))).Uploads ?? []).map((u) => u.Key!);
+  const partial = await waitFor('a multipart upload under way', async () => {
+    if ((await uploading()).length === 0) return 0;
     const n = (await filesBelow(dstRoot)).size;
     return n >= SMALL * 0.25 ? n : 0;
   }, 240_000, 50);
   await cluster.killWorker(cluster.workers[0]);
+  const leftBehind = await uploading();
   const rowsAtKill = (await dumpTable(dst, 'app.pics')).length;
-  console.log(`worker killed after ${((Date.now() - t1) / 1000).toFixed(1)} s with ${partial} of ${SMALL + LARGE} objects on the target, ${rowsAtKill} rows`);
+  console.log(`worker killed after ${((Date.now() - t1) / 1000).toFixed(1)} s with ${partial} of ${SMALL + LARGE} objects on the target, ${rowsAtKill} rows, uploading ${leftBehind.join(', ')}`);
   assert.ok(partial < SMALL + LARGE, 'the copy was still running when the worker died');
   assert.equal(rowsAtKill, 0, 'no row loads before all its batch’s files are copied');
 
@@ -191,6 +197,8 @@ test('2,000 small and three 100 MiB files, worker killed mid-copy: every object 
     assert.equal(await sha256File(dstFiles.get(key)!), await sha256File(file), `checksum of ${key}`);
   }
   for (const key of large) assert.equal((await stat(dstFiles.get(key)!)).size, LARGE_BYTES);
+  assert.deepEqual(await uploading(), [], 'multipart uploads the killed worker left were aborted');
+  client.destroy();
   const log = await readFile(restarted.logFile, 'utf8');
   // The retry resumed from the heartbeat's progress, not from scratch (the kill came after ≥ 500 copies).
   const resumed = /copyFiles resumes: (\d+) of (\d+) files were done/.exec(log);

@@ -5,7 +5,15 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3StoreConfig } from '../../../lib/config/schema.js';
 import { FileMissingError, SHA256_META, type FileInfo, type FileStore } from './file-store.js';
@@ -55,6 +63,7 @@ export class S3Store implements FileStore {
   }
 
   async write(key: string, body: Readable, size: number, sha256: string): Promise<void> {
+    if (size >= PART_SIZE) await this.abortUnfinished(key);
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: key, Body: body, Metadata: { [SHA256_META]: sha256 }, ...(size < PART_SIZE ? { ContentLength: size } : {}) },
@@ -62,6 +71,20 @@ export class S3Store implements FileStore {
       queueSize: 2,
     });
     await upload.done();
+  }
+
+  /**
+   * Aborts multipart uploads of key left by an attempt that died (a killed worker never aborts
+   * its own), so their parts do not stay in the bucket. Only this key's, before writing it again.
+   */
+  private async abortUnfinished(key: string): Promise<void> {
+    const listed = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: key }));
+    for (const u of listed.Uploads ?? []) {
+      if (u.Key !== key || !u.UploadId) continue;
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: u.UploadId })).catch((err) => {
+        if (!isNotFound(err)) throw err;
+      });
+    }
   }
 
   async remove(key: string): Promise<void> {
