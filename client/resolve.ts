@@ -1,8 +1,9 @@
 /**
  * `pipeline apply`'s checks: connects to both databases, refuses (naming each problem) a source
  * without a full row-based binlog, a mapped table that is missing or has no primary key, a column
- * the target lacks, a filter on a column the source lacks, or a processor module that is not
- * there (file stores and rules: resolve-files.ts); then resolves the pipeline into the spec its workflow runs.
+ * the target lacks, a filter on a column the source lacks, a processor module that is not there,
+ * or a file store or file rule that cannot work (resolve-files.ts); then resolves the pipeline
+ * into the spec its workflow runs.
  */
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';

@@ -114,3 +114,14 @@ test('done prefix: out-of-order completion advances only over finished items', (
     assert.equal(p.watermark, expected, `after ${i}`);
   }
 });
+
+test('the example gallery resolver names a cover and one key per photo', async () => {
+  const mod = (await import(new URL('../../../examples/resolvers/gallery.mjs', import.meta.url).href)) as { default: (row: Row, ctx: unknown) => unknown };
+  const context = { pipeline: 'p', table: 'shop.gallery', action: 'insert', seq: 1 };
+  assert.deepEqual(keysFromResolver(rule({ columns: [], prefix: 'pics/' }), mod.default({ id: 9, photo_count: 2 }, context)), [
+    'pics/gallery/9/cover.jpg',
+    'pics/gallery/9/1.jpg',
+    'pics/gallery/9/2.jpg',
+  ]);
+  assert.deepEqual(mod.default({ id: 3, photo_count: null }, context), ['gallery/3/cover.jpg']);
+});
