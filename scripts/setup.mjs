@@ -154,7 +154,7 @@ function temporalCli() {
 
 /**
  * The S3-compatible server the file-copy tests start: the Versity S3 Gateway (Apache-2.0) with its
- * posix backend. About a minute to build on a fresh machine.
+ * posix backend. One to two minutes to build on a fresh machine.
  */
 function versitygw() {
   const override = process.env.SEAOTTER_VERSITYGW_BIN;

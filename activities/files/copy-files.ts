@@ -38,6 +38,8 @@ export interface DeleteFilesResult {
 export const COPY_CONCURRENCY = 8;
 const HEARTBEAT_MS = 1000;
 const MISSING_KEYS_KEPT = 10;
+/** Finished items beyond the prefix a heartbeat carries at most (heartbeats stay well under 1 MB). */
+const BEYOND_KEPT = 20_000;
 
 /**
  * What a heartbeat carries: the done prefix of the plan's copies with the counts within it, and
@@ -114,7 +116,7 @@ async function copyAll(spec: PipelineSpec, batch: NumberedBatch, plan: FilePlan)
     p.done = progress.watermark;
   };
   for (const [i, outcome] of saved?.beyond ?? []) finish(i, outcome);
-  const details = (): CopyProgress => ({ ...p, beyond: [...outcomes] });
+  const details = (): CopyProgress => ({ ...p, beyond: [...outcomes].slice(0, BEYOND_KEPT) });
   const timer = setInterval(() => heartbeat(details()), HEARTBEAT_MS);
   try {
     await eachLimited(plan.copies, p.done, COPY_CONCURRENCY, async (ref, i) => {
