@@ -89,7 +89,7 @@ async function eachLimited<T>(items: readonly T[], start: number, limit: number,
 
 function missingFailure(ref: FileRef, seq: number): ApplicationFailure {
   return ApplicationFailure.nonRetryable(
-    `file ${ref.key} named by a row of ${ref.table} (batch ${seq}) is missing from ${ref.from}; restore it, or set onMissing: skip, then resume`,
+    `file ${ref.key} named by a row of ${ref.table} (batch ${seq}) is missing from ${ref.from}; restore it and resume the pipeline (or set onMissing: skip and apply with --replace)`,
     'FileMissing',
   );
 }
