@@ -19,6 +19,15 @@ export interface FileRule {
   onMissing: 'halt' | 'skip';
 }
 
+/**
+ * True when some rule deletes files of deleted rows. Such a pipeline runs each batch's file steps
+ * only after the previous batch has finished (its deletes included): otherwise a batch copying a
+ * key could run before an earlier batch's delete of that same key, leaving a row without its file.
+ */
+export function hasFileDeletes(tables: readonly { files?: readonly FileRule[] }[]): boolean {
+  return tables.some((t) => t.files?.some((f) => f.onDelete === 'delete') ?? false);
+}
+
 /** One file a batch needs copied (before its load) or deleted (after it). */
 export interface FileRef {
   op: 'copy' | 'delete';

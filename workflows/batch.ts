@@ -5,6 +5,7 @@
  */
 import { condition, proxyActivities, proxyLocalActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
+import { hasFileDeletes } from '../lib/file-keys.js';
 import type { NumberedBatch } from '../lib/model.js';
 import type { PipelineSpec } from '../lib/spec.js';
 import { loadPermitSignal, SA_STATE } from './messages.js';
@@ -73,14 +74,20 @@ export async function syncBatchWorkflow(input: SyncBatchInput): Promise<SyncBatc
   setState('transforming');
   const transformed = await a.transformBatch({ spec, batch, extracted });
   let copied: Awaited<ReturnType<Activities['copyFiles']>> | undefined;
-  if (transformed.fileRefs > 0) {
+  const copy = async () => {
+    if (transformed.fileRefs === 0) return;
     setState('copying files');
     copied = await a.copyFiles({ spec, batch, transformed });
-  }
+  };
+  // Files are copied while earlier batches load, unless rules delete files: then only after the
+  // permit, which such a pipeline gives once the previous batch has finished (lib/file-keys.ts).
+  const copyAfterPermit = hasFileDeletes(spec.tables);
+  if (!copyAfterPermit) await copy();
   if (!permitted) {
     setState('waiting for permit');
     await condition(() => permitted);
   }
+  if (copyAfterPermit) await copy();
   setState('loading');
   const loaded = await a.loadBatch({ spec, batch, transformed });
   // Files of deleted rows go only once the deletes are committed: a row never lacks its file.

@@ -4,6 +4,7 @@
  */
 import { ApplicationFailure } from '@temporalio/workflow';
 import { formatPosition, positionKey, type BatchDescriptor, type BinlogPosition, type NumberedBatch } from '../lib/model.js';
+import { hasFileDeletes } from '../lib/file-keys.js';
 import { batchWorkflowId, type PipelineSpec } from '../lib/spec.js';
 import type { BatchError, PipelineState, PipelineStatus, SubmitBatchResult } from './messages.js';
 
@@ -156,6 +157,11 @@ export class Pipeline {
   /** Batches may be permitted to load (in seq order, enforced at the target) unless paused or halted. */
   mayLoad(): boolean {
     return !this.s.paused && !this.s.lastError;
+  }
+
+  /** Whether batch seq gets its load permit now: with file deletes, only the next to commit. */
+  mayLoadBatch(seq: number): boolean {
+    return this.mayLoad() && (!hasFileDeletes(this.spec.tables) || seq === this.s.committedSeq + 1);
   }
 
   status(now: number): PipelineStatus {

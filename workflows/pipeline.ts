@@ -120,7 +120,7 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
     const scope = new CancellationScope();
     scopes.set(batch.seq, scope);
     started.add(batch.seq);
-    const mayLoad = p.mayLoad();
+    const mayLoad = p.mayLoadBatch(batch.seq);
     if (mayLoad) permitted.add(batch.seq);
     const run = scope.run(async () => {
       const handle = await startChild(syncBatchWorkflow, {
@@ -171,7 +171,7 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
     // speed rather than one workflow round trip per batch.
     if (p.mayLoad()) {
       for (const [seq, handle] of handles) {
-        if (permitted.has(seq)) continue;
+        if (permitted.has(seq) || !p.mayLoadBatch(seq)) continue;
         permitted.add(seq);
         await handle.signal(m.loadPermitSignal);
       }

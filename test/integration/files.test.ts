@@ -246,6 +246,14 @@ test('s3 → dir with a template and onDelete: delete; dir → dir keeps files o
   }, 60_000);
   for (const d of docs) assert.equal(gone.has(path.join(String(d.id), d.name)), d.id > 5, `doc ${d.id}`);
   assert.equal((await filesBelow(path.join(dirB, 'att'))).size, 5, 'onDelete: keep (the default) leaves the files');
+
+  // A key deleted with its row and named again right after by a new row: the later batch's copy
+  // comes after the earlier batch's delete, so the file is there.
+  await src.query('DELETE FROM app.docs WHERE id = 6');
+  await waitFor('doc 6 deleted on the target', async () => !(await dumpTable(dst, 'app.docs')).some((r) => r.startsWith('[6,')), 60_000);
+  await src.query("INSERT INTO app.docs VALUES (6, 'doc-6.txt')");
+  await waitFor('doc 6 again', async () => (await dumpTable(dst, 'app.docs')).some((r) => r.startsWith('[6,')), 60_000);
+  assert.deepEqual(await readFile(path.join(dirB, 'docs', '6', 'doc-6.txt')), docs[5].body);
 });
 
 test('apply refuses a file column the table lacks and a store that cannot be used', async () => {

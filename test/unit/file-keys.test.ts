@@ -1,14 +1,17 @@
 /**
  * File rules: how row values become object keys (prefix, template, resolver output), which keys
  * are refused, which row image names the files, the batch's plan (each copy once, deletes of keys
- * also copied dropped), config problems by path, and the done-prefix a copy's heartbeat carries.
+ * also copied dropped), config problems by path, the done-prefix a copy's heartbeat carries, and
+ * batch-after-batch permits for pipelines whose rules delete files.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig, resolveProcessorPaths } from '../../lib/config/parse.js';
-import { checkKey, fileImage, keysFromColumns, keysFromResolver, planFiles, templateColumns, toFileRule, type FileRef, type FileRule } from '../../lib/file-keys.js';
+import { checkKey, fileImage, hasFileDeletes, keysFromColumns, keysFromResolver, planFiles, templateColumns, toFileRule, type FileRef, type FileRule } from '../../lib/file-keys.js';
 import type { Row } from '../../lib/model.js';
 import { PrefixProgress } from '../../lib/prefix-progress.js';
+import type { PipelineSpec } from '../../lib/spec.js';
+import { Pipeline } from '../../workflows/pipeline-state.js';
 
 const rule = (over: Partial<FileRule>): FileRule => ({ columns: ['pic'], from: 'a', to: 'b', prefix: '', onDelete: 'keep', onMissing: 'halt', ...over });
 
@@ -124,4 +127,27 @@ test('the example gallery resolver names a cover and one key per photo', async (
     'pics/gallery/9/2.jpg',
   ]);
   assert.deepEqual(mod.default({ id: 3, photo_count: null }, context), ['gallery/3/cover.jpg']);
+});
+
+test('pipelines with onDelete: delete rules run file steps batch after batch', () => {
+  assert.equal(hasFileDeletes([{}, { files: [rule({})] }]), false);
+  assert.equal(hasFileDeletes([{ files: [rule({}), rule({ onDelete: 'delete' })] }]), true);
+});
+
+test('with file deletes, the pipeline permits only the batch next to commit', () => {
+  const at = (pos: number) => ({ file: 'mysql-bin.000001', pos });
+  const base = { id: 'p', start: at(4), batch: { maxRows: 10, maxWaitMs: 10, maxInFlight: 4 }, version: 'v1' };
+  const withDeletes = new Pipeline({ spec: { ...base, tables: [{ files: [rule({ onDelete: 'delete' })] }] } as unknown as PipelineSpec });
+  const keeping = new Pipeline({ spec: { ...base, tables: [{ files: [rule({})] }] } as unknown as PipelineSpec });
+  for (const p of [withDeletes, keeping]) {
+    for (const [from, to] of [[4, 100], [100, 200], [200, 300]]) {
+      p.accept({ from: at(from), to: at(to), ref: `r${from}`, rows: 1, transactions: 1, firstEventTime: from, lastEventTime: to });
+    }
+  }
+  assert.deepEqual([1, 2, 3].map((seq) => withDeletes.mayLoadBatch(seq)), [true, false, false]);
+  assert.deepEqual([1, 2, 3].map((seq) => keeping.mayLoadBatch(seq)), [true, true, true]);
+  withDeletes.commit(1, 1, 5000);
+  assert.deepEqual([2, 3].map((seq) => withDeletes.mayLoadBatch(seq)), [true, false]);
+  withDeletes.s.paused = true;
+  assert.equal(withDeletes.mayLoadBatch(2), false);
 });
