@@ -196,7 +196,7 @@ export async function signalPipeline(client: Client, id: string, signal: 'pause'
 export function formatStatus(s: StatusReport): string {
   const lines = [
     `${s.pipeline}: ${s.state}  committed batch ${s.committedSeq} at ${s.committedPosition || '-'}  accepted ${s.acceptedSeq} at ${s.acceptedPosition || '-'}`,
-    `  in flight ${s.batchesInFlight}  lag ${s.lagSeconds.toFixed(1)} s  rows applied ${s.rowsApplied}  ${s.rowsPerSecond} rows/s${s.deadLettered ? `  dead-lettered ${s.deadLettered}` : ''}`,
+    `  in flight ${s.batchesInFlight}  lag ${s.lagSeconds.toFixed(1)} s  rows applied ${s.rowsApplied}  ${s.rowsPerSecond} rows/s${s.deadLettered ? `  dead-lettered ${s.deadLettered}` : ''}${s.filesMissing ? `  files missing (skipped) ${s.filesMissing}` : ''}`,
   ];
   if (s.lastError) lines.push(`  HALTED at batch ${s.lastError.seq} (${s.lastError.workflowId}): ${s.lastError.message}`, `  fix the cause, then: seaotter pipeline resume ${s.pipeline}`);
   for (const r of s.retrying) lines.push(`  retrying ${r.activity} (attempt ${r.attempt}, ${r.workflowId}): ${r.error}`);

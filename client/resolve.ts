@@ -2,7 +2,8 @@
  * `pipeline apply`'s checks: connects to both databases, refuses (naming each problem) a source
  * without a full row-based binlog, a mapped table that is missing or has no primary key, a table
  * two rules match, a column the target lacks, a column rule or filter naming a column the source
- * lacks (lib/columns.ts), or a processor module that is not there; then resolves the pipeline
+ * lacks (lib/columns.ts), a processor module that is not there, or a file store or file rule
+ * that cannot work (resolve-files.ts); then resolves the pipeline
  * into the spec its workflow runs.
  */
 import { createHash } from 'node:crypto';
@@ -18,6 +19,7 @@ import { taskQueueFor, type PipelineSpec, type TableMapping, type TableRuleSpec 
 import { mysqlOptions } from '../activities/resources.js';
 import { isUnreachable, UnreachableError, UserError } from './errors.js';
 import { connectOracleTarget } from './oracle-target-info.js';
+import { checkStores, fileStoresOf, resolveFileRules, resolveStage } from './resolve-files.js';
 
 type Conn = mysql.Connection;
 
@@ -191,6 +193,7 @@ async function mapTables(p: PipelineConfig, src: Conn, dst: TargetIntrospection,
       const mappedTargets = new Set(written);
       const pkGap = tInfo.primaryKey.filter((c) => !mappedTargets.has(c));
       if (pkGap.length) problems.push(`${at}: target primary key column(s) ${pkGap.join(', ')} of ${m.target} get no source column`);
+      const files = await resolveFileRules(rule, sInfo.columns, full, at, problems);
       mappings.push({
         source: { schema: m.schema, table: m.table },
         target,
@@ -200,6 +203,7 @@ async function mapTables(p: PipelineConfig, src: Conn, dst: TargetIntrospection,
         weight: rule.weight,
         ...(rule.where ? { where: rule.where } : {}),
         ...(processor ? { processor } : {}),
+        ...(files ? { files } : {}),
         sourceKey: sInfo.primaryKey,
         ...(groups.length ? { groups } : {}),
         ...(derived.length ? { derived } : {}),
@@ -228,9 +232,7 @@ export async function resolvePipelines(config: SeaotterConfig): Promise<Resolved
       problems.push(`pipelines.${p.id}.target: a ${target.type} data source cannot be a target (MySQL/MariaDB or Oracle only)`);
       continue;
     }
-    if (p.tables.some((t) => t.files?.length)) problems.push(`pipelines.${p.id}: file rules are not supported by this build yet`);
     if (p.twoWay) problems.push(`pipelines.${p.id}.twoWay: two-way sync is not supported by this build yet`);
-    if (config.stage.type !== 'local') problems.push('stage: only { type: local } is supported by this build yet');
     const src = await connectDatabase(p.source, source);
     let dst: TargetIntrospection;
     try {
@@ -243,6 +245,10 @@ export async function resolvePipelines(config: SeaotterConfig): Promise<Resolved
       problems.push(...(await checkSourceBinlog(src, p.source)));
       const rules: TableRuleSpec[] = [];
       const tables = await mapTables(p, src, dst, problems, rules);
+      const fileStores = fileStoresOf(config, tables.flatMap((t) => t.files ?? []));
+      const stage = resolveStage(config);
+      if (stage.type === 's3' && p.load.onError === 'skip') problems.push(`pipelines.${p.id}.load.onError: "skip" writes dead-letter files into a local stage; use { type: local } or onError: halt`);
+      await checkStores({ ...fileStores, ...(stage.type === 's3' ? { [stage.source]: stage.store } : {}) }, problems);
       const checkpoint = await dst.readCheckpoint(p.id);
       const start = checkpoint?.position ?? (await resolveStart(src, p));
       const body = {
@@ -251,7 +257,8 @@ export async function resolvePipelines(config: SeaotterConfig): Promise<Resolved
         targetName: p.target,
         source,
         target,
-        stage: config.stage,
+        stage,
+        ...(Object.keys(fileStores).length ? { fileStores } : {}),
         tables,
         rules,
         batch: p.batch,

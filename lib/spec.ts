@@ -2,8 +2,9 @@
  * The resolved pipeline: what `pipeline apply` hands to the pipeline workflow after checking both
  * databases. It holds no secret (data sources name their password variables) and no row data.
  */
-import type { DataSourceConfig, MysqlSourceConfig, PipelineConfig, StageConfig } from './config/schema.js';
+import type { DataSourceConfig, FileStoreConfig, MysqlSourceConfig, PipelineConfig, S3StoreConfig } from './config/schema.js';
 import type { DerivedColumn } from './columns.js';
+import type { FileRule } from './file-keys.js';
 import type { WhereSpec } from './filter.js';
 import type { ColumnRulesConfig } from './config/columns-schema.js';
 import type { BinlogPosition } from './model.js';
@@ -28,6 +29,8 @@ export interface TableMapping {
   where?: WhereSpec;
   /** Absolute path of the processor module for this table (the rule's, else the pipeline's). */
   processor?: string;
+  /** Files the rows name, copied with them (lib/file-keys.ts). */
+  files?: FileRule[];
   /** Source primary-key columns (source names): what `consistency: backQuery` re-reads by. */
   sourceKey?: string[];
   /** Column groups, by target name: when one changes, field mode writes the whole group. */
@@ -53,6 +56,11 @@ export interface TableRuleSpec {
   processor?: string;
 }
 
+/** The stage as resolved: an s3 stage carries its store's settings (credentials by env name only). */
+export type ResolvedStage =
+  | { type: 'local'; dir: string }
+  | { type: 's3'; source: string; prefix: string; store: S3StoreConfig };
+
 /** Everything a pipeline needs to run, resolved and checked by `pipeline apply`. */
 export interface PipelineSpec {
   id: string;
@@ -60,7 +68,9 @@ export interface PipelineSpec {
   targetName: string;
   source: MysqlSourceConfig;
   target: DataSourceConfig;
-  stage: StageConfig;
+  stage: ResolvedStage;
+  /** The file stores that file rules name, by data source name. */
+  fileStores?: Record<string, FileStoreConfig>;
   tables: TableMapping[];
   /** The configured table rules, in order (absent in specs from older builds). */
   rules?: TableRuleSpec[];

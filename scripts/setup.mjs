@@ -5,9 +5,11 @@
 //   node scripts/setup.mjs [--for-tests] [--for-bench]
 //
 // npm packages (npm ci), MariaDB (apt), the Temporal CLI (built with `go install`, as only
-// package registries are reachable), and with --for-bench sysbench (apt).
+// package registries are reachable), with --for-tests the S3 test server (Versity S3 Gateway,
+// built with `go install`), and with --for-bench sysbench (apt).
 // Environment: SEAOTTER_CACHE (default ~/.cache/seaotter; the CLI goes to $SEAOTTER_CACHE/bin),
-// SEAOTTER_TEMPORAL_BIN (use this `temporal` binary, build nothing).
+// SEAOTTER_TEMPORAL_BIN (use this `temporal` binary, build nothing), SEAOTTER_VERSITYGW_BIN (the same
+// for `versitygw`).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,6 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const TEMPORAL_CLI_VERSION = 'v1.5.1';
+const VERSITYGW_VERSION = 'v1.8.0';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
 const cache = process.env.SEAOTTER_CACHE || path.join(os.homedir(), '.cache', 'seaotter');
@@ -149,6 +152,34 @@ function temporalCli() {
   log(`Temporal CLI: built in ${Math.round((Date.now() - started) / 1000)} s: ${target} (${version.split('\n')[0]})`);
 }
 
+/**
+ * The S3-compatible server the file-copy tests start: the Versity S3 Gateway (Apache-2.0) with its
+ * posix backend. One to two minutes to build on a fresh machine.
+ */
+function versitygw() {
+  const override = process.env.SEAOTTER_VERSITYGW_BIN;
+  if (override) {
+    if (!isExecutable(override)) fail(`SEAOTTER_VERSITYGW_BIN=${override} is not an executable file`);
+    log(`S3 test server: ${override} (SEAOTTER_VERSITYGW_BIN)`);
+    return;
+  }
+  const target = path.join(cache, 'bin', 'versitygw');
+  if (isExecutable(target)) {
+    log(`S3 test server: ${target}`);
+    return;
+  }
+  const go = which('go', ['/usr/local/go/bin/go']);
+  if (!go) fail('the S3 test server (versitygw) is missing and no Go toolchain was found to build it');
+  log(`S3 test server: building versitygw ${VERSITYGW_VERSION} with \`go install\` into ${path.dirname(target)}`);
+  const started = Date.now();
+  run(go, ['install', `github.com/versity/versitygw/cmd/versitygw@${VERSITYGW_VERSION}`], 'building versitygw failed', {
+    GOBIN: path.dirname(target),
+    CGO_ENABLED: '0',
+  });
+  if (!isExecutable(target)) fail(`go install finished but ${target} is missing`);
+  log(`S3 test server: built in ${Math.round((Date.now() - started) / 1000)} s: ${target}`);
+}
+
 function sysbench() {
   const found = which('sysbench');
   if (found) {
@@ -166,5 +197,6 @@ for (const arg of args) {
 npmPackages();
 mariadb();
 temporalCli();
+if (args.has('--for-tests')) versitygw();
 if (args.has('--for-bench')) sysbench();
 log('done');

@@ -5,6 +5,7 @@
  */
 import { condition, proxyActivities, proxyLocalActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
+import { hasFileDeletes } from '../lib/file-keys.js';
 import type { NumberedBatch } from '../lib/model.js';
 import type { PipelineSpec } from '../lib/spec.js';
 import { loadPermitSignal, SA_STATE } from './messages.js';
@@ -32,6 +33,8 @@ export interface SyncBatchResult {
   timingsMs?: Record<string, number>;
   /** `atomic`, `parallel`, or `parallel, fell back to atomic` (load.mode parallel after a conflict). */
   writtenAs?: string;
+  /** Files copied with the rows, skipped as already there, missing at the source (`onMissing: skip`), deleted. */
+  files?: { copied: number; skipped: number; missing: number; deleted: number; missingKeys?: string[] };
 }
 
 const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' };
@@ -49,10 +52,10 @@ function activitiesFor(spec: PipelineSpec) {
     heartbeatTimeout: '10 seconds',
     // A row the target refuses (bad value, missing table) fails for good and halts the pipeline;
     // anything else (connection lost, deadlock, server restarting) is retried with backoff.
-    retry: { ...retry, nonRetryableErrorTypes: ['TargetRefused', 'TransformFailed', 'StageCorrupt', 'PositionMismatch'] },
+    retry: { ...retry, nonRetryableErrorTypes: ['TargetRefused', 'TransformFailed', 'StageCorrupt', 'PositionMismatch', 'FileMissing'] },
   });
   if (spec.sourceQueue !== spec.targetQueue) {
-    return { extractBatch: atSource.extractBatch, transformBatch: atTarget.transformBatch, copyFiles: atTarget.copyFiles, loadBatch: atTarget.loadBatch };
+    return { extractBatch: atSource.extractBatch, transformBatch: atTarget.transformBatch, copyFiles: atTarget.copyFiles, deleteFiles: atTarget.deleteFiles, loadBatch: atTarget.loadBatch };
   }
   // One datacenter: extract and transform run as local activities of this workflow's worker,
   // saving two server round trips per batch (each still retried, and recorded in history).
@@ -60,7 +63,7 @@ function activitiesFor(spec: PipelineSpec) {
     startToCloseTimeout: '5 minutes',
     retry: { ...retry, nonRetryableErrorTypes: ['TransformFailed', 'StageCorrupt'] },
   });
-  return { extractBatch: local.extractBatch, transformBatch: local.transformBatch, copyFiles: atTarget.copyFiles, loadBatch: atTarget.loadBatch };
+  return { extractBatch: local.extractBatch, transformBatch: local.transformBatch, copyFiles: atTarget.copyFiles, deleteFiles: atTarget.deleteFiles, loadBatch: atTarget.loadBatch };
 }
 
 export async function syncBatchWorkflow(input: SyncBatchInput): Promise<SyncBatchResult> {
@@ -74,16 +77,26 @@ export async function syncBatchWorkflow(input: SyncBatchInput): Promise<SyncBatc
   const extracted = await a.extractBatch({ spec, batch });
   setState('transforming');
   const transformed = await a.transformBatch({ spec, batch, extracted });
-  if (transformed.fileRefs > 0) {
+  let copied: Awaited<ReturnType<Activities['copyFiles']>> | undefined;
+  const copy = async () => {
+    if (transformed.fileRefs === 0) return;
     setState('copying files');
-    await a.copyFiles({ spec, batch, transformed });
-  }
+    copied = await a.copyFiles({ spec, batch, transformed });
+  };
+  // Files are copied while earlier batches load, unless rules delete files: then only after the
+  // permit, which such a pipeline gives once the previous batch has finished (lib/file-keys.ts).
+  const copyAfterPermit = hasFileDeletes(spec.tables);
+  if (!copyAfterPermit) await copy();
   if (!permitted) {
     setState('waiting for permit');
     await condition(() => permitted);
   }
+  if (copyAfterPermit) await copy();
   setState('loading');
   const loaded = await a.loadBatch({ spec, batch, transformed });
+  // Files of deleted rows go only once the deletes are committed: a row never lacks its file.
+  // It also removes the batch's file plan from the stage, so it runs for every batch that has one.
+  const deleted = transformed.filesRef ? (await a.deleteFiles({ spec, batch, transformed })).deleted : 0;
   setState(loaded.alreadyApplied ? 'committed (already applied)' : 'committed');
-  return { seq: batch.seq, ...loaded };
+  return { seq: batch.seq, ...loaded, ...(copied || deleted ? { files: { copied: 0, skipped: 0, missing: 0, ...copied, deleted } } : {}) };
 }

@@ -21,6 +21,8 @@ export interface PipelineStatus {
   rowsApplied: number;
   /** Rows the target refused that went to dead-letter files (`load.onError: skip`). */
   deadLettered: number;
+  /** Files named by rows but missing at the source, skipped (`files[].onMissing: skip`). */
+  filesMissing?: number;
   /** Rows committed per second over the last minute of workflow time. */
   rowsPerSecond: number;
   /** Source commit time (epoch ms) of the oldest batch not yet committed, or null when none. */

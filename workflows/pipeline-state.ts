@@ -4,6 +4,7 @@
  */
 import { ApplicationFailure } from '@temporalio/workflow';
 import { formatPosition, positionKey, type BatchDescriptor, type BinlogPosition, type NumberedBatch } from '../lib/model.js';
+import { hasFileDeletes } from '../lib/file-keys.js';
 import { batchWorkflowId, type PipelineSpec } from '../lib/spec.js';
 import type { BatchError, PipelineState, PipelineStatus, SubmitBatchResult } from './messages.js';
 
@@ -15,6 +16,8 @@ export interface PipelineSnapshot {
   rowsApplied: number;
   /** Rows the target refused, written to dead-letter files (`load.onError: skip`). */
   deadLettered?: number;
+  /** Source files that were missing and skipped (`onMissing: skip`). */
+  filesMissing?: number;
   paused: boolean;
   pending: NumberedBatch[];
   lastError: BatchError | null;
@@ -120,8 +123,9 @@ export class Pipeline {
   private early = new Map<number, number>();
 
   /** Batch `seq` reported committed; commits every batch that is now contiguous. */
-  completed(seq: number, rows: number, now: number, deadLettered = 0): void {
+  completed(seq: number, rows: number, now: number, deadLettered = 0, filesMissing = 0): void {
     this.s.deadLettered = (this.s.deadLettered ?? 0) + deadLettered;
+    if (filesMissing) this.s.filesMissing = (this.s.filesMissing ?? 0) + filesMissing;
     this.early.set(seq, rows);
     for (let next = this.s.pending[0]; next && this.early.has(next.seq); next = this.s.pending[0]) {
       const n = this.early.get(next.seq)!;
@@ -155,6 +159,11 @@ export class Pipeline {
     return !this.s.paused && !this.s.lastError;
   }
 
+  /** Whether batch seq gets its load permit now: with file deletes, only the next to commit. */
+  mayLoadBatch(seq: number): boolean {
+    return this.mayLoad() && (!hasFileDeletes(this.spec.tables) || seq === this.s.committedSeq + 1);
+  }
+
   status(now: number): PipelineStatus {
     const recent = this.s.throughput.filter((t) => t.at >= now - THROUGHPUT_WINDOW_MS);
     const span = recent.length ? Math.max(1000, now - recent[0].at) : 1000;
@@ -168,6 +177,7 @@ export class Pipeline {
       batchesInFlight: this.s.pending.length,
       rowsApplied: this.s.rowsApplied,
       deadLettered: this.s.deadLettered ?? 0,
+      ...(this.s.filesMissing ? { filesMissing: this.s.filesMissing } : {}),
       rowsPerSecond: Math.round((recent.reduce((n, t) => n + t.rows, 0) * 1000) / span),
       oldestPendingEventTime: this.s.pending[0]?.firstEventTime ?? null,
       lastCommittedEventTime: this.s.lastCommittedEventTime,

@@ -120,7 +120,7 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
     const scope = new CancellationScope();
     scopes.set(batch.seq, scope);
     started.add(batch.seq);
-    const mayLoad = p.mayLoad();
+    const mayLoad = p.mayLoadBatch(batch.seq);
     if (mayLoad) permitted.add(batch.seq);
     const run = scope.run(async () => {
       const handle = await startChild(syncBatchWorkflow, {
@@ -144,7 +144,7 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
         scopes.delete(batch.seq);
         // Loads commit in seq order on the target, but their completions can reach this
         // workflow in any order: record them, and advance over the contiguous ones.
-        p.completed(batch.seq, r.rowsApplied, Date.now(), r.deadLettered);
+        p.completed(batch.seq, r.rowsApplied, Date.now(), r.deadLettered, r.files?.missing);
         for (const seq of [...permitted]) if (seq <= p.s.committedSeq) permitted.delete(seq);
         publishState();
       },
@@ -171,7 +171,7 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
     // speed rather than one workflow round trip per batch.
     if (p.mayLoad()) {
       for (const [seq, handle] of handles) {
-        if (permitted.has(seq)) continue;
+        if (permitted.has(seq) || !p.mayLoadBatch(seq)) continue;
         permitted.add(seq);
         await handle.signal(m.loadPermitSignal);
       }

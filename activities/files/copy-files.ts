@@ -1,11 +1,19 @@
 /**
- * `copyFiles`, at the target's datacenter: copies the files a batch's rows reference before the
- * rows load, so a row never appears without its file. Pipelines without file rules never call it.
+ * `copyFiles`, at the target's datacenter: copies the files a batch's rows name before the rows
+ * load, so a row never appears without its file; `deleteFiles` removes the files of deleted rows
+ * (`onDelete: delete`) and the plan after the load. Both read the plan transform staged. Copies run a few at a
+ * time; the heartbeat carries how far the plan is done, so a retried copy (after a worker died)
+ * resumes there, and files already present with the same size and checksum are skipped.
  */
-import { ApplicationFailure } from '@temporalio/activity';
+import { activityInfo, ApplicationFailure, heartbeat, log } from '@temporalio/activity';
+import type { FilePlan, FileRef } from '../../lib/file-keys.js';
 import type { NumberedBatch } from '../../lib/model.js';
+import { PrefixProgress } from '../../lib/prefix-progress.js';
 import type { PipelineSpec } from '../../lib/spec.js';
+import { openStage } from '../stage/stage.js';
 import type { TransformResult } from '../transform/transform-batch.js';
+import { copyFile, type CopyOutcome } from './copy-file.js';
+import { openFileStore, type FileStore } from './stores/file-store.js';
 
 export interface CopyFilesInput {
   spec: PipelineSpec;
@@ -16,13 +24,144 @@ export interface CopyFilesInput {
 export interface CopyFilesResult {
   copied: number;
   skipped: number;
+  /** Source files that were missing (`onMissing: skip`); their rows load anyway. */
+  missing: number;
+  /** A few of the missing keys, for the log and the Web UI. */
+  missingKeys?: string[];
+}
+
+export interface DeleteFilesResult {
+  deleted: number;
+}
+
+/** Files copied at once; each large one holds at most two 8 MiB parts in memory. */
+export const COPY_CONCURRENCY = 8;
+const HEARTBEAT_MS = 1000;
+const MISSING_KEYS_KEPT = 10;
+/** Finished items beyond the prefix a heartbeat carries at most (heartbeats stay well under 1 MB). */
+const BEYOND_KEPT = 20_000;
+
+/**
+ * What a heartbeat carries: the done prefix of the plan's copies with the counts within it, and
+ * the items finished beyond it (a large file early in the plan holds the prefix back).
+ */
+interface CopyProgress {
+  done: number;
+  copied: number;
+  skipped: number;
+  missing: number;
+  missingKeys: string[];
+  beyond?: [number, CopyOutcome][];
+}
+
+function storesOf(spec: PipelineSpec): (name: string) => FileStore {
+  const opened = new Map<string, FileStore>();
+  return (name) => {
+    let store = opened.get(name);
+    if (!store) {
+      const config = spec.fileStores?.[name];
+      if (!config) throw ApplicationFailure.nonRetryable(`file store ${name} is not in the pipeline's spec; run pipeline apply again`, 'TransformFailed');
+      store = openFileStore(name, config);
+      opened.set(name, store);
+    }
+    return store;
+  };
+}
+
+/** Runs fn over items[start…] with at most `limit` at once; stops taking new ones after a throw. */
+async function eachLimited<T>(items: readonly T[], start: number, limit: number, fn: (item: T, i: number) => Promise<void>, skip?: Set<number>): Promise<void> {
+  let next = start;
+  let failure: unknown;
+  const lane = async () => {
+    while (failure === undefined && next < items.length) {
+      const i = next++;
+      if (skip?.has(i)) continue;
+      try {
+        await fn(items[i], i);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length - start) }, lane));
+  if (failure !== undefined) throw failure;
+}
+
+function missingFailure(ref: FileRef, seq: number): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(
+    `file ${ref.key} named by a row of ${ref.table} (batch ${seq}) is missing from ${ref.from}; restore it and resume the pipeline (or set onMissing: skip and apply with --replace)`,
+    'FileMissing',
+  );
+}
+
+async function copyAll(spec: PipelineSpec, batch: NumberedBatch, plan: FilePlan): Promise<CopyFilesResult> {
+  const saved = activityInfo().heartbeatDetails as CopyProgress | undefined;
+  const p: CopyProgress = { done: 0, copied: 0, skipped: 0, missing: 0, missingKeys: [], ...saved, beyond: undefined };
+  const finishedBeyond = new Set((saved?.beyond ?? []).map(([i]) => i));
+  if (saved) log.info(`copyFiles resumes: ${p.done + finishedBeyond.size} of ${plan.copies.length} files were done`, { seq: batch.seq });
+  const outcomes = new Map<number, CopyOutcome>();
+  const progress = new PrefixProgress(p.done);
+  const store = storesOf(spec);
+  // Counts move only with the done prefix, so a retry that redoes the items after it counts once.
+  const finish = (i: number, outcome: CopyOutcome) => {
+    outcomes.set(i, outcome);
+    const before = progress.watermark;
+    progress.done(i);
+    for (let j = before; j < progress.watermark; j++) {
+      const o = outcomes.get(j)!;
+      outcomes.delete(j);
+      p[o]++;
+      if (o === 'missing' && p.missingKeys.length < MISSING_KEYS_KEPT) p.missingKeys.push(plan.copies[j].key);
+    }
+    p.done = progress.watermark;
+  };
+  for (const [i, outcome] of saved?.beyond ?? []) finish(i, outcome);
+  const details = (): CopyProgress => ({ ...p, beyond: [...outcomes].slice(0, BEYOND_KEPT) });
+  const timer = setInterval(() => heartbeat(details()), HEARTBEAT_MS);
+  try {
+    await eachLimited(plan.copies, p.done, COPY_CONCURRENCY, async (ref, i) => {
+      const outcome = await copyFile(store(ref.from), store(ref.to), ref.key);
+      if (outcome === 'missing') {
+        if (ref.onMissing === 'halt') throw missingFailure(ref, batch.seq);
+        log.warn('source file missing; row loads without it', { seq: batch.seq, key: ref.key, table: ref.table, from: ref.from });
+      }
+      finish(i, outcome);
+    }, finishedBeyond);
+  } finally {
+    clearInterval(timer);
+  }
+  heartbeat(details());
+  log.info('files copied', { seq: batch.seq, copied: p.copied, skipped: p.skipped, missing: p.missing });
+  return { copied: p.copied, skipped: p.skipped, missing: p.missing, ...(p.missingKeys.length ? { missingKeys: p.missingKeys } : {}) };
 }
 
 export function createFileActivities() {
   return {
-    async copyFiles({ transformed }: CopyFilesInput): Promise<CopyFilesResult> {
-      if (transformed.fileRefs === 0) return { copied: 0, skipped: 0 };
-      throw ApplicationFailure.nonRetryable('file rules are not supported by this build yet', 'TransformFailed');
+    async copyFiles({ spec, batch, transformed }: CopyFilesInput): Promise<CopyFilesResult> {
+      if (!transformed.filesRef || !transformed.fileCopies) return { copied: 0, skipped: 0, missing: 0 };
+      const plan = await openStage(spec.stage).getJson<FilePlan>(transformed.filesRef);
+      return copyAll(spec, batch, plan);
+    },
+
+    /**
+     * After the load: removes the files of deleted rows, then the staged plan. Absent files are
+     * fine and a plan already removed means an earlier attempt finished, so a retry is harmless.
+     */
+    async deleteFiles({ spec, batch, transformed }: CopyFilesInput): Promise<DeleteFilesResult> {
+      if (!transformed.filesRef) return { deleted: 0 };
+      const stage = openStage(spec.stage);
+      const plan = await stage.getJsonIfAny<FilePlan>(transformed.filesRef);
+      if (!plan) return { deleted: 0 };
+      const store = storesOf(spec);
+      const timer = setInterval(() => heartbeat(), HEARTBEAT_MS);
+      try {
+        await eachLimited(plan.deletes, 0, COPY_CONCURRENCY, (ref) => store(ref.to).remove(ref.key));
+      } finally {
+        clearInterval(timer);
+      }
+      if (plan.deletes.length) log.info('files of deleted rows removed', { seq: batch.seq, deleted: plan.deletes.length });
+      await stage.remove(transformed.filesRef);
+      return { deleted: plan.deletes.length };
     },
   };
 }

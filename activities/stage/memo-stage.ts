@@ -59,6 +59,18 @@ export class MemoStage implements Stage {
     return this.inner.getChanges(ref);
   }
 
+  putJson(ref: string, value: unknown): Promise<void> {
+    return this.inner.putJson(ref, value);
+  }
+
+  getJson<T>(ref: string): Promise<T> {
+    return this.inner.getJson<T>(ref);
+  }
+
+  getJsonIfAny<T>(ref: string): Promise<T | undefined> {
+    return this.inner.getJsonIfAny<T>(ref);
+  }
+
   async remove(ref: string): Promise<void> {
     drop(`${this.id}\n${ref}`);
     await this.inner.remove(ref);

@@ -5,20 +5,22 @@
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize, sep } from 'node:path';
-import { promisify } from 'node:util';
-import { gunzip, gzip } from 'node:zlib';
 import { ApplicationFailure } from '@temporalio/activity';
-import type { StageConfig } from '../../lib/config/schema.js';
+import type { ResolvedStage } from '../../lib/spec.js';
+import { MemoStage } from './memo-stage.js';
+import { S3Stage } from './s3-stage.js';
 import type { RowChange } from '../../lib/model.js';
-import { parseChanges, stringifyChanges } from '../../lib/values.js';
-
-const gzipAsync = promisify(gzip);
-const gunzipAsync = promisify(gunzip);
+import { decodeChanges, decodeJson, encodeChanges, encodeJson } from './stage-codec.js';
 
 /** Where batches wait between activities. */
 export interface Stage {
   putChanges(ref: string, changes: RowChange[]): Promise<number>;
   getChanges(ref: string): Promise<RowChange[]>;
+  /** Any other document of a batch (e.g. its file plan), as gzip'd JSON. */
+  putJson(ref: string, value: unknown): Promise<void>;
+  getJson<T>(ref: string): Promise<T>;
+  /** Like getJson, but undefined when the document is not there (already cleaned up). */
+  getJsonIfAny<T>(ref: string): Promise<T | undefined>;
   remove(ref: string): Promise<void>;
 }
 
@@ -32,31 +34,49 @@ export class LocalStage implements Stage {
     return join(this.dir, rel);
   }
 
-  async putChanges(ref: string, changes: RowChange[]): Promise<number> {
+  private async put(ref: string, body: Buffer): Promise<void> {
     const file = this.path(ref);
     await mkdir(dirname(file), { recursive: true });
-    const body = await gzipAsync(Buffer.from(stringifyChanges(changes)), { level: 1 });
     const tmp = `${file}.${process.pid}.tmp`;
     await writeFile(tmp, body);
     await rename(tmp, file);
-    return body.length;
   }
 
-  async getChanges(ref: string): Promise<RowChange[]> {
-    let body: Buffer;
+  private async get(ref: string): Promise<Buffer> {
     try {
-      body = await readFile(this.path(ref));
+      return await readFile(this.path(ref));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         throw ApplicationFailure.nonRetryable(`staged batch ${ref} is missing from ${this.dir}`, 'StageCorrupt');
       }
       throw err;
     }
-    try {
-      return parseChanges((await gunzipAsync(body)).toString('utf8'));
-    } catch (err) {
-      throw ApplicationFailure.nonRetryable(`staged batch ${ref} cannot be read: ${(err as Error).message}`, 'StageCorrupt');
-    }
+  }
+
+  async putChanges(ref: string, changes: RowChange[]): Promise<number> {
+    const body = await encodeChanges(changes);
+    await this.put(ref, body);
+    return body.length;
+  }
+
+  async getChanges(ref: string): Promise<RowChange[]> {
+    return decodeChanges(ref, await this.get(ref));
+  }
+
+  async putJson(ref: string, value: unknown): Promise<void> {
+    await this.put(ref, await encodeJson(value));
+  }
+
+  async getJson<T>(ref: string): Promise<T> {
+    return decodeJson<T>(ref, await this.get(ref));
+  }
+
+  async getJsonIfAny<T>(ref: string): Promise<T | undefined> {
+    const body = await readFile(this.path(ref)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    return body && decodeJson<T>(ref, body);
   }
 
   async remove(ref: string): Promise<void> {
@@ -64,8 +84,12 @@ export class LocalStage implements Stage {
   }
 }
 
-/** Opens the stage a pipeline names. */
-export function openStage(config: StageConfig): Stage {
-  if (config.type === 'local') return new LocalStage(config.dir);
-  throw new Error('an s3 stage is not supported by this build yet; use { type: local, dir: … }');
+/**
+ * Opens the stage a pipeline names, with this process's memory of what it staged in front
+ * (memo-stage.ts): in one datacenter, the next activity of a batch usually runs here.
+ */
+export function openStage(config: ResolvedStage): Stage {
+  if (config.type === 'local') return new MemoStage(new LocalStage(config.dir), `dir:${config.dir}`);
+  const where = `s3:${config.store.endpoint ?? ''}/${config.store.bucket}/${config.prefix}`;
+  return new MemoStage(new S3Stage(config.store, config.prefix), where);
 }

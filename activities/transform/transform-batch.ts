@@ -8,6 +8,7 @@ import type { NumberedBatch, RowChange } from '../../lib/model.js';
 import type { PipelineSpec, TableMapping } from '../../lib/spec.js';
 import { openStage } from '../stage/stage.js';
 import { withHeartbeat } from '../heartbeat.js';
+import { FileRefCollector } from '../files/file-refs.js';
 import type { ExtractResult } from '../extract/extract-batch.js';
 import { prepareTableTransform, type TableTransform } from './table-transform.js';
 import { MappingResolver } from './dynamic-mapping.js';
@@ -22,10 +23,14 @@ export interface TransformInput {
 export interface TransformResult {
   ref: string;
   rows: number;
-  /** Files the rows reference (copied before the load). */
+  /** Files the rows reference (copied before the load, or deleted after it). */
   fileRefs: number;
   /** A DDL batch's statement for the target (absent when skipped or not about mapped tables). */
   ddl?: TargetDdl;
+  /** Of those, files to copy and to delete, and the staged plan (activities/files/file-refs.ts). */
+  fileCopies?: number;
+  fileDeletes?: number;
+  filesRef?: string;
 }
 
 export function createTransformActivities() {
@@ -50,6 +55,7 @@ async function transform({ spec, batch, extracted }: TransformInput): Promise<Tr
   // One lookup per change on the hot path: mappings indexed by source table and column layout.
   const resolver = new MappingResolver(spec);
   let unmapped = 0;
+  const files = new FileRefCollector(spec.id, batch.seq);
   for (const change of changes) {
     const mapping = resolver.mappingFor(change);
     if (!mapping) {
@@ -62,7 +68,10 @@ async function transform({ spec, batch, extracted }: TransformInput): Promise<Tr
       tables.set(mapping, t);
     }
     const mapped = await t.apply(change);
-    if (mapped) out.push(mapped);
+    if (mapped) {
+      out.push(mapped);
+      await files.add(mapping, change, mapped.action);
+    }
   }
   if (unmapped) log.warn('changes of unmapped tables dropped', { seq: batch.seq, unmapped });
   let filtered = 0;
@@ -74,5 +83,5 @@ async function transform({ spec, batch, extracted }: TransformInput): Promise<Tr
   if (filtered || dropped) log.debug('changes left out', { seq: batch.seq, filtered, droppedByProcessor: dropped });
   const ref = `${spec.id}/transformed/${batch.seq}.jsonl.gz`;
   await stage.putChanges(ref, out);
-  return { ref, rows: out.length, fileRefs: 0 };
+  return { ref, rows: out.length, ...(await files.stage(stage)) };
 }

@@ -122,7 +122,7 @@ export function checkReferences(config: SeaotterConfig): ConfigProblem[] {
 }
 
 /**
- * The config with every `processor` path passed through `resolve` (the caller makes them absolute
+ * The config with every `processor` (and file `resolver`) path passed through `resolve` (the caller makes them absolute
  * against the config file's directory, so workers load the same file whatever their cwd).
  */
 export function resolveProcessorPaths(config: SeaotterConfig, resolve: (path: string) => string): SeaotterConfig {
@@ -131,7 +131,11 @@ export function resolveProcessorPaths(config: SeaotterConfig, resolve: (path: st
     pipelines: config.pipelines.map((p) => ({
       ...p,
       ...(p.processor !== undefined ? { processor: resolve(p.processor) } : {}),
-      tables: p.tables.map((t) => (t.processor !== undefined ? { ...t, processor: resolve(t.processor) } : t)),
+      tables: p.tables.map((t) => ({
+        ...t,
+        ...(t.processor !== undefined ? { processor: resolve(t.processor) } : {}),
+        ...(t.files ? { files: t.files.map((f) => (f.resolver !== undefined ? { ...f, resolver: resolve(f.resolver) } : f)) } : {}),
+      })),
     })),
   };
 }

@@ -61,6 +61,33 @@ const where = z.custom<WhereSpec>().superRefine((value, ctx) => {
 /** A processor module, relative to the config file (made absolute when the file is read). */
 const processor = z.string().min(1, 'name a module file, e.g. ./processors/mask-email.mjs');
 
+/**
+ * Which column(s) of a row name a file, how a value becomes an object key, and from which file
+ * store to which (lib/file-keys.ts derives the keys).
+ */
+const fileRule = z
+  .strictObject({
+    column: z.string().min(1).optional(),
+    columns: z.array(z.string().min(1)).min(1).optional(),
+    from: name,
+    to: name,
+    /** Put before every key (e.g. "pics/"). */
+    prefix: z.string().optional(),
+    /** The key from the row: `{value}` is the column's value, `{col}` any source column. */
+    template: z.string().min(1).optional(),
+    /** A module whose default export `(row, context) => string[]` returns the row's keys. */
+    resolver: z.string().min(1).optional(),
+    onDelete: z.enum(['delete', 'keep']).default('keep'),
+    onMissing: z.enum(['halt', 'skip']).default('halt'),
+  })
+  .superRefine((r, ctx) => {
+    if (r.column !== undefined && r.columns !== undefined) ctx.addIssue({ code: 'custom', message: 'give column or columns, not both' });
+    if (r.column === undefined && r.columns === undefined && r.resolver === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'name the column that holds the file (column: …), or a resolver module' });
+    }
+    if (r.template !== undefined && r.resolver !== undefined) ctx.addIssue({ code: 'custom', path: ['template'], message: 'give template or resolver, not both' });
+  });
+
 const tableRule = z.strictObject({
   /** `schema.table` exactly, or a regex on it (see `isRegexPattern`). */
   source: z.string().min(3),
@@ -73,9 +100,7 @@ const tableRule = z.strictObject({
   /** Replaces the pipeline's `processor` for this rule's tables. */
   processor: processor.optional(),
   weight: z.number().int().default(0),
-  files: z
-    .array(z.strictObject({ column: z.string().min(1), from: name, to: name, prefix: z.string().optional() }))
-    .optional(),
+  files: z.array(fileRule).optional(),
 });
 
 const pipeline = z.strictObject({
@@ -128,4 +153,8 @@ export type OracleSourceConfig = z.output<typeof oracleSource>;
 export type PipelineConfig = z.output<typeof pipeline>;
 export type TableRuleConfig = z.output<typeof tableRule>;
 export type StageConfig = z.output<typeof stage>;
+export type FileRuleConfig = z.output<typeof fileRule>;
+export type S3StoreConfig = z.output<typeof s3Store>;
+export type DirStoreConfig = z.output<typeof dirStore>;
+export type FileStoreConfig = S3StoreConfig | DirStoreConfig;
 export type StartPosition = z.output<typeof position>;

@@ -22,6 +22,16 @@ class CountingStage implements Stage {
     if (text === undefined) throw new Error(`missing ${ref}`);
     return JSON.parse(text) as RowChange[];
   }
+  async putJson(ref: string, value: unknown): Promise<void> {
+    this.files.set(ref, JSON.stringify(value));
+  }
+  async getJson<T>(ref: string): Promise<T> {
+    return JSON.parse(this.files.get(ref)!) as T;
+  }
+  async getJsonIfAny<T>(ref: string): Promise<T | undefined> {
+    const text = this.files.get(ref);
+    return text === undefined ? undefined : (JSON.parse(text) as T);
+  }
   async remove(ref: string): Promise<void> {
     this.files.delete(ref);
   }

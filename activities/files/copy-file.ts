@@ -1,0 +1,74 @@
+/**
+ * Copies one file between stores, streaming: skipped when the target already has the same size
+ * and SHA-256; otherwise the bytes pass through a hash on their way, and a copy whose bytes do
+ * not match the hash taken beforehand (the source changed meanwhile) fails and is retried.
+ */
+import { createHash } from 'node:crypto';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { FileMissingError, type FileStore } from './stores/file-store.js';
+
+export type CopyOutcome = 'copied' | 'skipped' | 'missing';
+
+/** Thrown for a missing source file, with the store's own words. */
+export class MissingSourceFile extends Error {}
+
+/** Passes bytes through and fails at the end when their size or SHA-256 is not the expected one. */
+function verifying(key: string, size: number, sha256: string): Transform {
+  const hash = createHash('sha256');
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done: TransformCallback) {
+      hash.update(chunk);
+      seen += chunk.length;
+      done(null, chunk);
+    },
+    flush(done: TransformCallback) {
+      const got = hash.digest('hex');
+      if (seen !== size || got !== sha256) done(new Error(`file ${key} changed while it was copied (${seen} bytes, sha256 ${got}; expected ${size}, ${sha256})`));
+      else done();
+    },
+  });
+}
+
+/**
+ * Files up to this size whose checksum the source does not keep are read once into memory and
+ * hashed there; larger ones are hashed in one streamed pass and copied in a second.
+ */
+const IN_MEMORY_BYTES = 4 * 1024 * 1024;
+
+async function readAll(body: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Copies key from src to dst unless dst has it already; 'missing' when src lacks it. */
+export async function copyFile(src: FileStore, dst: FileStore, key: string): Promise<CopyOutcome> {
+  const info = await src.stat(key);
+  if (!info) return 'missing';
+  let sha256: string;
+  let content: Buffer | undefined;
+  try {
+    if (info.sha256) sha256 = info.sha256;
+    else if (info.size <= IN_MEMORY_BYTES) {
+      content = await readAll(await src.read(key));
+      sha256 = createHash('sha256').update(content).digest('hex');
+    } else sha256 = await src.sha256(key);
+  } catch (err) {
+    if (err instanceof FileMissingError) return 'missing';
+    throw err;
+  }
+  const there = await dst.stat(key);
+  if (there && there.size === info.size && (there.sha256 ?? (await dst.sha256(key))) === sha256) return 'skipped';
+  let body: Readable;
+  try {
+    body = content ? Readable.from([content]) : await src.read(key);
+  } catch (err) {
+    if (err instanceof FileMissingError) return 'missing';
+    throw err;
+  }
+  const checked = verifying(key, info.size, sha256);
+  body.on('error', (err) => checked.destroy(err));
+  await dst.write(key, body.pipe(checked), info.size, sha256);
+  return 'copied';
+}

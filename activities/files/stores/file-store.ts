@@ -1,0 +1,45 @@
+/**
+ * A file store (a data source of type s3 or dir) as copyFiles sees it: stat, stream out, stream
+ * in, remove. Keys are checked by lib/file-keys.ts before they get here.
+ */
+import type { Readable } from 'node:stream';
+import type { FileStoreConfig } from '../../../lib/config/schema.js';
+import { DirStore } from './dir-store.js';
+import { S3Store } from './s3-store.js';
+
+/** Size, and the SHA-256 (hex) when the store keeps it without reading the content. */
+export interface FileInfo {
+  size: number;
+  sha256?: string;
+}
+
+/** A key the source store does not have. */
+export class FileMissingError extends Error {}
+
+export interface FileStore {
+  /** The data source name, for messages. */
+  readonly name: string;
+  /** Null when the key is absent. */
+  stat(key: string): Promise<FileInfo | null>;
+  /** SHA-256 (hex) of the content, streamed. */
+  sha256(key: string): Promise<string>;
+  /** The content as a stream; FileMissingError when absent. */
+  read(key: string): Promise<Readable>;
+  /**
+   * Writes the whole stream under key so that readers see the old file or the new one, never a
+   * part; records the SHA-256 where the store can, so later copies skip it without reading it.
+   */
+  write(key: string, body: Readable, size: number, sha256: string): Promise<void>;
+  /** Removes key; absent is fine. */
+  remove(key: string): Promise<void>;
+  /** Throws a one-line reason when the store cannot be reached or used. */
+  check(): Promise<void>;
+}
+
+/** Opens the store a data source describes. */
+export function openFileStore(name: string, config: FileStoreConfig): FileStore {
+  return config.type === 's3' ? new S3Store(name, config) : new DirStore(name, config.path);
+}
+
+/** SHA-256 metadata key on S3 objects written by seaotter (x-amz-meta-seaotter-sha256). */
+export const SHA256_META = 'seaotter-sha256';

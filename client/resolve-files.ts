@@ -1,0 +1,64 @@
+/**
+ * `pipeline apply`'s checks of file stores and file rules: every store a rule or the stage names
+ * answers (the bucket exists, the directory is writable), every file column and template column
+ * is in the source table, and resolver modules are files.
+ */
+import { stat } from 'node:fs/promises';
+import type { FileStoreConfig, SeaotterConfig, TableRuleConfig } from '../lib/config/schema.js';
+import { templateColumns, toFileRule, type FileRule } from '../lib/file-keys.js';
+import type { ResolvedStage } from '../lib/spec.js';
+import { openFileStore } from '../activities/files/stores/file-store.js';
+
+/** File rules of one table rule, checked against the source table's columns. */
+export async function resolveFileRules(rule: TableRuleConfig, sourceColumns: string[], table: string, at: string, problems: string[]): Promise<FileRule[] | undefined> {
+  if (!rule.files?.length) return undefined;
+  const out: FileRule[] = [];
+  for (const [k, config] of rule.files.entries()) {
+    const fat = `${at}.files[${k}]`;
+    const r = toFileRule(config);
+    for (const c of [...r.columns, ...(r.template ? templateColumns(r.template) : [])]) {
+      if (!sourceColumns.includes(c)) problems.push(`${fat}: the source table ${table} has no column "${c}"`);
+    }
+    if (r.resolver) {
+      const st = await stat(r.resolver).catch((err: NodeJS.ErrnoException) => err);
+      if (st instanceof Error) problems.push(`${fat}.resolver: cannot read module ${r.resolver}: ${st.code === 'ENOENT' ? 'no such file' : st.message}`);
+      else if (!st.isFile()) problems.push(`${fat}.resolver: ${r.resolver} is not a file`);
+    }
+    out.push(r);
+  }
+  return out;
+}
+
+/** The stores a pipeline's file rules name, by data source name. */
+export function fileStoresOf(config: SeaotterConfig, rules: FileRule[]): Record<string, FileStoreConfig> {
+  const stores: Record<string, FileStoreConfig> = {};
+  for (const r of rules) {
+    for (const name of [r.from, r.to]) {
+      const ds = config.dataSources[name];
+      if (ds && (ds.type === 's3' || ds.type === 'dir')) stores[name] = ds;
+    }
+  }
+  return stores;
+}
+
+/** The stage with its store's settings (an s3 stage). */
+export function resolveStage(config: SeaotterConfig): ResolvedStage {
+  const stage = config.stage;
+  if (stage.type === 'local') return stage;
+  const store = config.dataSources[stage.source];
+  if (store?.type !== 's3') throw new Error(`stage.source: "${stage.source}" is not an s3 data source`);
+  return { ...stage, store };
+}
+
+/** Checks that each store answers from here; one problem per store that does not. */
+export async function checkStores(stores: Record<string, FileStoreConfig>, problems: string[]): Promise<void> {
+  await Promise.all(
+    Object.entries(stores).map(async ([name, config]) => {
+      try {
+        await openFileStore(name, config).check();
+      } catch (err) {
+        problems.push(`dataSources.${name}: ${(err as Error).message}`);
+      }
+    }),
+  );
+}

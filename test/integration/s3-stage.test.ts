@@ -1,0 +1,90 @@
+/**
+ * The stage in S3: a pipeline whose source is in one datacenter and target in another, with a
+ * worker per datacenter and `stage: { type: s3 }`, so the target's worker reads the batches the
+ * source's worker wrote to the bucket. Rows arrive equal, and the batches were in the bucket
+ * (seen there while the pipeline is paused; nothing in a local directory). Also: `pipeline apply` refuses a stage bucket that does not exist.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import type { Connection } from 'mysql2/promise';
+import { startS3Server, type S3Server } from '../../client/servers/s3-server.js';
+import { Cluster, dumpTable, waitFor } from '../support/cluster.js';
+
+let cluster: Cluster;
+let s3: S3Server;
+let src: Connection;
+let dst: Connection;
+
+function config(bucket: string): string {
+  return `dataSources:
+  src: { type: mariadb, host: 127.0.0.1, port: ${cluster.source.port}, user: seaotter, passwordEnv: SRC_PW, datacenter: hz }
+  dst: { type: mariadb, host: 127.0.0.1, port: ${cluster.target.port}, user: seaotter, passwordEnv: DST_PW, datacenter: us }
+  stage-us: { type: s3, endpoint: "${s3.endpoint}", bucket: ${bucket}, accessKeyEnv: S3_KEY, secretKeyEnv: S3_SECRET, datacenter: us }
+stage: { type: s3, source: stage-us, prefix: batches/ }
+pipelines:
+  - id: far
+    source: src
+    target: dst
+    tables: [{ source: app.t }]
+`;
+}
+
+before(async () => {
+  [cluster, s3] = await Promise.all([Cluster.start({ name: 's3-stage' }), startS3Server()]);
+  process.env.S3_KEY = s3.accessKey;
+  process.env.S3_SECRET = s3.secretKey;
+  await s3.createBucket('stage-bucket');
+  src = await cluster.source.connect();
+  dst = await cluster.target.connect();
+  for (const c of [src, dst]) {
+    await c.query('CREATE DATABASE app');
+    await c.query('CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(100), n BIGINT, b VARBINARY(64))');
+  }
+});
+
+after(async () => {
+  await src?.end();
+  await dst?.end();
+  await cluster?.close();
+  await s3?.stop();
+});
+
+test('apply refuses a stage bucket that does not exist', async () => {
+  await cluster.writeConfig(config('no-such-bucket'));
+  const r = await cluster.cli(['pipeline', 'apply', '--config', cluster.configPath]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /dataSources\.stage-us: bucket no-such-bucket does not exist/);
+});
+
+test('a worker per datacenter, batches through the S3 stage: rows equal', async () => {
+  await cluster.writeConfig(config('stage-bucket'));
+  cluster.startWorker('hz');
+  cluster.startWorker('us');
+  await cluster.cliOk(['pipeline', 'apply', '--config', cluster.configPath]);
+  await src.query("INSERT INTO app.t VALUES (1, 'first', 1, x'00ff')");
+  await waitFor('first row', async () => (await dumpTable(dst, 'app.t')).length === 1, 120_000);
+  for (let i = 0; i < 40; i++) {
+    await src.query('INSERT INTO app.t VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE v = VALUES(v), n = n + 1', [2 + (i % 25), `v${i}`, i, Buffer.from([i, 255 - i])]);
+    if (i % 7 === 0) await src.query('DELETE FROM app.t WHERE id = ?', [2 + ((i * 3) % 25)]);
+  }
+  // Paused, batches are captured and transformed but not loaded: they wait in the bucket.
+  await cluster.cliOk(['pipeline', 'pause', 'far']);
+  await src.query("INSERT INTO app.t VALUES (100, 'while paused', 0, NULL)");
+  const client = s3.client();
+  const keys = await waitFor('staged batches in the bucket', async () => {
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: 'stage-bucket', Prefix: 'batches/far/' }));
+    const found = (listed.Contents ?? []).map((o) => o.Key!);
+    return found.some((k) => k.includes('/transformed/')) ? found : null;
+  }, 60_000, 200);
+  client.destroy();
+  assert.ok(keys.every((k) => k.startsWith('batches/far/')));
+  assert.deepEqual(await dumpTable(dst, 'app.t').then((rows) => rows.filter((r) => r.startsWith('[100,'))), []);
+  await cluster.cliOk(['pipeline', 'resume', 'far']);
+
+  const want = await dumpTable(src, 'app.t');
+  await waitFor('rows equal', async () => JSON.stringify(await dumpTable(dst, 'app.t')) === JSON.stringify(want), 120_000, 300);
+  assert.ok(!existsSync(path.join(cluster.dir, 'stage')), 'nothing was staged locally');
+});
