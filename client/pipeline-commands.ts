@@ -9,6 +9,7 @@ import * as m from '../workflows/messages.js';
 import type { pipelineWorkflow } from '../workflows/pipeline.js';
 import { UnreachableError, UserError } from './errors.js';
 import { resolvePipelines } from './resolve.js';
+import { formatWaiting, PollerCounter, waitingTasks, type WaitingTask } from './waiting.js';
 
 export interface ApplyOutcome {
   pipeline: string;
@@ -49,7 +50,8 @@ export async function applyPipelines(client: Client, config: SeaotterConfig, opt
     try {
       await client.workflow.start('pipelineWorkflow', {
         workflowId,
-        taskQueue: spec.targetQueue,
+        // The workflows run where capture does (README "Datacenters").
+        taskQueue: spec.sourceQueue,
         args: [{ spec, startSeq }],
         typedSearchAttributes: [
           { key: m.SA_PIPELINE, value: spec.id },
@@ -109,6 +111,29 @@ export interface RetryingActivity {
 export interface StatusReport extends m.PipelineStatus {
   lagSeconds: number;
   retrying: RetryingActivity[];
+  /** Tasks waiting for a worker of their datacenter (see client/waiting.ts). */
+  waiting: WaitingTask[];
+}
+
+/**
+ * What `status` can say of a pipeline whose workflow no worker runs (none polls its task queue):
+ * what the workflow last published in its search attributes, and what it waits for.
+ */
+export interface UnansweredStatus {
+  pipeline: string;
+  state: string;
+  /** False: the workflow did not answer; the fields are its last published search attributes. */
+  answered: false;
+  committedPosition: string;
+  committedSeq: number;
+  waiting: WaitingTask[];
+}
+
+/** No worker runs the pipeline workflow's task queue; `report` says what is known and what waits. */
+export class NoWorkerError extends UnreachableError {
+  constructor(readonly report: UnansweredStatus) {
+    super(`pipeline ${report.pipeline}: ${report.waiting.map(formatWaiting).join('; ')}`);
+  }
 }
 
 async function retryingActivities(client: Client, workflowIds: string[]): Promise<RetryingActivity[]> {
@@ -136,9 +161,23 @@ async function retryingActivities(client: Client, workflowIds: string[]): Promis
 export async function pipelineStatus(client: Client, id: string): Promise<StatusReport> {
   const workflowId = pipelineWorkflowId(id);
   const handle = client.workflow.getHandle<typeof pipelineWorkflow>(workflowId);
+  const pollers = new PollerCounter(client);
   let status: m.PipelineStatus;
   try {
     const d = await handle.describe();
+    if (d.status.name === 'RUNNING' && (await pollers.count(d.taskQueue, 'workflow')) === 0) {
+      // Nobody can answer the query: say what waits instead of timing out.
+      const queues = { sourceQueue: d.taskQueue, targetQueue: d.taskQueue };
+      const sa = d.typedSearchAttributes;
+      throw new NoWorkerError({
+        pipeline: id,
+        state: sa.get(m.SA_STATE) ?? 'running',
+        answered: false,
+        committedPosition: sa.get(m.SA_POSITION) ?? '',
+        committedSeq: sa.get(m.SA_BATCH_SEQ) ?? 0,
+        waiting: await waitingTasks(client, [workflowId], queues, pollers),
+      });
+    }
     status = d.status.name === 'RUNNING' ? await queryStatus(handle, d.taskQueue) : await closedStatus(handle, id, d.status.name);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new UserError(`no pipeline named "${id}" (workflow ${workflowId} not found)`);
@@ -146,8 +185,11 @@ export async function pipelineStatus(client: Client, id: string): Promise<Status
   }
   const now = Date.now();
   const lagSeconds = status.oldestPendingEventTime ? Math.max(0, (now - status.oldestPendingEventTime) / 1000) : 0;
-  const retrying = status.state === 'stopped' ? [] : await retryingActivities(client, [workflowId, ...status.inFlightWorkflowIds.slice(0, 1)]);
-  return { ...status, lagSeconds, retrying };
+  const stopped = status.state === 'stopped';
+  const retrying = stopped ? [] : await retryingActivities(client, [workflowId, ...status.inFlightWorkflowIds.slice(0, 1)]);
+  // Statuses of older builds' workflows lack the queues; they then report no waiting tasks.
+  const waiting = stopped || !status.sourceQueue ? [] : await waitingTasks(client, [workflowId, ...status.inFlightWorkflowIds.slice(0, 8)], status, pollers);
+  return { ...status, lagSeconds, retrying, waiting };
 }
 
 /** A query needs a worker on the pipeline's task queue; say so instead of hanging. */
@@ -200,5 +242,14 @@ export function formatStatus(s: StatusReport): string {
   ];
   if (s.lastError) lines.push(`  HALTED at batch ${s.lastError.seq} (${s.lastError.workflowId}): ${s.lastError.message}`, `  fix the cause, then: seaotter pipeline resume ${s.pipeline}`);
   for (const r of s.retrying) lines.push(`  retrying ${r.activity} (attempt ${r.attempt}, ${r.workflowId}): ${r.error}`);
+  for (const w of s.waiting) lines.push(`  waiting: ${formatWaiting(w)}`);
   return lines.join('\n');
+}
+
+/** For humans, a pipeline whose workflow no worker runs. */
+export function formatUnanswered(s: UnansweredStatus): string {
+  return [
+    `${s.pipeline}: ${s.state} (not answering: as last published) committed batch ${s.committedSeq} at ${s.committedPosition || '-'}`,
+    ...s.waiting.map((w) => `  waiting: ${formatWaiting(w)}`),
+  ].join('\n');
 }
