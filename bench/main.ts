@@ -21,12 +21,14 @@ import { LEGEND, machineInfo, markdownTable, textTable, writeResults, type Resul
 import { runningPids, startBench, stopAll, workerLogTail, type Bench } from './setup.js';
 import { scalar } from './verify.js';
 import { killSysbench, lowTraffic, sysbench, type SysbenchResult } from './workloads.js';
+import { runCrossDc } from './cross-dc.js';
 
 const started = Date.now();
 const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
 
 const NUMERIC = ['seconds', 'threads', 'rate', 'tables', 'table-size', 'backlog-rows', 'backlog-tx-rows', 'low-seconds', 'low-tps', 'max-rows', 'max-wait-ms', 'max-in-flight'];
-const options: Record<string, { type: 'string' | 'boolean' }> = { quick: { type: 'boolean' } };
+// --cross-dc runs bench/cross-dc.ts instead (its own phases and defaults; --latency-ms is its own).
+const options: Record<string, { type: 'string' | 'boolean' }> = { quick: { type: 'boolean' }, 'cross-dc': { type: 'boolean' }, 'latency-ms': { type: 'string' } };
 for (const k of NUMERIC) options[k] = { type: 'string' };
 const argv = parseArgs({ options, strict: true }).values as Record<string, string | boolean | undefined>;
 const quick = argv.quick === true;
@@ -174,7 +176,7 @@ async function main(): Promise<number> {
   return ok ? 0 : 1;
 }
 
-main()
+(argv['cross-dc'] ? runCrossDc(argv, log, (b) => (bench = b)) : main())
   .catch((err: Error) => {
     if (interrupted) return 130;
     console.error(`\nbench failed: ${err.stack ?? err.message}`);

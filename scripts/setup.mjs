@@ -5,9 +5,9 @@
 //   node scripts/setup.mjs [--for-tests] [--for-bench]
 //
 // npm packages (npm ci), MariaDB (apt), the Temporal CLI (built with `go install`, as only
-// package registries are reachable), and with --for-bench sysbench (apt).
+// package registries are reachable), and with --for-bench sysbench (apt) and Toxiproxy (go install).
 // Environment: SEAOTTER_CACHE (default ~/.cache/seaotter; the CLI goes to $SEAOTTER_CACHE/bin),
-// SEAOTTER_TEMPORAL_BIN (use this `temporal` binary, build nothing).
+// SEAOTTER_TEMPORAL_BIN (use this `temporal` binary, build nothing), SEAOTTER_TOXIPROXY_BIN (likewise).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,6 +15,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const TEMPORAL_CLI_VERSION = 'v1.5.1';
+// The benchmark's latency-injecting proxy (npm run bench -- --cross-dc); the newest the Go proxy serves.
+const TOXIPROXY_VERSION = 'v2.5.0';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
 const cache = process.env.SEAOTTER_CACHE || path.join(os.homedir(), '.cache', 'seaotter');
@@ -160,11 +162,38 @@ function sysbench() {
   log('sysbench: installed');
 }
 
+/** Toxiproxy's server, built once into $SEAOTTER_CACHE/toxiproxy/server (bench/toxiproxy.ts looks there). */
+function toxiproxy() {
+  const override = process.env.SEAOTTER_TOXIPROXY_BIN;
+  if (override) {
+    if (!isExecutable(override)) fail(`SEAOTTER_TOXIPROXY_BIN=${override} is not an executable file`);
+    log(`Toxiproxy: ${override} (SEAOTTER_TOXIPROXY_BIN)`);
+    return;
+  }
+  const target = path.join(cache, 'toxiproxy', 'server');
+  if (isExecutable(target)) {
+    log(`Toxiproxy: ${target}`);
+    return;
+  }
+  const go = which('go', ['/usr/local/go/bin/go']);
+  if (!go) fail('Toxiproxy (for the cross-datacenter benchmark) is missing and no Go toolchain was found to build it');
+  log(`Toxiproxy: building ${TOXIPROXY_VERSION} with \`go install\` into ${path.dirname(target)}`);
+  run(go, ['install', `github.com/Shopify/toxiproxy/v2/cmd/server@${TOXIPROXY_VERSION}`], 'building Toxiproxy failed', {
+    GOBIN: path.dirname(target),
+    CGO_ENABLED: '0',
+  });
+  if (!isExecutable(target)) fail(`go install finished but ${target} is missing`);
+  log(`Toxiproxy: built ${target}`);
+}
+
 for (const arg of args) {
   if (!['--for-tests', '--for-bench'].includes(arg)) fail(`unknown argument ${arg} (expected --for-tests or --for-bench)`);
 }
 npmPackages();
 mariadb();
 temporalCli();
-if (args.has('--for-bench')) sysbench();
+if (args.has('--for-bench')) {
+  sysbench();
+  toxiproxy();
+}
 log('done');
