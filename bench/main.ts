@@ -5,6 +5,7 @@
  *   node dist/bench/main.js [--quick] [--seconds N] [--threads N] [--rate TPS] [--tables N] [--table-size N]
  *     [--backlog-rows N] [--backlog-tx-rows N] [--low-seconds N] [--low-tps N]
  *     [--max-rows N] [--max-wait-ms N] [--max-in-flight N]
+ *   node dist/bench/main.js --cross-dc [...]   two datacenters over a 200 ms link: see cross-dc.ts
  *
  * Starts a Temporal dev server, a source MariaDB, seaotter's target, two native replicas (one
  * single-threaded, one with 4 optimistic parallel workers) and a seaotter worker, then:

@@ -1,5 +1,5 @@
 /** `seaotter pipeline apply|status|pause|resume|stop`: the same workflow surface the temporal CLI uses. */
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { pipelineWorkflowId } from '../lib/spec.js';
 
@@ -131,9 +131,23 @@ export interface UnansweredStatus {
 
 /** No worker runs the pipeline workflow's task queue; `report` says what is known and what waits. */
 export class NoWorkerError extends UnreachableError {
-  constructor(readonly report: UnansweredStatus) {
-    super(`pipeline ${report.pipeline}: ${report.waiting.map(formatWaiting).join('; ')}`);
+  constructor(readonly report: UnansweredStatus, why?: string) {
+    super(`pipeline ${report.pipeline}: ${[why, ...report.waiting.map(formatWaiting)].filter(Boolean).join('; ')}`);
   }
+}
+
+async function unanswered(client: Client, id: string, d: WorkflowExecutionDescription, pollers: PollerCounter): Promise<UnansweredStatus> {
+  const sa = d.typedSearchAttributes;
+  // The pipeline workflow's own pending activity is capture, on the same (source) queue.
+  const queues = { sourceQueue: d.taskQueue, targetQueue: d.taskQueue };
+  return {
+    pipeline: id,
+    state: sa.get(m.SA_STATE) ?? 'running',
+    answered: false,
+    committedPosition: sa.get(m.SA_POSITION) ?? '',
+    committedSeq: sa.get(m.SA_BATCH_SEQ) ?? 0,
+    waiting: await waitingTasks(client, [d.workflowId], queues, pollers),
+  };
 }
 
 async function retryingActivities(client: Client, workflowIds: string[]): Promise<RetryingActivity[]> {
@@ -165,20 +179,19 @@ export async function pipelineStatus(client: Client, id: string): Promise<Status
   let status: m.PipelineStatus;
   try {
     const d = await handle.describe();
-    if (d.status.name === 'RUNNING' && (await pollers.count(d.taskQueue, 'workflow')) === 0) {
-      // Nobody can answer the query: say what waits instead of timing out.
-      const queues = { sourceQueue: d.taskQueue, targetQueue: d.taskQueue };
-      const sa = d.typedSearchAttributes;
-      throw new NoWorkerError({
-        pipeline: id,
-        state: sa.get(m.SA_STATE) ?? 'running',
-        answered: false,
-        committedPosition: sa.get(m.SA_POSITION) ?? '',
-        committedSeq: sa.get(m.SA_BATCH_SEQ) ?? 0,
-        waiting: await waitingTasks(client, [workflowId], queues, pollers),
-      });
+    if (d.status.name === 'RUNNING') {
+      // Without a worker on its queue nobody can answer the query: say what waits instead of
+      // timing out (also when a worker that stopped is still listed as polling).
+      if ((await pollers.count(d.taskQueue, 'workflow')) === 0) throw new NoWorkerError(await unanswered(client, id, d, pollers));
+      try {
+        status = await queryStatus(handle, d.taskQueue);
+      } catch (err) {
+        if (!(err instanceof UnreachableError)) throw err;
+        throw new NoWorkerError(await unanswered(client, id, d, pollers), err.message);
+      }
+    } else {
+      status = await closedStatus(handle, id, d.status.name);
     }
-    status = d.status.name === 'RUNNING' ? await queryStatus(handle, d.taskQueue) : await closedStatus(handle, id, d.status.name);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new UserError(`no pipeline named "${id}" (workflow ${workflowId} not found)`);
     throw err;
