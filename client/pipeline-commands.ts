@@ -126,6 +126,12 @@ export interface UnansweredStatus {
   answered: false;
   committedPosition: string;
   committedSeq: number;
+  /** The contract's other fields, unknown without an answer. */
+  acceptedPosition: null;
+  batchesInFlight: null;
+  lagSeconds: null;
+  rowsApplied: null;
+  lastError: null;
   waiting: WaitingTask[];
 }
 
@@ -146,6 +152,11 @@ async function unanswered(client: Client, id: string, d: WorkflowExecutionDescri
     answered: false,
     committedPosition: sa.get(m.SA_POSITION) ?? '',
     committedSeq: sa.get(m.SA_BATCH_SEQ) ?? 0,
+    acceptedPosition: null,
+    batchesInFlight: null,
+    lagSeconds: null,
+    rowsApplied: null,
+    lastError: null,
     waiting: await waitingTasks(client, [d.workflowId], queues, pollers),
   };
 }

@@ -144,8 +144,13 @@ test('without an hz worker capture waits on seaotter.hz, visibly; it resumes whe
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /not answering/);
   assert.match(r.stdout, /waiting: captureBinlog of seaotter-pipeline-xdc waits on seaotter\.hz for \d+ s: no worker polling seaotter\.hz/);
-  const json = JSON.parse((await cluster.cliOk(['pipeline', 'status', ID, '--json'])).trim()) as { answered: boolean; waiting: Array<{ task: string; taskQueue: string }> };
+  const json = JSON.parse((await cluster.cliOk(['pipeline', 'status', ID, '--json'])).trim()) as {
+    answered: boolean; state: string; lagSeconds: null; committedSeq: number; waiting: Array<{ task: string; taskQueue: string }>;
+  };
   assert.equal(json.answered, false);
+  assert.equal(json.state, 'running');
+  assert.equal(json.lagSeconds, null, 'unknown without an answer');
+  assert.ok(json.committedSeq >= 2, 'the last committed batch, as the workflow published it');
   assert.ok(json.waiting.some((x) => x.task === 'captureBinlog' && x.taskQueue === 'seaotter.hz'), JSON.stringify(json));
 
   hz = cluster.startWorker('hz');
