@@ -9,6 +9,7 @@ import * as m from '../workflows/messages.js';
 import type { pipelineWorkflow } from '../workflows/pipeline.js';
 import { UnreachableError, UserError } from './errors.js';
 import { resolvePipelines } from './resolve.js';
+import { datacenterOf } from '../lib/routing.js';
 import { formatWaiting, PollerCounter, waitingTasks, type WaitingTask } from './waiting.js';
 
 export interface ApplyOutcome {
@@ -29,6 +30,7 @@ export async function applyPipelines(client: Client, config: SeaotterConfig, opt
     const workflowId = pipelineWorkflowId(spec.id);
     const handle = client.workflow.getHandle<typeof pipelineWorkflow>(workflowId);
     if (await isRunning(client, workflowId)) {
+      await needsWorker(client, spec.id, workflowId);
       let status: m.PipelineStatus;
       try {
         status = await handle.query(m.statusQuery);
@@ -87,6 +89,13 @@ async function replacePipeline(client: Client, id: string): Promise<void> {
     if (Date.now() > deadline) throw new UserError(`pipeline ${id}: ${running} workflow(s) still running a minute after termination`);
     await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+/** A running pipeline answers apply's query only through a worker of its (source) datacenter. */
+async function needsWorker(client: Client, id: string, workflowId: string): Promise<void> {
+  const { taskQueue } = await client.workflow.getHandle(workflowId).describe();
+  if ((await new PollerCounter(client).count(taskQueue, 'workflow')) > 0) return;
+  throw new UnreachableError(`pipeline ${id} is running, but no worker polls ${taskQueue} to answer; start one with "seaotter worker --dc ${datacenterOf(taskQueue)}", then apply again`);
 }
 
 async function isRunning(client: Client, workflowId: string): Promise<boolean> {

@@ -153,6 +153,10 @@ test('without an hz worker capture waits on seaotter.hz, visibly; it resumes whe
   assert.ok(json.committedSeq >= 2, 'the last committed batch, as the workflow published it');
   assert.ok(json.waiting.some((x) => x.task === 'captureBinlog' && x.taskQueue === 'seaotter.hz'), JSON.stringify(json));
 
+  const apply = await cluster.cli(['pipeline', 'apply', '--config', cluster.configPath]);
+  assert.equal(apply.code, 2, `apply without a worker to answer: ${apply.stdout}${apply.stderr}`);
+  assert.match(apply.stderr, /pipeline xdc is running, but no worker polls seaotter\.hz to answer; start one with "seaotter worker --dc hz"/);
+
   hz = cluster.startWorker('hz');
   await assertWorkloadInSync(src, dst, 120_000);
   const s = await waitFor('answering again, nothing in flight', async () => {
