@@ -5,6 +5,7 @@
  *   node dist/bench/main.js [--quick] [--seconds N] [--threads N] [--rate TPS] [--tables N] [--table-size N]
  *     [--backlog-rows N] [--backlog-tx-rows N] [--small-tx-rows N] [--low-seconds N] [--low-tps N]
  *     [--max-rows N] [--max-wait-ms N] [--max-in-flight N]
+ *   node dist/bench/main.js --cross-dc [...]   two datacenters over a 200 ms link: see cross-dc.ts
  *
  * Starts a Temporal dev server, a source MariaDB, seaotter's target, two native replicas (one
  * single-threaded, one with 4 optimistic parallel workers) and a seaotter worker, then:
@@ -21,12 +22,14 @@ import { LEGEND, machineInfo, markdownTable, textTable, writeResults, type Resul
 import { runningPids, startBench, stopAll, workerLogTail, type Bench } from './setup.js';
 import { scalar } from './verify.js';
 import { killSysbench, lowTraffic, sysbench, type SysbenchResult } from './workloads.js';
+import { runCrossDc } from './cross-dc.js';
 
 const started = Date.now();
 const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
 
 const NUMERIC = ['seconds', 'threads', 'rate', 'tables', 'table-size', 'backlog-rows', 'backlog-tx-rows', 'small-tx-rows', 'low-seconds', 'low-tps', 'max-rows', 'max-wait-ms', 'max-in-flight'];
-const options: Record<string, { type: 'string' | 'boolean' }> = { quick: { type: 'boolean' } };
+// --cross-dc runs bench/cross-dc.ts instead (its own phases and defaults; --latency-ms is its own).
+const options: Record<string, { type: 'string' | 'boolean' }> = { quick: { type: 'boolean' }, 'cross-dc': { type: 'boolean' }, 'latency-ms': { type: 'string' } };
 for (const k of NUMERIC) options[k] = { type: 'string' };
 const argv = parseArgs({ options, strict: true }).values as Record<string, string | boolean | undefined>;
 const quick = argv.quick === true;
@@ -185,7 +188,7 @@ async function main(): Promise<number> {
   return ok ? 0 : 1;
 }
 
-main()
+(argv['cross-dc'] ? runCrossDc(argv, log, (b) => (bench = b)) : main())
   .catch((err: Error) => {
     if (interrupted) return 130;
     console.error(`\nbench failed: ${err.stack ?? err.message}`);

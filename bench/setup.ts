@@ -17,6 +17,11 @@ export const PIPELINE_ID = 'bench';
 /** What was started, in start order; stopped by {@link stopAll}. */
 const running: Array<{ name: string; pid: () => number; stop: () => Promise<void> }> = [];
 
+/** Registers a process this run started, so {@link stopAll} stops it (the cross-DC mode's own servers). */
+export function register(name: string, pid: () => number, stop: () => Promise<void>): void {
+  running.push({ name, pid, stop });
+}
+
 /** PIDs of the processes this run started, by name (for CPU accounting). */
 export function runningPids(): Record<string, number> {
   return Object.fromEntries(running.map((r) => [r.name, r.pid()]));
@@ -31,11 +36,11 @@ export async function stopAll(log: (line: string) => void, fast = false): Promis
   const stop = async (r: (typeof all)[number]) => {
     if (!isAlive(r.pid())) return;
     const t0 = Date.now();
-    await (fast && r.name === 'worker' ? killPid(r.pid()) : r.stop()).catch((err: Error) => log(`could not stop ${r.name} (pid ${r.pid()}): ${err.message}`));
+    await (fast && r.name.startsWith('worker') ? killPid(r.pid()) : r.stop()).catch((err: Error) => log(`could not stop ${r.name} (pid ${r.pid()}): ${err.message}`));
     if (Date.now() - t0 > 3000) log(`stopping ${r.name} (pid ${r.pid()}) took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   };
-  await Promise.allSettled(all.filter((r) => r.name === 'worker').map(stop));
-  await Promise.allSettled(all.filter((r) => r.name !== 'worker').map(stop));
+  await Promise.allSettled(all.filter((r) => r.name.startsWith('worker')).map(stop));
+  await Promise.allSettled(all.filter((r) => !r.name.startsWith('worker')).map(stop));
 }
 
 export interface BenchOptions {
@@ -73,7 +78,7 @@ export interface Bench {
 
 // The same server settings for every MariaDB; a bigger buffer pool than the launcher's 64 MB so the
 // backlog table stays in memory on all of them.
-const SERVER_ARGS = ['--innodb-buffer-pool-size=256M', '--max-connections=200'];
+export const SERVER_ARGS = ['--innodb-buffer-pool-size=256M', '--max-connections=200'];
 
 export async function startBench(opts: BenchOptions, log: (line: string) => void): Promise<Bench> {
   const dir = tempDir('seaotter-bench-');
@@ -197,7 +202,7 @@ function configYaml(source: MariadbServer, target: MariadbServer, tables: string
 }
 
 /** Creates each table on `to` as `SHOW CREATE TABLE` on `from` has it, then copies its rows by id. */
-async function copyTables(from: SqlConnection, to: SqlConnection, tables: string[], chunk = 2000): Promise<void> {
+export async function copyTables(from: SqlConnection, to: SqlConnection, tables: string[], chunk = 2000): Promise<void> {
   for (const t of tables) {
     const [schema] = t.split('.') as [string, string];
     const [rows] = await from.query(`SHOW CREATE TABLE ${t}`);

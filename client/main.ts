@@ -7,7 +7,7 @@ import { Command } from 'commander';
 import { ENCRYPTED_ENCODING, KEY_ENV } from './codec.js';
 import { missingProcessors, readConfigFile } from './config-file.js';
 import { isUnreachable, UnreachableError, UserError } from './errors.js';
-import { applyPipelines, formatStatus, listPipelines, pipelineStatus, signalPipeline } from './pipeline-commands.js';
+import { applyPipelines, formatStatus, formatUnanswered, listPipelines, NoWorkerError, pipelineStatus, signalPipeline } from './pipeline-commands.js';
 import { connectClient, temporalAddress, temporalNamespace } from './temporal.js';
 
 const program = new Command('seaotter')
@@ -105,8 +105,14 @@ pipeline
       const ids = id ? [id] : await listPipelines(client);
       if (!ids.length && !o.json) console.log('no running pipelines');
       for (const pid of ids) {
-        const s = await pipelineStatus(client, pid);
-        console.log(o.json ? JSON.stringify(s) : formatStatus(s));
+        try {
+          const s = await pipelineStatus(client, pid);
+          console.log(o.json ? JSON.stringify(s) : formatStatus(s));
+        } catch (err) {
+          // No worker runs the pipeline's workflow: show what it waits for rather than fail.
+          if (!(err instanceof NoWorkerError)) throw err;
+          console.log(o.json ? JSON.stringify(err.report) : formatUnanswered(err.report));
+        }
       }
     });
   });

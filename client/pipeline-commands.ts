@@ -1,5 +1,5 @@
 /** `seaotter pipeline apply|status|pause|resume|stop`: the same workflow surface the temporal CLI uses. */
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { pipelineWorkflowId } from '../lib/spec.js';
 
@@ -9,6 +9,8 @@ import * as m from '../workflows/messages.js';
 import type { pipelineWorkflow } from '../workflows/pipeline.js';
 import { UnreachableError, UserError } from './errors.js';
 import { resolvePipelines } from './resolve.js';
+import { datacenterOf } from '../lib/routing.js';
+import { formatWaiting, PollerCounter, waitingTasks, type WaitingTask } from './waiting.js';
 
 export interface ApplyOutcome {
   pipeline: string;
@@ -28,6 +30,7 @@ export async function applyPipelines(client: Client, config: SeaotterConfig, opt
     const workflowId = pipelineWorkflowId(spec.id);
     const handle = client.workflow.getHandle<typeof pipelineWorkflow>(workflowId);
     if (await isRunning(client, workflowId)) {
+      await needsWorker(client, spec.id, workflowId);
       let status: m.PipelineStatus;
       try {
         status = await handle.query(m.statusQuery);
@@ -49,7 +52,8 @@ export async function applyPipelines(client: Client, config: SeaotterConfig, opt
     try {
       await client.workflow.start('pipelineWorkflow', {
         workflowId,
-        taskQueue: spec.targetQueue,
+        // The workflows run where capture does (README "Datacenters").
+        taskQueue: spec.sourceQueue,
         args: [{ spec, startSeq }],
         typedSearchAttributes: [
           { key: m.SA_PIPELINE, value: spec.id },
@@ -87,6 +91,13 @@ async function replacePipeline(client: Client, id: string): Promise<void> {
   }
 }
 
+/** A running pipeline answers apply's query only through a worker of its (source) datacenter. */
+async function needsWorker(client: Client, id: string, workflowId: string): Promise<void> {
+  const { taskQueue } = await client.workflow.getHandle(workflowId).describe();
+  if ((await new PollerCounter(client).count(taskQueue, 'workflow')) > 0) return;
+  throw new UnreachableError(`pipeline ${id} is running, but no worker polls ${taskQueue} to answer; start one with "seaotter worker --dc ${datacenterOf(taskQueue)}", then apply again`);
+}
+
 async function isRunning(client: Client, workflowId: string): Promise<boolean> {
   try {
     const d = await client.workflow.getHandle(workflowId).describe();
@@ -109,6 +120,54 @@ export interface RetryingActivity {
 export interface StatusReport extends m.PipelineStatus {
   lagSeconds: number;
   retrying: RetryingActivity[];
+  /** Tasks waiting for a worker of their datacenter (see client/waiting.ts). */
+  waiting: WaitingTask[];
+}
+
+/**
+ * What `status` can say of a pipeline whose workflow no worker runs (none polls its task queue):
+ * what the workflow last published in its search attributes, and what it waits for.
+ */
+export interface UnansweredStatus {
+  pipeline: string;
+  state: string;
+  /** False: the workflow did not answer; the fields are its last published search attributes. */
+  answered: false;
+  committedPosition: string;
+  committedSeq: number;
+  /** The contract's other fields, unknown without an answer. */
+  acceptedPosition: null;
+  batchesInFlight: null;
+  lagSeconds: null;
+  rowsApplied: null;
+  lastError: null;
+  waiting: WaitingTask[];
+}
+
+/** No worker runs the pipeline workflow's task queue; `report` says what is known and what waits. */
+export class NoWorkerError extends UnreachableError {
+  constructor(readonly report: UnansweredStatus, why?: string) {
+    super(`pipeline ${report.pipeline}: ${[why, ...report.waiting.map(formatWaiting)].filter(Boolean).join('; ')}`);
+  }
+}
+
+async function unanswered(client: Client, id: string, d: WorkflowExecutionDescription, pollers: PollerCounter): Promise<UnansweredStatus> {
+  const sa = d.typedSearchAttributes;
+  // The pipeline workflow's own pending activity is capture, on the same (source) queue.
+  const queues = { sourceQueue: d.taskQueue, targetQueue: d.taskQueue };
+  return {
+    pipeline: id,
+    state: sa.get(m.SA_STATE) ?? 'running',
+    answered: false,
+    committedPosition: sa.get(m.SA_POSITION) ?? '',
+    committedSeq: sa.get(m.SA_BATCH_SEQ) ?? 0,
+    acceptedPosition: null,
+    batchesInFlight: null,
+    lagSeconds: null,
+    rowsApplied: null,
+    lastError: null,
+    waiting: await waitingTasks(client, [d.workflowId], queues, pollers),
+  };
 }
 
 async function retryingActivities(client: Client, workflowIds: string[]): Promise<RetryingActivity[]> {
@@ -136,18 +195,34 @@ async function retryingActivities(client: Client, workflowIds: string[]): Promis
 export async function pipelineStatus(client: Client, id: string): Promise<StatusReport> {
   const workflowId = pipelineWorkflowId(id);
   const handle = client.workflow.getHandle<typeof pipelineWorkflow>(workflowId);
+  const pollers = new PollerCounter(client);
   let status: m.PipelineStatus;
   try {
     const d = await handle.describe();
-    status = d.status.name === 'RUNNING' ? await queryStatus(handle, d.taskQueue) : await closedStatus(handle, id, d.status.name);
+    if (d.status.name === 'RUNNING') {
+      // Without a worker on its queue nobody can answer the query: say what waits instead of
+      // timing out (also when a worker that stopped is still listed as polling).
+      if ((await pollers.count(d.taskQueue, 'workflow')) === 0) throw new NoWorkerError(await unanswered(client, id, d, pollers));
+      try {
+        status = await queryStatus(handle, d.taskQueue);
+      } catch (err) {
+        if (!(err instanceof UnreachableError)) throw err;
+        throw new NoWorkerError(await unanswered(client, id, d, pollers), err.message);
+      }
+    } else {
+      status = await closedStatus(handle, id, d.status.name);
+    }
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new UserError(`no pipeline named "${id}" (workflow ${workflowId} not found)`);
     throw err;
   }
   const now = Date.now();
   const lagSeconds = status.oldestPendingEventTime ? Math.max(0, (now - status.oldestPendingEventTime) / 1000) : 0;
-  const retrying = status.state === 'stopped' ? [] : await retryingActivities(client, [workflowId, ...status.inFlightWorkflowIds.slice(0, 1)]);
-  return { ...status, lagSeconds, retrying };
+  const stopped = status.state === 'stopped';
+  const retrying = stopped ? [] : await retryingActivities(client, [workflowId, ...status.inFlightWorkflowIds.slice(0, 1)]);
+  // Statuses of older builds' workflows lack the queues; they then report no waiting tasks.
+  const waiting = stopped || !status.sourceQueue ? [] : await waitingTasks(client, [workflowId, ...status.inFlightWorkflowIds.slice(0, 8)], status, pollers);
+  return { ...status, lagSeconds, retrying, waiting };
 }
 
 /** A query needs a worker on the pipeline's task queue; say so instead of hanging. */
@@ -200,5 +275,14 @@ export function formatStatus(s: StatusReport): string {
   ];
   if (s.lastError) lines.push(`  HALTED at batch ${s.lastError.seq} (${s.lastError.workflowId}): ${s.lastError.message}`, `  fix the cause, then: seaotter pipeline resume ${s.pipeline}`);
   for (const r of s.retrying) lines.push(`  retrying ${r.activity} (attempt ${r.attempt}, ${r.workflowId}): ${r.error}`);
+  for (const w of s.waiting) lines.push(`  waiting: ${formatWaiting(w)}`);
   return lines.join('\n');
+}
+
+/** For humans, a pipeline whose workflow no worker runs. */
+export function formatUnanswered(s: UnansweredStatus): string {
+  return [
+    `${s.pipeline}: ${s.state} (not answering: as last published) committed batch ${s.committedSeq} at ${s.committedPosition || '-'}`,
+    ...s.waiting.map((w) => `  waiting: ${formatWaiting(w)}`),
+  ].join('\n');
 }

@@ -81,7 +81,10 @@ export interface PipelineSpec {
   continueAsNewEvery: number;
   /** Where capture starts when no checkpoint exists. */
   start: BinlogPosition;
-  /** Task queues: capture at the source's datacenter, load (and the workflows) at the target's. */
+  /**
+   * Task queues: the workflows, capture, extract and transform at the source's datacenter; file
+   * copy and load at the target's.
+   */
   sourceQueue: string;
   targetQueue: string;
   /** Hash of the spec, so `apply` can tell an unchanged pipeline from a changed one. */

@@ -6,10 +6,10 @@
 //
 // npm packages (npm ci), MariaDB (apt), the Temporal CLI (built with `go install`, as only
 // package registries are reachable), with --for-tests the S3 test server (Versity S3 Gateway,
-// built with `go install`), and with --for-bench sysbench (apt).
+// built with `go install`), and with --for-bench sysbench (apt) and Toxiproxy (go install).
 // Environment: SEAOTTER_CACHE (default ~/.cache/seaotter; the CLI goes to $SEAOTTER_CACHE/bin),
-// SEAOTTER_TEMPORAL_BIN (use this `temporal` binary, build nothing), SEAOTTER_VERSITYGW_BIN (the same
-// for `versitygw`).
+// SEAOTTER_TEMPORAL_BIN (use this `temporal` binary, build nothing), SEAOTTER_VERSITYGW_BIN and
+// SEAOTTER_TOXIPROXY_BIN (the same for `versitygw` and `toxiproxy`).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,6 +18,8 @@ import { fileURLToPath } from 'node:url';
 
 const TEMPORAL_CLI_VERSION = 'v1.5.1';
 const VERSITYGW_VERSION = 'v1.8.0';
+// The benchmark's latency-injecting proxy (npm run bench -- --cross-dc); the newest the Go proxy serves.
+const TOXIPROXY_VERSION = 'v2.5.0';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
 const cache = process.env.SEAOTTER_CACHE || path.join(os.homedir(), '.cache', 'seaotter');
@@ -191,6 +193,30 @@ function sysbench() {
   log('sysbench: installed');
 }
 
+/** Toxiproxy's server, built once into $SEAOTTER_CACHE/toxiproxy/server (bench/toxiproxy.ts looks there). */
+function toxiproxy() {
+  const override = process.env.SEAOTTER_TOXIPROXY_BIN;
+  if (override) {
+    if (!isExecutable(override)) fail(`SEAOTTER_TOXIPROXY_BIN=${override} is not an executable file`);
+    log(`Toxiproxy: ${override} (SEAOTTER_TOXIPROXY_BIN)`);
+    return;
+  }
+  const target = path.join(cache, 'toxiproxy', 'server');
+  if (isExecutable(target)) {
+    log(`Toxiproxy: ${target}`);
+    return;
+  }
+  const go = which('go', ['/usr/local/go/bin/go']);
+  if (!go) fail('Toxiproxy (for the cross-datacenter benchmark) is missing and no Go toolchain was found to build it');
+  log(`Toxiproxy: building ${TOXIPROXY_VERSION} with \`go install\` into ${path.dirname(target)}`);
+  run(go, ['install', `github.com/Shopify/toxiproxy/v2/cmd/server@${TOXIPROXY_VERSION}`], 'building Toxiproxy failed', {
+    GOBIN: path.dirname(target),
+    CGO_ENABLED: '0',
+  });
+  if (!isExecutable(target)) fail(`go install finished but ${target} is missing`);
+  log(`Toxiproxy: built ${target}`);
+}
+
 for (const arg of args) {
   if (!['--for-tests', '--for-bench'].includes(arg)) fail(`unknown argument ${arg} (expected --for-tests or --for-bench)`);
 }
@@ -198,5 +224,8 @@ npmPackages();
 mariadb();
 temporalCli();
 if (args.has('--for-tests')) versitygw();
-if (args.has('--for-bench')) sysbench();
+if (args.has('--for-bench')) {
+  sysbench();
+  toxiproxy();
+}
 log('done');

@@ -1,7 +1,7 @@
 /**
- * The worker of one datacenter: polls `seaotter.<dc>` for workflow and activity tasks. Capture and
- * back-query run where the source is, file copy and load where the target is; the workflows run
- * on the target's queue. SIGINT/SIGTERM drain in-flight activities before exit.
+ * The worker of one datacenter: polls `seaotter.<dc>` only, for workflow and activity tasks. The
+ * workflows, capture, extract and transform run where the source is, file copy and load where the
+ * target is (lib/routing.ts). SIGINT/SIGTERM drain in-flight activities before exit.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

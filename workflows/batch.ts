@@ -40,12 +40,6 @@ export interface SyncBatchResult {
 const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' };
 
 function activitiesFor(spec: PipelineSpec) {
-  const atSource = proxyActivities<Activities>({
-    taskQueue: spec.sourceQueue,
-    startToCloseTimeout: '10 minutes',
-    heartbeatTimeout: '10 seconds',
-    retry: { ...retry, nonRetryableErrorTypes: ['StageCorrupt'] },
-  });
   const atTarget = proxyActivities<Activities>({
     taskQueue: spec.targetQueue,
     startToCloseTimeout: '30 minutes',
@@ -54,11 +48,9 @@ function activitiesFor(spec: PipelineSpec) {
     // anything else (connection lost, deadlock, server restarting) is retried with backoff.
     retry: { ...retry, nonRetryableErrorTypes: ['TargetRefused', 'TransformFailed', 'StageCorrupt', 'PositionMismatch', 'FileMissing'] },
   });
-  if (spec.sourceQueue !== spec.targetQueue) {
-    return { extractBatch: atSource.extractBatch, transformBatch: atTarget.transformBatch, copyFiles: atTarget.copyFiles, deleteFiles: atTarget.deleteFiles, loadBatch: atTarget.loadBatch };
-  }
-  // One datacenter: extract and transform run as local activities of this workflow's worker,
-  // saving two server round trips per batch (each still retried, and recorded in history).
+  // This workflow runs on the source's task queue (see pipeline.ts), so extract and transform run
+  // as local activities of the source's worker: no server round trip, and no stage read across
+  // datacenters before the load. Only file copy and load cross to the target's queue.
   const local = proxyLocalActivities<Activities>({
     startToCloseTimeout: '5 minutes',
     retry: { ...retry, nonRetryableErrorTypes: ['TransformFailed', 'StageCorrupt'] },

@@ -33,6 +33,9 @@ export interface PipelineStatus {
   /** Ids of batch workflows not yet committed, for operators and `status` to describe. */
   inFlightWorkflowIds: string[];
   specVersion: string;
+  /** Task queues of the source's datacenter (workflows, capture) and of the target's (load). */
+  sourceQueue: string;
+  targetQueue: string;
   /** The accepted position itself: where a (re)started capture resumes. */
   resumeFrom: BinlogPosition;
 }

@@ -184,6 +184,8 @@ export class Pipeline {
       lastError: this.s.lastError,
       inFlightWorkflowIds: this.s.pending.map((b) => batchWorkflowId(this.spec.id, b.seq)),
       specVersion: this.spec.version,
+      sourceQueue: this.spec.sourceQueue,
+      targetQueue: this.spec.targetQueue,
       resumeFrom: this.s.acceptedPosition,
     };
   }

@@ -1,6 +1,7 @@
 /**
- * One pipeline = one long-running workflow. It runs capture as a heartbeating activity at the
- * source's datacenter, numbers the batches capture submits, starts a `syncBatchWorkflow` child per
+ * One pipeline = one long-running workflow, on the source's task queue with its capture (a
+ * heartbeating activity there) and its batch workflows; only file copy and load run at the
+ * target's. It numbers the batches capture submits, starts a `syncBatchWorkflow` child per
  * batch, and lets batch n load only after batch n−1 has committed.
  */
 import {
@@ -125,7 +126,8 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
     const run = scope.run(async () => {
       const handle = await startChild(syncBatchWorkflow, {
         workflowId: batchWorkflowId(p.spec.id, batch.seq),
-        taskQueue: p.spec.targetQueue,
+        // With capture, at the source: see README "Datacenters" for why workflows live there.
+        taskQueue: p.spec.sourceQueue,
         args: [{ spec: p.spec, batch, permitted: mayLoad }],
         typedSearchAttributes: [
           { key: m.SA_PIPELINE, value: p.spec.id },

@@ -1,0 +1,152 @@
+// The cross-datacenter benchmark's servers: two datacenters simulated on this machine.
+//
+//   hz (source side): Temporal, the source MariaDB, the hz worker (workflows, capture, extract,
+//                     transform), the stage (a local directory).
+//   us (target side): seaotter's target MariaDB and the us worker (load), the native replica.
+//
+// Every connection from us to hz goes through Toxiproxy with `oneWayMs` added each way: the us
+// worker → Temporal, and the native replica → its source. The us worker → target is local to us;
+// the benchmark's own probes (heartbeat writes and reads) connect directly, so they measure lag
+// without the link's delay. The stage is a local directory that the us worker reads directly:
+// an S3 stage in hz will be one more entry in LINKS (its endpoint, seen by the us worker).
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { startMariadb, type MariadbServer } from '../client/servers/mariadb.js';
+import { stopPid, tempDir } from '../client/servers/ports.js';
+import { runSeaotterOk, spawnSeaotterWorker } from '../client/servers/seaotter-process.js';
+import { startTemporalDev, type TemporalDevServer } from '../client/servers/temporal-dev.js';
+import { copyTables, PIPELINE_ID, register, SERVER_ARGS, type Bench, type Copy } from './setup.js';
+import { startToxiproxy, type Link, type Toxiproxy } from './toxiproxy.js';
+import { benchTables, checksums, differences, scalar, startReplication, waitReplicaCaughtUp } from './verify.js';
+import { BACKLOG_DDL, sysbench } from './workloads.js';
+
+/** Which connections cross between the datacenters (documented in the results). */
+export const LINKS = {
+  'temporal-from-us': 'us worker → Temporal (gRPC: activity polls, completions, heartbeats)',
+  'source-from-us': 'native replica → source (binlog stream)',
+} as const;
+
+export interface CrossDcOptions {
+  tables: number;
+  tableSize: number;
+  batch: { maxRows: number; maxWaitMs: number; maxInFlight: number };
+  oneWayMs: number;
+}
+
+export interface CrossDcBench extends Bench {
+  proxy: Toxiproxy;
+  links: Link[];
+  workerLogs: { hz: string; us: string };
+}
+
+export async function startCrossDcBench(opts: CrossDcOptions, log: (line: string) => void): Promise<CrossDcBench> {
+  const dir = tempDir('seaotter-bench-xdc-');
+  const at = (name: string) => path.join(dir, name);
+  log(`servers: starting Temporal, 3 MariaDB servers and Toxiproxy in ${dir}`);
+  const track = <T extends { pid: number; stop(): Promise<void> }>(name: string, p: Promise<T>) =>
+    p.then((s) => (register(name, () => s.pid, () => s.stop()), s));
+  const started = await Promise.allSettled([
+    track('temporal', startTemporalDev({ headless: true, logFile: at('temporal.log') })),
+    track('source', startMariadb({ name: 'xdc-source', serverId: 1, dir: at('source'), extraArgs: SERVER_ARGS })),
+    track('target', startMariadb({ name: 'xdc-target', serverId: 2, dir: at('target'), durable: true, extraArgs: SERVER_ARGS })),
+    track('replica', startMariadb({ name: 'xdc-replica', serverId: 3, dir: at('replica'), durable: true, extraArgs: [...SERVER_ARGS, '--slave-parallel-threads=0'] })),
+    track('toxiproxy', startToxiproxy({ logFile: at('toxiproxy.log') })),
+  ]);
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  const [temporal, source, target, replica, proxy] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+    TemporalDevServer, MariadbServer, MariadbServer, MariadbServer, Toxiproxy,
+  ];
+  const temporalLink = await proxy.link('temporal-from-us', temporal.port, opts.oneWayMs);
+  const sourceLink = await proxy.link('source-from-us', source.port, opts.oneWayMs);
+  log(`links: ${proxy.links.map((l) => `${l.name} 127.0.0.1:${l.listenPort} → :${l.upstreamPort} +${l.oneWayMs} ms each way`).join('; ')}`);
+
+  const src = await source.connect();
+  const copies: Copy[] = [];
+  for (const [name, label, server] of [
+    ['seaotter', 'seaotter (hz → us)', target],
+    ['replicaA', 'native replica (1 thread)', replica],
+  ] as const) {
+    copies.push({ name, label, server, conn: await server.connect(), probe: await server.connect() });
+  }
+  const [seaotter, native] = copies as [Copy, Copy];
+  const serverSettings: Record<string, Record<string, string>> = {};
+  for (const [name, conn] of [['source', src], ...copies.map((c) => [c.name, c.probe] as const)] as const) {
+    const [rows] = await conn.query('SELECT @@innodb_flush_log_at_trx_commit AS flush_log_at_trx_commit, @@sync_binlog AS sync_binlog, @@slave_parallel_threads AS slave_parallel_threads');
+    serverSettings[name] = Object.fromEntries(Object.entries((rows as Record<string, unknown>[])[0]!).map(([k, v]) => [k, String(v)]));
+  }
+
+  // The replica reads the source's binlog across the link.
+  const from = await scalar(src, 'SELECT @@gtid_binlog_pos');
+  await startReplication(native.probe, { ...source, port: sourceLink.listenPort }, from);
+  log(`replication: native replica running through the link from GTID ${from || '(empty)'}`);
+
+  await src.query('CREATE DATABASE bench; CREATE DATABASE sbtest');
+  await src.query('CREATE TABLE bench.heartbeat (id INT NOT NULL PRIMARY KEY, ts BIGINT NOT NULL)');
+  await src.query('INSERT INTO bench.heartbeat VALUES (1, 0), (2, 0)');
+  await src.query(BACKLOG_DDL);
+  const t0 = Date.now();
+  await sysbench('prepare', { ...source, tables: opts.tables, tableSize: opts.tableSize });
+  log(`sysbench prepare: ${opts.tables} tables × ${opts.tableSize} rows in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  await waitReplicaCaughtUp(native.probe, await scalar(src, 'SELECT @@gtid_binlog_pos'), 300_000);
+
+  const tables = benchTables(opts.tables);
+  await copyTables(src, seaotter.probe, tables);
+  const sums = await Promise.all([src, ...copies.map((c) => c.probe)].map((c) => checksums(c, tables)));
+  for (const [i, c] of copies.entries()) {
+    const diff = differences(sums[0]!, sums[i + 1]!);
+    if (diff.length) throw new Error(`${c.label} differs from the source before the benchmark: ${diff.join(', ')}`);
+  }
+  log(`initial data: ${tables.length} tables equal (checksums) on source, seaotter target and native replica`);
+
+  const configPath = at('seaotter.yaml');
+  fs.writeFileSync(configPath, configYaml(source, target, tables, opts.batch, at('stage')));
+  const env = { ...process.env, BENCH_SRC_PW: source.password, BENCH_DST_PW: target.password };
+  const hzEnv = { ...env, TEMPORAL_ADDRESS: temporal.address };
+  const usEnv = { ...env, TEMPORAL_ADDRESS: `127.0.0.1:${temporalLink.listenPort}` };
+  const workers = { hz: spawnSeaotterWorker({ configPath, dc: 'hz', env: hzEnv, logFile: at('worker-hz.log') }), us: spawnSeaotterWorker({ configPath, dc: 'us', env: usEnv, logFile: at('worker-us.log') }) };
+  for (const [dc, w] of Object.entries(workers)) register(`worker-${dc}`, () => w.pid, () => stopPid(w.pid, 20_000));
+  const applied = await runSeaotterOk(['pipeline', 'apply', '--config', configPath], hzEnv);
+  log(`seaotter: hz worker pid ${workers.hz.pid}, us worker pid ${workers.us.pid} (Temporal through the link); ${applied.trim().split('\n').join(' / ')}`);
+
+  const connection = await Connection.connect({ address: temporal.address });
+  const client = new Client({ connection });
+  return {
+    dir,
+    temporal,
+    source,
+    src,
+    copies,
+    client,
+    workerLog: workers.us.logFile,
+    workerLogs: { hz: workers.hz.logFile, us: workers.us.logFile },
+    configPath,
+    tables,
+    serverSettings,
+    proxy,
+    links: proxy.links,
+    async close() {
+      for (const c of [src, ...copies.flatMap((x) => [x.conn, x.probe])]) c.destroy();
+      await connection.close().catch(() => undefined);
+    },
+  };
+}
+
+function configYaml(source: MariadbServer, target: MariadbServer, tables: string[], batch: CrossDcOptions['batch'], stageDir: string): string {
+  return [
+    'dataSources:',
+    `  src: { type: mariadb, host: 127.0.0.1, port: ${source.port}, user: ${source.user}, passwordEnv: BENCH_SRC_PW, datacenter: hz, serverId: 1001 }`,
+    `  dst: { type: mariadb, host: 127.0.0.1, port: ${target.port}, user: ${target.user}, passwordEnv: BENCH_DST_PW, datacenter: us }`,
+    `stage: { type: local, dir: ${stageDir} }`,
+    'pipelines:',
+    `  - id: ${PIPELINE_ID}`,
+    '    source: src',
+    '    target: dst',
+    '    start: current',
+    '    tables:',
+    ...tables.map((t) => `      - source: ${t}`),
+    `    batch: { maxRows: ${batch.maxRows}, maxWaitMs: ${batch.maxWaitMs}, maxInFlight: ${batch.maxInFlight} }`,
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,132 @@
+/**
+ * `npm run bench -- --cross-dc`: seaotter and MariaDB's native replication across a simulated
+ * 200 ms round-trip link between two datacenters (see cross-dc-setup.ts for what crosses), in one
+ * run on this machine:
+ *   1. lag under sysbench oltp_write_only at a fixed rate (default 1250 tps = 5000 row changes/s);
+ *   2. lag under low traffic (default 100 single-row transactions/s);
+ *   3. CHECKSUM TABLE after each (exit 1 if seaotter's differ);
+ * plus, from Temporal's histories, where a batch's time goes (cross-dc-breakdown.ts).
+ *
+ *   node dist/bench/main.js --cross-dc [--quick] [--seconds N] [--rate TPS] [--threads N] [--latency-ms N]
+ *     [--tables N] [--table-size N] [--low-seconds N] [--low-tps N] [--max-rows N] [--max-wait-ms N] [--max-in-flight N]
+ */
+import os from 'node:os';
+import { pipelineStatus } from '../client/pipeline-commands.js';
+import { batchBreakdown, formatBreakdown, SEGMENTS, type Breakdown } from './cross-dc-breakdown.js';
+import { LINKS, startCrossDcBench, type CrossDcBench } from './cross-dc-setup.js';
+import { barrier, lagPhase, verify, type LagPhaseResult, type VerifyResult } from './phases.js';
+import { LEGEND, machineInfo, markdownTable, textTable, writeResults, type ResultRow } from './report.js';
+import { PIPELINE_ID, type Bench } from './setup.js';
+import { scalar } from './verify.js';
+import { lowTraffic, sysbench, type SysbenchResult } from './workloads.js';
+
+type Argv = Record<string, string | boolean | undefined>;
+
+function options(argv: Argv) {
+  const quick = argv.quick === true;
+  const num = (key: string, fallback: number): number => {
+    const raw = argv[key];
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${key} wants a positive number, got ${String(raw)}`);
+    return n;
+  };
+  for (const k of ['backlog-rows', 'backlog-tx-rows']) if (argv[k] !== undefined) throw new Error(`--${k} is not used by --cross-dc (it has no catch-up phase)`);
+  return {
+    quick,
+    seconds: num('seconds', quick ? 20 : 60),
+    threads: num('threads', 8),
+    /** sysbench --rate in transactions/s; oltp_write_only makes 4 row changes per transaction. */
+    rate: num('rate', 1250),
+    tables: num('tables', 4),
+    tableSize: num('table-size', 10_000),
+    lowSeconds: num('low-seconds', quick ? 10 : 30),
+    lowTps: num('low-tps', 100),
+    oneWayMs: num('latency-ms', 100),
+    batch: { maxRows: num('max-rows', 20000), maxWaitMs: num('max-wait-ms', 50), maxInFlight: num('max-in-flight', 4) },
+  };
+}
+
+function lagRows(phase: string, r: LagPhaseResult<unknown>, b: Bench): ResultRow[] {
+  const sea = r.stats.seaotter!;
+  return b.copies.map((c) => {
+    const s = r.stats[c.name]!;
+    return {
+      phase, system: c.label, p50Ms: s.p50Ms, p99Ms: s.p99Ms, maxMs: s.maxMs,
+      ratio: c.name === 'seaotter' ? undefined : sea.p99Ms / s.p99Ms,
+      note: `${s.samples} samples; all applied ${(r.drainMs[c.name]! / 1000).toFixed(2)} s after load end`,
+    };
+  });
+}
+
+/** Runs the cross-datacenter benchmark; `onBench` hands the servers to main's cleanup. */
+export async function runCrossDc(argv: Argv, log: (line: string) => void, onBench: (b: CrossDcBench) => void): Promise<number> {
+  const o = options(argv);
+  const started = Date.now();
+  log(`cross-dc settings: ${JSON.stringify(o)}`);
+  const loadBefore = os.loadavg();
+  const b = await startCrossDcBench(o, log);
+  onBench(b);
+  const live = await barrier(b);
+  log(`all copies live (first marker seen after ${Object.entries(live).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ')})`);
+  const machine = machineInfo(await scalar(b.src, 'SELECT VERSION()'));
+  const rows: ResultRow[] = [];
+  const checks: VerifyResult[] = [];
+  const breakdowns: Record<string, Breakdown | undefined> = {};
+  const committedSeq = async () => (await pipelineStatus(b.client, PIPELINE_ID)).committedSeq;
+  const check = async (after: string) => {
+    const v = await verify(b, after);
+    checks.push(v);
+    log(`checksums after ${after}: ${b.copies.map((c) => `${c.label} ${v.equal[c.name] ? 'equal' : `DIFFERENT (${v.differing[c.name]!.join(', ')})`}`).join('; ')}`);
+  };
+  const breakdown = async (phase: string, fromSeq: number) => {
+    const bd = (breakdowns[phase] = await batchBreakdown(b.client, PIPELINE_ID, fromSeq, await committedSeq()));
+    if (bd) log(formatBreakdown(`batch time breakdown, ${phase}`, bd));
+  };
+
+  const rowChanges = o.rate * 4;
+  log(`phase 1: sysbench oltp_write_only at ${o.rate} tps (${rowChanges} row changes/s), ${o.threads} threads, ${o.seconds} s`);
+  let seq0 = await committedSeq();
+  const p1 = await lagPhase(b, () =>
+    sysbench('run', { ...b.source, tables: o.tables, tableSize: o.tableSize }, [`--threads=${o.threads}`, `--time=${o.seconds}`, `--rate=${o.rate}`, '--report-interval=10']),
+  );
+  const sb = p1.load as SysbenchResult;
+  rows.push({
+    phase: '1 lag at fixed rate', system: 'source (sysbench)', rowsPerSec: sb.tps * 4,
+    note: `${sb.tps.toFixed(0)} tps × 4 row changes (asked ${o.rate} tps), ${o.threads} threads, ${sb.seconds.toFixed(1)} s, p95 ${sb.p95LatencyMs} ms, ${sb.errors} ignored errors`,
+  });
+  rows.push(...lagRows('1 lag at fixed rate', p1, b));
+  log(`phase 1 done: ${sb.tps.toFixed(0)} tps; p99 lag ${b.copies.map((c) => `${c.name} ${p1.stats[c.name]!.p99Ms.toFixed(0)} ms`).join(', ')}`);
+  await breakdown('phase 1', seq0 + 1);
+  await check('phase 1');
+
+  log(`phase 2: low traffic, ${o.lowTps} single-row transactions/s for ${o.lowSeconds} s (plus the heartbeat's 10/s)`);
+  seq0 = await committedSeq();
+  const p2 = await lagPhase(b, () => lowTraffic(b.src, o.lowTps, o.lowSeconds, o.tables, o.tableSize));
+  rows.push({ phase: '2 low traffic', system: 'source', rowsPerSec: (p2.load as number) / p2.sampledSeconds, note: `${p2.load} single-row transactions + heartbeat` });
+  rows.push(...lagRows('2 low traffic', p2, b));
+  await breakdown('phase 2', seq0 + 1);
+  await check('phase 2');
+
+  for (const c of b.copies) {
+    const bad = checks.filter((v) => !v.equal[c.name]).map((v) => v.after);
+    rows.push({ phase: '3 checksums', system: c.label, note: bad.length ? `DIFFERENT after ${bad.join(', ')}` : `all ${b.tables.length} tables equal after phases 1, 2` });
+  }
+  const ok = checks.every((v) => v.equal.seaotter);
+  const totalSeconds = (Date.now() - started) / 1000;
+  const settings = `cross-dc: ${o.oneWayMs} ms each way (${2 * o.oneWayMs} ms RTT) on ${Object.keys(LINKS).length} links (${Object.values(LINKS).join('; ')}); ` +
+    `${o.tables}×${o.tableSize} rows, ${o.threads} threads × ${o.seconds} s at ${o.rate} tps, low ${o.lowTps}/s × ${o.lowSeconds} s; ` +
+    `seaotter batch ${JSON.stringify(o.batch)}; copies durable`;
+  const legend = [...LEGEND, ...Object.entries(SEGMENTS).map(([k, v]) => `breakdown ${k}: ${v}`)];
+  const breakdownText = Object.entries(breakdowns).filter(([, v]) => v).map(([k, v]) => formatBreakdown(`batch time breakdown, ${k}`, v!)).join('\n\n');
+  console.log(`\n${textTable(rows)}\n\n${breakdownText}\n\n${legend.join('\n')}\n`);
+  console.log(`markdown:\n\n${markdownTable(rows, machine, settings)}\n`);
+  const file = writeResults({
+    mode: 'cross-dc', startedAt: new Date(started).toISOString(), totalSeconds, ok, settings: o, links: b.links, linkRoles: LINKS,
+    machine, servers: b.serverSettings, loadAverage: { before: loadBefore, after: os.loadavg() },
+    phases: { lagAtRate: p1, lowTraffic: p2 }, breakdowns, checksums: checks, rows,
+  });
+  log(`results written to ${file}; total ${totalSeconds.toFixed(0)} s`);
+  if (!ok) console.error('FAILED: seaotter target differs from the source (see checksums above)');
+  return ok ? 0 : 1;
+}
