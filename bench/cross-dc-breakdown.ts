@@ -8,11 +8,11 @@ import { batchWorkflowId } from '../lib/spec.js';
 import { percentile } from './lag.js';
 
 export const SEGMENTS = {
-  capture: 'source commit → batch workflow started (cut at maxWaitMs, staged, accepted by Workflow Update, child started; all in hz)',
-  prepare: 'batch started → load scheduled (extract and transform as local activities in hz)',
-  queued: 'load scheduled → handed to the us worker (Temporal matching; the task then travels one way over the link)',
-  load: 'load handed out → completion recorded (link one way, load in one transaction incl. waiting for the previous batch, link back)',
-  close: 'load completed → batch workflow closed (workflow task in hz)',
+  capture: 'source commit → batch workflow started (cut, staged, accepted by Workflow Update, child started; source DC)',
+  prepare: 'batch started → load scheduled (extract and transform as local activities; source DC)',
+  queued: 'load scheduled → handed to a target-DC worker (Temporal matching; across DCs the task then crosses the link)',
+  load: 'load handed out → completion recorded (load in one transaction incl. waiting for the previous batch; across DCs the link both ways)',
+  close: 'load completed → batch workflow closed (workflow task; source DC)',
   total: 'source commit → load completion recorded',
 } as const;
 

@@ -17,9 +17,11 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { cpuBetween, cpuSnapshot, formatCpu, type CpuUse } from './cpu.js';
+import { pipelineStatus } from '../client/pipeline-commands.js';
+import { batchBreakdown, formatBreakdown, type Breakdown } from './cross-dc-breakdown.js';
 import { barrier, catchUpPhase, lagPhase, verify, type CatchUpResult, type LagPhaseResult, type VerifyResult } from './phases.js';
 import { LEGEND, machineInfo, markdownTable, textTable, writeResults, type ResultRow } from './report.js';
-import { runningPids, startBench, stopAll, workerLogTail, type Bench } from './setup.js';
+import { PIPELINE_ID, runningPids, startBench, stopAll, workerLogTail, type Bench } from './setup.js';
 import { scalar } from './verify.js';
 import { killSysbench, lowTraffic, sysbench, type SysbenchResult } from './workloads.js';
 import { runCrossDc } from './cross-dc.js';
@@ -125,6 +127,14 @@ async function main(): Promise<number> {
   };
 
   log(`phase 1: sysbench oltp_write_only, ${o.tables} tables × ${o.tableSize} rows, ${o.threads} threads, ${o.seconds} s${o.rate ? `, ${o.rate} tps` : ''}`);
+  const breakdowns: Record<string, Breakdown | undefined> = {};
+  const committedSeq = async () => (await pipelineStatus(b.client, PIPELINE_ID)).committedSeq;
+  /** Where the batches of a phase spent their time, from their Temporal histories. */
+  const breakdown = async (phase: string, fromSeq: number) => {
+    const bd = (breakdowns[phase] = await batchBreakdown(b.client, PIPELINE_ID, fromSeq + 1, await committedSeq()));
+    if (bd) log(formatBreakdown(`batch time breakdown, ${phase}`, bd));
+  };
+  let seq0 = await committedSeq();
   const p1 = await measured('phase 1', () => lagPhase(b, () =>
     sysbench('run', { ...b.source, tables: o.tables, tableSize: o.tableSize }, [`--threads=${o.threads}`, `--time=${o.seconds}`, `--rate=${o.rate}`, '--report-interval=10']),
   ));
@@ -135,6 +145,7 @@ async function main(): Promise<number> {
   });
   rows.push(...lagRows('1 lag under load', p1, b));
   log(`phase 1 done: ${sb.tps.toFixed(0)} tps; p99 lag ${b.copies.map((c) => `${c.name} ${p1.stats[c.name]!.p99Ms.toFixed(0)} ms`).join(', ')}`);
+  await breakdown('phase 1', seq0);
   await check('phase 1');
 
   // Two backlogs: big transactions (each is one commit for every copy) and OLTP-sized ones (where
@@ -163,9 +174,11 @@ async function main(): Promise<number> {
   }
 
   log(`phase 3: low traffic, ${o.lowTps} single-row transactions/s for ${o.lowSeconds} s (plus the heartbeat's 10/s)`);
+  seq0 = await committedSeq();
   const p3 = await measured('phase 3', () => lagPhase(b, () => lowTraffic(b.src, o.lowTps, o.lowSeconds, o.tables, o.tableSize)));
   rows.push({ phase: '3 low traffic', system: 'source', rowsPerSec: (p3.load as number) / p3.sampledSeconds, note: `${p3.load} single-row transactions + heartbeat` });
   rows.push(...lagRows('3 low traffic', p3, b));
+  await breakdown('phase 3', seq0);
   await check('phase 3');
 
   for (const c of b.copies) {
@@ -181,7 +194,7 @@ async function main(): Promise<number> {
   console.log(`markdown:\n\n${markdownTable(rows, machine, settings)}${warnings.map((w) => `\n- WARNING ${w}`).join('')}\n`);
   const file = writeResults({
     startedAt: new Date(started).toISOString(), totalSeconds, ok, quick, settings: o, machine, servers: b.serverSettings, loadAverage: { before: loadBefore, after: os.loadavg() },
-    phases: { lagUnderLoad: p1, ...catchUps, lowTraffic: p3 }, cpu, warnings, checksums: checks, rows,
+    phases: { lagUnderLoad: p1, ...catchUps, lowTraffic: p3 }, breakdowns, cpu, warnings, checksums: checks, rows,
   });
   log(`results written to ${file}; total ${totalSeconds.toFixed(0)} s`);
   if (!ok) console.error('FAILED: seaotter target differs from the source (see checksums above)');

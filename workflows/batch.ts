@@ -65,9 +65,9 @@ export async function syncBatchWorkflow(input: SyncBatchInput): Promise<SyncBatc
   const a = activitiesFor(spec);
   const setState = (state: string) => upsertSearchAttributes([{ key: SA_STATE, value: state }]);
 
-  setState('extracting');
+  // The batch starts in state 'preparing' (set by the pipeline at its start): extract and
+  // transform are local activities, so state changes here would only add history events.
   const extracted = await a.extractBatch({ spec, batch });
-  setState('transforming');
   const transformed = await a.transformBatch({ spec, batch, extracted });
   let copied: Awaited<ReturnType<Activities['copyFiles']>> | undefined;
   const copy = async () => {

@@ -134,7 +134,7 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
           { key: m.SA_BATCH_SEQ, value: batch.seq },
           { key: m.SA_ROWS, value: batch.rows },
           { key: m.SA_POSITION, value: formatPosition(batch.from) },
-          { key: m.SA_STATE, value: 'queued' },
+          { key: m.SA_STATE, value: 'preparing' },
         ],
       });
       handles.set(batch.seq, handle);

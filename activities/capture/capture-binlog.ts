@@ -81,7 +81,8 @@ export function createCaptureActivities(deps: { client: () => Client }) {
         },
       );
 
-      const submit = async (b: CutBatch): Promise<void> => {
+      /** 'closed' when the pipeline takes no more batches in this run (stopping, or continuing as new). */
+      const submit = async (b: CutBatch): Promise<'accepted' | 'closed'> => {
         // Named by the whole range: a re-cut batch never overwrites one the pipeline already holds.
         const ref = `${spec.id}/capture/${positionKey(b.from)}..${positionKey(b.to)}.jsonl.gz`;
         await stage.putChanges(ref, b.changes);
@@ -103,15 +104,18 @@ export function createCaptureActivities(deps: { client: () => Client }) {
             batches++;
             heartbeat({ accepted, batches } satisfies CaptureProgress);
             if (r.duplicate) log.info('batch was already accepted', { seq: r.seq, from: formatPosition(b.from) });
-            return;
+            return 'accepted';
           } catch (err) {
             const type = err instanceof WorkflowUpdateFailedError ? (err.cause as ApplicationFailure | undefined)?.type : undefined;
             // Out of step with the pipeline (a stale attempt's batch got in first): this attempt
             // ends and the retry resumes from the pipeline's accepted position.
             if (type === 'PositionGap') throw ApplicationFailure.retryable(((err as Error).cause as Error | undefined)?.message ?? String(err), 'PositionGap');
             if (type !== 'NotAccepting') throw err;
-            // The pipeline is stopping or continuing as new; this activity is about to be cancelled.
-            await sleepOrCancel(ctx, 500);
+            // The pipeline is stopping or continuing as new. Ending now, rather than waiting for
+            // the cancellation (it arrives with a heartbeat, up to seconds later), lets the next
+            // run start capture at once; it resumes at the accepted position, so this batch is
+            // cut again there.
+            return 'closed';
           }
         }
       };
@@ -135,7 +139,10 @@ export function createCaptureActivities(deps: { client: () => Client }) {
             const batch = batcher.cut(now)!;
             submitting = true;
             try {
-              await Promise.race([submit(batch), ctx.cancelled]);
+              if ((await Promise.race([submit(batch), ctx.cancelled])) === 'closed') {
+                log.info('pipeline takes no more batches in this run; capture ends', { pipeline: spec.id, accepted: formatPosition(accepted) });
+                return;
+              }
             } finally {
               submitting = false;
               stream.resume();
@@ -172,8 +179,4 @@ export function createCaptureActivities(deps: { client: () => Client }) {
 function eventTime(binlogMs: number): number {
   const now = Date.now();
   return now - binlogMs < 2000 ? Math.max(binlogMs, now) : binlogMs;
-}
-
-async function sleepOrCancel(ctx: Context, ms: number): Promise<void> {
-  await Promise.race([new Promise((r) => setTimeout(r, ms)), ctx.cancelled]);
 }
