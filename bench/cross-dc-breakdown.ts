@@ -11,7 +11,7 @@ export const SEGMENTS = {
   capture: 'source commit → batch workflow started (cut at maxWaitMs, staged, accepted by Workflow Update, child started; all in hz)',
   prepare: 'batch started → load scheduled (extract and transform as local activities in hz)',
   queued: 'load scheduled → handed to the us worker (Temporal matching; the task then travels one way over the link)',
-  load: 'load handed out → completion recorded (link one way, load in one transaction incl. waiting for the previous batch, link back)',
+  load: 'load handed out → completion recorded (link one way; the staged batch read from the S3 stage in hz, one round trip; load in one transaction incl. waiting for the previous batch; staged objects removed, one more round trip; link back)',
   close: 'load completed → batch workflow closed (workflow task in hz)',
   total: 'source commit → load completion recorded',
 } as const;
