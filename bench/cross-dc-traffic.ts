@@ -20,13 +20,18 @@ export function trafficDelta(before: Traffic, after: Traffic): Traffic {
 
 const size = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
 
-/** One results row per link: what went each way and through how many new connections. */
-export function trafficRows(phase: string, delta: Traffic, roles: Record<string, string>): ResultRow[] {
-  return Object.entries(delta).map(([name, t]) => ({
-    phase,
-    system: `link ${name}`,
-    note: `${roles[name] ?? name}: ${size(t.bytesToClient)} hz → us, ${size(t.bytesToUpstream)} us → hz, ${t.connections} new connection(s) (bytes of connections closed in the phase)`,
-  }));
+/**
+ * Results rows: in a phase, one per link that opened or closed connections then; for the whole
+ * run (`phase` "links"), one per link, so long-lived connections show up by their count.
+ */
+export function trafficRows(phase: string, delta: Traffic, roles: Record<string, string>, wholeRun = false): ResultRow[] {
+  return Object.entries(delta)
+    .filter(([, t]) => wholeRun || t.connections > 0 || t.bytesToClient + t.bytesToUpstream > 0)
+    .map(([name, t]) => ({
+      phase,
+      system: `link ${name}`,
+      note: `${roles[name] ?? name}: ${t.connections} connection(s) accepted; ${size(t.bytesToClient)} hz → us, ${size(t.bytesToUpstream)} us → hz on those closed`,
+    }));
 }
 
 /** Why the stage link's traffic is not that of the us worker reading staged batches, or undefined. */

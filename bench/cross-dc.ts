@@ -128,7 +128,8 @@ export async function runCrossDc(argv: Argv, log: (line: string) => void, onBenc
     const bad = checks.filter((v) => !v.equal[c.name]).map((v) => v.after);
     rows.push({ phase: '3 checksums', system: c.label, note: bad.length ? `DIFFERENT after ${bad.join(', ')}` : `all ${b.tables.length} tables equal after phases 1, 2` });
   }
-  rows.push(...linkRows);
+  traffic['whole run'] = await b.proxy.traffic();
+  rows.push(...linkRows, ...trafficRows('links, whole run', traffic['whole run'], LINKS, true));
   const ok = checks.every((v) => v.equal.seaotter) && problems.length === 0;
   const totalSeconds = (Date.now() - started) / 1000;
   const settings = `cross-dc: ${o.oneWayMs} ms each way (${2 * o.oneWayMs} ms RTT) on ${Object.keys(LINKS).length} links (${Object.values(LINKS).join('; ')}); ` +
