@@ -11,7 +11,7 @@ export const SEGMENTS = {
   capture: 'source commit → batch workflow started (cut, staged, accepted by Workflow Update, child started; source DC)',
   prepare: 'batch started → load scheduled (extract and transform as local activities; source DC)',
   queued: 'load scheduled → handed to a target-DC worker (Temporal matching; across DCs the task then crosses the link)',
-  load: 'load handed out → completion recorded (load in one transaction incl. waiting for the previous batch; across DCs the link both ways)',
+  load: 'load handed out → completion recorded (load in one transaction incl. waiting for the previous batch; across DCs the link both ways, plus the read of the staged batch when the stage is in the other DC)',
   close: 'load completed → batch workflow closed (workflow task; source DC)',
   total: 'source commit → load completion recorded',
 } as const;

@@ -1,19 +1,20 @@
 // The cross-datacenter benchmark's servers: two datacenters simulated on this machine.
 //
 //   hz (source side): Temporal, the source MariaDB, the hz worker (workflows, capture, extract,
-//                     transform), the stage (a local directory).
+//                     transform), the stage (a bucket on an S3 server, versitygw).
 //   us (target side): seaotter's target MariaDB and the us worker (load), the native replica.
 //
 // Every connection from us to hz goes through Toxiproxy with `oneWayMs` added each way: the us
-// worker → Temporal, and the native replica → its source. The us worker → target is local to us;
-// the benchmark's own probes (heartbeat writes and reads) connect directly, so they measure lag
-// without the link's delay. The stage is a local directory that the us worker reads directly:
-// an S3 stage in hz will be one more entry in LINKS (its endpoint, seen by the us worker).
+// worker → Temporal, the us worker → the stage's S3 server (the stage store's `endpoints.us`),
+// and the native replica → its source. The hz worker reaches the S3 server directly (`endpoint`).
+// The us worker → target is local to us; the benchmark's own probes (heartbeat writes and reads)
+// connect directly, so they measure lag without the link's delay.
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { startMariadb, type MariadbServer } from '../client/servers/mariadb.js';
 import { stopPid, tempDir } from '../client/servers/ports.js';
+import { startS3Server, type S3Server } from '../client/servers/s3-server.js';
 import { runSeaotterOk, spawnSeaotterWorker } from '../client/servers/seaotter-process.js';
 import { startTemporalDev, type TemporalDevServer } from '../client/servers/temporal-dev.js';
 import { copyTables, PIPELINE_ID, register, SERVER_ARGS, type Bench, type Copy } from './setup.js';
@@ -24,8 +25,12 @@ import { BACKLOG_DDL, sysbench } from './workloads.js';
 /** Which connections cross between the datacenters (documented in the results). */
 export const LINKS = {
   'temporal-from-us': 'us worker → Temporal (gRPC: activity polls, completions, heartbeats)',
+  'stage-from-us': 'us worker → the stage\'s S3 server (reads each staged batch)',
   'source-from-us': 'native replica → source (binlog stream)',
 } as const;
+
+/** The stage's bucket on the bench's S3 server. */
+const STAGE_BUCKET = 'seaotter-stage';
 
 export interface CrossDcOptions {
   tables: number;
@@ -43,7 +48,7 @@ export interface CrossDcBench extends Bench {
 export async function startCrossDcBench(opts: CrossDcOptions, log: (line: string) => void): Promise<CrossDcBench> {
   const dir = tempDir('seaotter-bench-xdc-');
   const at = (name: string) => path.join(dir, name);
-  log(`servers: starting Temporal, 3 MariaDB servers and Toxiproxy in ${dir}`);
+  log(`servers: starting Temporal, 3 MariaDB servers, an S3 server and Toxiproxy in ${dir}`);
   const track = <T extends { pid: number; stop(): Promise<void> }>(name: string, p: Promise<T>) =>
     p.then((s) => (register(name, () => s.pid, () => s.stop()), s));
   const started = await Promise.allSettled([
@@ -52,13 +57,16 @@ export async function startCrossDcBench(opts: CrossDcOptions, log: (line: string
     track('target', startMariadb({ name: 'xdc-target', serverId: 2, dir: at('target'), durable: true, extraArgs: SERVER_ARGS })),
     track('replica', startMariadb({ name: 'xdc-replica', serverId: 3, dir: at('replica'), durable: true, extraArgs: [...SERVER_ARGS, '--slave-parallel-threads=0'] })),
     track('toxiproxy', startToxiproxy({ logFile: at('toxiproxy.log') })),
+    track('s3', startS3Server({ dir: at('s3') })),
   ]);
   const failed = started.find((r) => r.status === 'rejected');
   if (failed) throw (failed as PromiseRejectedResult).reason;
-  const [temporal, source, target, replica, proxy] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
-    TemporalDevServer, MariadbServer, MariadbServer, MariadbServer, Toxiproxy,
+  const [temporal, source, target, replica, proxy, s3] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+    TemporalDevServer, MariadbServer, MariadbServer, MariadbServer, Toxiproxy, S3Server,
   ];
+  await s3.createBucket(STAGE_BUCKET);
   const temporalLink = await proxy.link('temporal-from-us', temporal.port, opts.oneWayMs);
+  const stageLink = await proxy.link('stage-from-us', s3.port, opts.oneWayMs);
   const sourceLink = await proxy.link('source-from-us', source.port, opts.oneWayMs);
   log(`links: ${proxy.links.map((l) => `${l.name} 127.0.0.1:${l.listenPort} → :${l.upstreamPort} +${l.oneWayMs} ms each way`).join('; ')}`);
 
@@ -101,8 +109,8 @@ export async function startCrossDcBench(opts: CrossDcOptions, log: (line: string
   log(`initial data: ${tables.length} tables equal (checksums) on source, seaotter target and native replica`);
 
   const configPath = at('seaotter.yaml');
-  fs.writeFileSync(configPath, configYaml(source, target, tables, opts.batch, at('stage')));
-  const env = { ...process.env, BENCH_SRC_PW: source.password, BENCH_DST_PW: target.password };
+  fs.writeFileSync(configPath, configYaml(source, target, tables, opts.batch, { s3, usEndpoint: `http://127.0.0.1:${stageLink.listenPort}` }));
+  const env = { ...process.env, BENCH_SRC_PW: source.password, BENCH_DST_PW: target.password, BENCH_S3_KEY: s3.accessKey, BENCH_S3_SECRET: s3.secretKey };
   const hzEnv = { ...env, TEMPORAL_ADDRESS: temporal.address };
   const usEnv = { ...env, TEMPORAL_ADDRESS: `127.0.0.1:${temporalLink.listenPort}` };
   const workers = { hz: spawnSeaotterWorker({ configPath, dc: 'hz', env: hzEnv, logFile: at('worker-hz.log') }), us: spawnSeaotterWorker({ configPath, dc: 'us', env: usEnv, logFile: at('worker-us.log') }) };
@@ -133,12 +141,14 @@ export async function startCrossDcBench(opts: CrossDcOptions, log: (line: string
   };
 }
 
-function configYaml(source: MariadbServer, target: MariadbServer, tables: string[], batch: CrossDcOptions['batch'], stageDir: string): string {
+function configYaml(source: MariadbServer, target: MariadbServer, tables: string[], batch: CrossDcOptions['batch'], stage: { s3: S3Server; usEndpoint: string }): string {
   return [
     'dataSources:',
     `  src: { type: mariadb, host: 127.0.0.1, port: ${source.port}, user: ${source.user}, passwordEnv: BENCH_SRC_PW, datacenter: hz, serverId: 1001 }`,
     `  dst: { type: mariadb, host: 127.0.0.1, port: ${target.port}, user: ${target.user}, passwordEnv: BENCH_DST_PW, datacenter: us }`,
-    `stage: { type: local, dir: ${stageDir} }`,
+    `  stage-hz: { type: s3, endpoint: "${stage.s3.endpoint}", endpoints: { us: "${stage.usEndpoint}" }, bucket: ${STAGE_BUCKET}, ` +
+      `region: ${stage.s3.region}, accessKeyEnv: BENCH_S3_KEY, secretKeyEnv: BENCH_S3_SECRET, datacenter: hz }`,
+    'stage: { type: s3, source: stage-hz }',
     'pipelines:',
     `  - id: ${PIPELINE_ID}`,
     '    source: src',

@@ -14,6 +14,7 @@ import os from 'node:os';
 import { pipelineStatus } from '../client/pipeline-commands.js';
 import { batchBreakdown, formatBreakdown, SEGMENTS, type Breakdown } from './cross-dc-breakdown.js';
 import { LINKS, startCrossDcBench, type CrossDcBench } from './cross-dc-setup.js';
+import { stageTrafficProblem, trafficDelta, trafficRows, type Traffic } from './cross-dc-traffic.js';
 import { barrier, lagPhase, verify, type LagPhaseResult, type VerifyResult } from './phases.js';
 import { LEGEND, machineInfo, markdownTable, textTable, writeResults, type ResultRow } from './report.js';
 import { PIPELINE_ID, type Bench } from './setup.js';
@@ -73,6 +74,17 @@ export async function runCrossDc(argv: Argv, log: (line: string) => void, onBenc
   const rows: ResultRow[] = [];
   const checks: VerifyResult[] = [];
   const breakdowns: Record<string, Breakdown | undefined> = {};
+  const traffic: Record<string, Traffic> = {};
+  const problems: string[] = [];
+  const linkRows: ResultRow[] = [];
+  // What crossed each link between two snapshots; the stage link must carry the us worker's reads.
+  const crossed = async (phase: string, before: Traffic, fromSeq: number) => {
+    const delta = (traffic[phase] = trafficDelta(before, await b.proxy.traffic()));
+    linkRows.push(...trafficRows(phase, delta, LINKS));
+    log(`links during ${phase}: ${Object.entries(delta).map(([k, t]) => `${k} ${t.bytesToClient} B to us, ${t.bytesToUpstream} B to hz, ${t.connections} conn`).join('; ')}`);
+    const problem = stageTrafficProblem(delta, (await committedSeq()) - fromSeq + 1);
+    if (problem) problems.push(`${phase}: ${problem}`);
+  };
   const committedSeq = async () => (await pipelineStatus(b.client, PIPELINE_ID)).committedSeq;
   const check = async (after: string) => {
     const v = await verify(b, after);
@@ -87,6 +99,7 @@ export async function runCrossDc(argv: Argv, log: (line: string) => void, onBenc
   const rowChanges = o.rate * 4;
   log(`phase 1: sysbench oltp_write_only at ${o.rate} tps (${rowChanges} row changes/s), ${o.threads} threads, ${o.seconds} s`);
   let seq0 = await committedSeq();
+  let t0 = await b.proxy.traffic();
   const p1 = await lagPhase(b, () =>
     sysbench('run', { ...b.source, tables: o.tables, tableSize: o.tableSize }, [`--threads=${o.threads}`, `--time=${o.seconds}`, `--rate=${o.rate}`, '--report-interval=10']),
   );
@@ -98,21 +111,26 @@ export async function runCrossDc(argv: Argv, log: (line: string) => void, onBenc
   rows.push(...lagRows('1 lag at fixed rate', p1, b));
   log(`phase 1 done: ${sb.tps.toFixed(0)} tps; p99 lag ${b.copies.map((c) => `${c.name} ${p1.stats[c.name]!.p99Ms.toFixed(0)} ms`).join(', ')}`);
   await breakdown('phase 1', seq0 + 1);
+  await crossed('phase 1', t0, seq0 + 1);
   await check('phase 1');
 
   log(`phase 2: low traffic, ${o.lowTps} single-row transactions/s for ${o.lowSeconds} s (plus the heartbeat's 10/s)`);
   seq0 = await committedSeq();
+  t0 = await b.proxy.traffic();
   const p2 = await lagPhase(b, () => lowTraffic(b.src, o.lowTps, o.lowSeconds, o.tables, o.tableSize));
   rows.push({ phase: '2 low traffic', system: 'source', rowsPerSec: (p2.load as number) / p2.sampledSeconds, note: `${p2.load} single-row transactions + heartbeat` });
   rows.push(...lagRows('2 low traffic', p2, b));
   await breakdown('phase 2', seq0 + 1);
+  await crossed('phase 2', t0, seq0 + 1);
   await check('phase 2');
 
   for (const c of b.copies) {
     const bad = checks.filter((v) => !v.equal[c.name]).map((v) => v.after);
     rows.push({ phase: '3 checksums', system: c.label, note: bad.length ? `DIFFERENT after ${bad.join(', ')}` : `all ${b.tables.length} tables equal after phases 1, 2` });
   }
-  const ok = checks.every((v) => v.equal.seaotter);
+  traffic['whole run'] = await b.proxy.traffic();
+  rows.push(...linkRows, ...trafficRows('links, whole run', traffic['whole run'], LINKS, true));
+  const ok = checks.every((v) => v.equal.seaotter) && problems.length === 0;
   const totalSeconds = (Date.now() - started) / 1000;
   const settings = `cross-dc: ${o.oneWayMs} ms each way (${2 * o.oneWayMs} ms RTT) on ${Object.keys(LINKS).length} links (${Object.values(LINKS).join('; ')}); ` +
     `${o.tables}×${o.tableSize} rows, ${o.threads} threads × ${o.seconds} s at ${o.rate} tps, low ${o.lowTps}/s × ${o.lowSeconds} s; ` +
@@ -124,9 +142,10 @@ export async function runCrossDc(argv: Argv, log: (line: string) => void, onBenc
   const file = writeResults({
     mode: 'cross-dc', startedAt: new Date(started).toISOString(), totalSeconds, ok, settings: o, links: b.links, linkRoles: LINKS,
     machine, servers: b.serverSettings, loadAverage: { before: loadBefore, after: os.loadavg() },
-    phases: { lagAtRate: p1, lowTraffic: p2 }, breakdowns, checksums: checks, rows,
+    phases: { lagAtRate: p1, lowTraffic: p2 }, breakdowns, linkTraffic: traffic, linkProblems: problems, checksums: checks, rows,
   });
   log(`results written to ${file}; total ${totalSeconds.toFixed(0)} s`);
-  if (!ok) console.error('FAILED: seaotter target differs from the source (see checksums above)');
+  for (const p of problems) console.error(`FAILED: ${p}`);
+  if (!checks.every((v) => v.equal.seaotter)) console.error('FAILED: seaotter target differs from the source (see checksums above)');
   return ok ? 0 : 1;
 }

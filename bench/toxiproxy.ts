@@ -15,6 +15,15 @@ export function resolveToxiproxyBin(): string {
   return found;
 }
 
+/** Bytes a link carried and connections it accepted, since the proxy started. */
+export interface LinkTraffic {
+  /** Client → upstream (e.g. the us worker's requests). */
+  bytesToUpstream: number;
+  /** Upstream → client (e.g. the staged batches the us worker read). */
+  bytesToClient: number;
+  connections: number;
+}
+
 /** One proxied link: clients connect to `listenPort` instead of `upstreamPort`. */
 export interface Link {
   name: string;
@@ -29,12 +38,15 @@ export interface Toxiproxy {
   links: Link[];
   /** Adds a link to 127.0.0.1:upstreamPort delayed by oneWayMs each way; resolves with it. */
   link(name: string, upstreamPort: number, oneWayMs: number): Promise<Link>;
+  /** Traffic per link name, from the proxy's metrics and its log of accepted clients. */
+  traffic(): Promise<Record<string, LinkTraffic>>;
   stop(): Promise<void>;
 }
 
 export async function startToxiproxy(opts: { logFile: string }): Promise<Toxiproxy> {
   const apiPort = await freePort();
-  const child = spawnServer(resolveToxiproxyBin(), ['-host', '127.0.0.1', '-port', String(apiPort)], { logFile: opts.logFile });
+  // -proxy-metrics: per-link byte counters, so the bench can show what crossed each link.
+  const child = spawnServer(resolveToxiproxyBin(), ['-host', '127.0.0.1', '-port', String(apiPort), '-proxy-metrics'], { logFile: opts.logFile });
   const pid = child.pid!;
   await waitForPort('127.0.0.1', apiPort, 30_000);
   const api = async (method: string, route: string, body?: unknown) => {
@@ -60,6 +72,22 @@ export async function startToxiproxy(opts: { logFile: string }): Promise<Toxipro
       const l = { name, listenPort, upstreamPort, oneWayMs };
       links.push(l);
       return l;
+    },
+    async traffic() {
+      const out: Record<string, LinkTraffic> = Object.fromEntries(links.map((l) => [l.name, { bytesToUpstream: 0, bytesToClient: 0, connections: 0 }]));
+      const res = await fetch(`http://127.0.0.1:${apiPort}/metrics`);
+      if (!res.ok) throw new Error(`toxiproxy GET /metrics: ${res.status}`);
+      for (const m of (await res.text()).matchAll(/^toxiproxy_proxy_sent_bytes_total\{([^}]*)\} (\S+)$/gm)) {
+        const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+        const t = out[labels.proxy!];
+        if (t) t[labels.direction === 'upstream' ? 'bytesToUpstream' : 'bytesToClient'] += Number(m[2]);
+      }
+      for (const line of fs.readFileSync(opts.logFile, 'utf8').split('\n')) {
+        if (!line.includes('"Accepted client"')) continue;
+        const t = out[(JSON.parse(line) as { name: string }).name];
+        if (t) t.connections += 1;
+      }
+      return out;
     },
     stop: () => stopPid(pid, 5_000),
   };

@@ -6,7 +6,8 @@
 //
 // npm packages (npm ci), MariaDB (apt), the Temporal CLI (built with `go install`, as only
 // package registries are reachable), with --for-tests the S3 test server (Versity S3 Gateway,
-// built with `go install`), and with --for-bench sysbench (apt) and Toxiproxy (go install).
+// built with `go install`), and with --for-bench sysbench (apt), Toxiproxy (go install) and the
+// same S3 server (the cross-datacenter benchmark's stage).
 // Environment: SEAOTTER_CACHE (default ~/.cache/seaotter; the CLI goes to $SEAOTTER_CACHE/bin),
 // SEAOTTER_TEMPORAL_BIN (use this `temporal` binary, build nothing), SEAOTTER_VERSITYGW_BIN and
 // SEAOTTER_TOXIPROXY_BIN (the same for `versitygw` and `toxiproxy`).
@@ -223,7 +224,8 @@ for (const arg of args) {
 npmPackages();
 mariadb();
 temporalCli();
-if (args.has('--for-tests')) versitygw();
+// The cross-datacenter benchmark keeps its stage in an S3 bucket, so it needs versitygw too.
+if (args.has('--for-tests') || args.has('--for-bench')) versitygw();
 if (args.has('--for-bench')) {
   sysbench();
   toxiproxy();

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { setWorkerDatacenter } from '../activities/datacenter.js';
 import { createActivities } from '../activities/index.js';
 import { Resources } from '../activities/resources.js';
 import { beginShutdown } from '../activities/shutdown.js';
@@ -30,6 +31,7 @@ function workflowSource(): { workflowBundle: { codePath: string } } | { workflow
 export async function runWorker(opts: WorkerOptions): Promise<void> {
   // One data converter for the worker and its client: capture's updates carry encrypted payloads too.
   const codec = codecFromEnv();
+  setWorkerDatacenter(opts.dc);
   const dataConverter = { payloadCodecs: codec ? [codec] : [] };
   if (opts.metricsPort) {
     Runtime.install({

@@ -6,6 +6,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { configSchema, type SeaotterConfig } from './schema.js';
 import { checkColumnRules } from '../columns.js';
 import { parseTablePattern } from '../mapping.js';
+import { checkEndpoints } from './endpoints.js';
 import { overlappingRules } from './overlap.js';
 
 /** One problem in a config, by path. */
@@ -67,6 +68,7 @@ export function checkReferences(config: SeaotterConfig): ConfigProblem[] {
   const add = (path: string, message: string) => problems.push({ path, message });
   const sources = config.dataSources;
   const seen = new Map<string, number>();
+  problems.push(...checkEndpoints(config));
 
   if (config.stage.type === 's3') {
     const store = sources[config.stage.source];

@@ -36,6 +36,8 @@ const oracleSource = z.strictObject({
 const s3Store = z.strictObject({
   type: z.literal('s3'),
   endpoint: z.string().url().optional(),
+  /** By datacenter: the endpoint a worker of that datacenter uses instead of `endpoint`; keys are checked in lib/config/endpoints.ts. */
+  endpoints: z.record(z.string(), z.string().url()).optional(),
   bucket: z.string().min(1),
   region: z.string().default('us-east-1'),
   accessKeyEnv: z.string().optional(),

@@ -2,7 +2,9 @@
  * The stage in S3: a pipeline whose source is in one datacenter and target in another, with a
  * worker per datacenter and `stage: { type: s3 }`, so the target's worker reads the batches the
  * source's worker wrote to the bucket. Rows arrive equal, and the batches were in the bucket
- * (seen there while the pipeline is paused; nothing in a local directory). Also: `pipeline apply` refuses a stage bucket that does not exist.
+ * (seen there while the pipeline is paused; nothing in a local directory). The us worker reaches the
+ * bucket through the store's `endpoints.us` (a counting forwarder), the others through `endpoint`.
+ * Also: `pipeline apply` refuses a stage bucket that does not exist.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -12,9 +14,12 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { Connection } from 'mysql2/promise';
 import { startS3Server, type S3Server } from '../../client/servers/s3-server.js';
 import { Cluster, dumpTable, waitFor } from '../support/cluster.js';
+import { startTcpCounter, type TcpCounter } from '../support/tcp-counter.js';
 
 let cluster: Cluster;
 let s3: S3Server;
+/** The address only us workers are given: whatever passes here came from the us worker. */
+let usPath: TcpCounter;
 let src: Connection;
 let dst: Connection;
 
@@ -22,7 +27,8 @@ function config(bucket: string): string {
   return `dataSources:
   src: { type: mariadb, host: 127.0.0.1, port: ${cluster.source.port}, user: seaotter, passwordEnv: SRC_PW, datacenter: hz }
   dst: { type: mariadb, host: 127.0.0.1, port: ${cluster.target.port}, user: seaotter, passwordEnv: DST_PW, datacenter: us }
-  stage-us: { type: s3, endpoint: "${s3.endpoint}", bucket: ${bucket}, accessKeyEnv: S3_KEY, secretKeyEnv: S3_SECRET, datacenter: us }
+  stage-us: { type: s3, endpoint: "${s3.endpoint}", endpoints: { us: "http://127.0.0.1:${usPath.port}" }, bucket: ${bucket},
+              accessKeyEnv: S3_KEY, secretKeyEnv: S3_SECRET, datacenter: us }
 stage: { type: s3, source: stage-us, prefix: batches/ }
 pipelines:
   - id: far
@@ -37,6 +43,7 @@ before(async () => {
   process.env.S3_KEY = s3.accessKey;
   process.env.S3_SECRET = s3.secretKey;
   await s3.createBucket('stage-bucket');
+  usPath = await startTcpCounter(s3.port);
   src = await cluster.source.connect();
   dst = await cluster.target.connect();
   for (const c of [src, dst]) {
@@ -49,6 +56,7 @@ after(async () => {
   await src?.end();
   await dst?.end();
   await cluster?.close();
+  await usPath?.close();
   await s3?.stop();
 });
 
@@ -64,6 +72,7 @@ test('a worker per datacenter, batches through the S3 stage: rows equal', async 
   cluster.startWorker('hz');
   cluster.startWorker('us');
   await cluster.cliOk(['pipeline', 'apply', '--config', cluster.configPath]);
+  assert.equal(usPath.connections, 0, "apply's bucket check (no datacenter) uses endpoint");
   await src.query("INSERT INTO app.t VALUES (1, 'first', 1, x'00ff')");
   await waitFor('first row', async () => (await dumpTable(dst, 'app.t')).length === 1, 120_000);
   for (let i = 0; i < 40; i++) {
@@ -87,4 +96,5 @@ test('a worker per datacenter, batches through the S3 stage: rows equal', async 
   const want = await dumpTable(src, 'app.t');
   await waitFor('rows equal', async () => JSON.stringify(await dumpTable(dst, 'app.t')) === JSON.stringify(want), 120_000, 300);
   assert.ok(!existsSync(path.join(cluster.dir, 'stage')), 'nothing was staged locally');
+  assert.ok(usPath.connections > 0 && usPath.bytesToClient > 0, `the us worker read the stage through endpoints.us (${usPath.connections} connections)`);
 });

@@ -4,7 +4,9 @@
  * and are never logged; without them the SDK's default chain applies (env, profile, role).
  */
 import { S3Client } from '@aws-sdk/client-s3';
+import { endpointFor } from '../../../lib/config/endpoints.js';
 import type { S3StoreConfig } from '../../../lib/config/schema.js';
+import { workerDatacenter } from '../../datacenter.js';
 
 const clients = new Map<string, S3Client>();
 
@@ -25,15 +27,20 @@ function credentialsOf(config: S3StoreConfig): { accessKeyId: string; secretAcce
   return { accessKeyId: envValue(config.accessKeyEnv, 'accessKeyEnv'), secretAccessKey: envValue(config.secretKeyEnv, 'secretKeyEnv') };
 }
 
-export function s3ClientFor(config: S3StoreConfig): S3Client {
+/**
+ * The client for a store as this process reaches it: a worker of datacenter X goes through the
+ * store's `endpoints[X]` when given (a per-region address), else `endpoint`.
+ */
+export function s3ClientFor(config: S3StoreConfig, dc: string | undefined = workerDatacenter()): S3Client {
   const credentials = credentialsOf(config);
+  const endpoint = endpointFor(config, dc);
   // Keyed by settings, not by key values: a changed variable takes a worker restart, as passwords do.
-  const id = JSON.stringify([config.endpoint, config.region, config.accessKeyEnv, config.secretKeyEnv]);
+  const id = JSON.stringify([endpoint, config.region, config.accessKeyEnv, config.secretKeyEnv]);
   let client = clients.get(id);
   if (!client) {
     client = new S3Client({
       region: config.region,
-      ...(config.endpoint ? { endpoint: config.endpoint, forcePathStyle: true } : {}),
+      ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
       ...(credentials ? { credentials } : {}),
       maxAttempts: 3,
       // Checksums only when an operation requires them: S3-compatible servers differ in support.

@@ -15,7 +15,9 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { endpointFor } from '../../../lib/config/endpoints.js';
 import type { S3StoreConfig } from '../../../lib/config/schema.js';
+import { workerDatacenter } from '../../datacenter.js';
 import { FileMissingError, SHA256_META, type FileInfo, type FileStore } from './file-store.js';
 import { isNotFound, s3ClientFor } from './s3-client.js';
 
@@ -96,9 +98,9 @@ export class S3Store implements FileStore {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
     } catch (err) {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (status === 404) throw new Error(`bucket ${this.bucket} does not exist at ${this.config.endpoint ?? 'the default endpoint'}`);
+      if (status === 404) throw new Error(`bucket ${this.bucket} does not exist at ${endpointFor(this.config, workerDatacenter()) ?? 'the default endpoint'}`);
       if (status === 403) throw new Error(`access to bucket ${this.bucket} is denied (check accessKeyEnv/secretKeyEnv)`);
-      throw new Error(`cannot reach bucket ${this.bucket} at ${this.config.endpoint ?? 'the default endpoint'}: ${(err as Error).message || (err as Error).name}`);
+      throw new Error(`cannot reach bucket ${this.bucket} at ${endpointFor(this.config, workerDatacenter()) ?? 'the default endpoint'}: ${(err as Error).message || (err as Error).name}`);
     }
   }
 }

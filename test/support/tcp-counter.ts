@@ -1,0 +1,36 @@
+/**
+ * A TCP forwarder on 127.0.0.1 that counts the connections and bytes it carried, so a test can
+ * tell which address a process really used (e.g. a store's per-datacenter endpoint).
+ */
+import net from 'node:net';
+
+export interface TcpCounter {
+  port: number;
+  connections: number;
+  bytesToClient: number;
+  close(): Promise<void>;
+}
+
+export async function startTcpCounter(upstreamPort: number): Promise<TcpCounter> {
+  const sockets = new Set<net.Socket>();
+  const counter = { port: 0, connections: 0, bytesToClient: 0 } as TcpCounter;
+  const server = net.createServer((client) => {
+    counter.connections++;
+    const upstream = net.connect(upstreamPort, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => (client.destroy(), upstream.destroy()));
+    }
+    upstream.on('data', (d: Buffer) => (counter.bytesToClient += d.length));
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  counter.port = (server.address() as net.AddressInfo).port;
+  counter.close = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    });
+  return counter;
+}
