@@ -167,8 +167,10 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
   } finally {
     conn.release();
   }
-  // The batch is durable on the target; its staged files are no longer needed by anyone.
-  await Promise.allSettled([stage.remove(batch.ref), stage.remove(transformed.ref), stage.remove(backQueryRef(spec.id, batch.seq))]);
+  // The batch is durable on the target; its staged files are no longer needed by anyone. They go
+  // in the background: across datacenters each removal is a round trip, and the batch's result
+  // (and its in-flight slot) need not wait for it. A removal lost to a crash leaves a file only.
+  void Promise.allSettled([stage.remove(batch.ref), stage.remove(transformed.ref), stage.remove(backQueryRef(spec.id, batch.seq))]);
   return {
     rowsApplied: batch.rows - refused.length,
     alreadyApplied: false,

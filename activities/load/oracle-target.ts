@@ -82,7 +82,7 @@ export async function loadOracle(deps: { resources: Resources }, { spec, batch, 
   } finally {
     await conn.close().catch(() => undefined);
   }
-  await Promise.allSettled([stage.remove(batch.ref), stage.remove(transformed.ref)]);
+  void Promise.allSettled([stage.remove(batch.ref), stage.remove(transformed.ref)]); // in the background, as load-batch.ts
   return { rowsApplied: batch.rows - refused.length, alreadyApplied: false, statements, deadLettered: refused.length, ...(deadLetterFile ? { deadLetterFile } : {}) };
 }
 

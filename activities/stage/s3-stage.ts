@@ -57,13 +57,11 @@ export class S3Stage implements Stage {
   }
 
   async getJsonIfAny<T>(ref: string): Promise<T | undefined> {
-    try {
-      const got = await s3ClientFor(this.store).send(new GetObjectCommand({ Bucket: this.store.bucket, Key: this.key(ref) }));
-      return decodeJson<T>(ref, Buffer.from(await got.Body!.transformToByteArray()));
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
+    const body = await this.get(ref).catch((err: unknown) => {
+      if (err instanceof ApplicationFailure && err.type === 'StageCorrupt') return undefined;
       throw err;
-    }
+    });
+    return body && decodeJson<T>(ref, body);
   }
 
   async remove(ref: string): Promise<void> {
