@@ -6,8 +6,9 @@
  * is a batch of its own (cut before and after it), so a batch's rows all have one table layout.
  *
  * Adaptive cuts: under load a batch collects commits for up to `maxWaitMs`, so many source
- * transactions share one target commit; but a commit that arrives after the stream was quiet for
- * a whole `maxWaitMs` (since the last cut) ships at once, since waiting would only add latency.
+ * transactions share one target commit; but a commit that arrives on a quiet stream (nothing cut
+ * for QUIET_MS, or for `maxWaitMs` if that is shorter) ships at once, since waiting would only
+ * add latency. Busy means commits closer together than that: hundreds a second.
  */
 import type { BinlogPosition, CapturedDdl, RowChange } from './model.js';
 
@@ -38,6 +39,9 @@ interface ReadyTransaction {
   readyAt: number;
   ddl?: CapturedDdl;
 }
+
+/** A gap between the last cut and a commit that makes the stream quiet (see above). */
+const QUIET_MS = 10;
 
 export class TransactionBatcher {
   private from: BinlogPosition;
@@ -110,7 +114,7 @@ export class TransactionBatcher {
     if (this.ready.length === 0) return null;
     if (this.ddls > 0) return 0;
     const first = this.ready[0].readyAt;
-    if (first - this.lastCutAt >= this.opts.maxWaitMs) return 0;
+    if (first - this.lastCutAt >= Math.min(QUIET_MS, this.opts.maxWaitMs)) return 0;
     return Math.max(0, first + this.opts.maxWaitMs - now);
   }
 

@@ -110,8 +110,8 @@ test('due() by maxRows', () => {
 
 test('due() by maxWaitMs on the injected clock, counted from the first buffered commit', () => {
   const b = new TransactionBatcher({ maxRows: 1000, maxWaitMs: 200 }, START);
-  tx(b, 1, at(50), 900);
-  b.cut(900); // a cut 100 ms before: the stream is busy, so the next commit waits
+  tx(b, 1, at(50), 995);
+  b.cut(995); // a cut 5 ms before: the stream is busy, so the next commit waits
   b.addRows(rows(1), 1);
   assert.equal(b.due(10_000), false, 'an open transaction never makes a batch due');
   assert.equal(b.msUntilDue(10_000), null);
@@ -125,9 +125,9 @@ test('due() by maxWaitMs on the injected clock, counted from the first buffered 
   assert.equal(b.msUntilDue(5_000), 0);
   assert.equal(b.cut(1_200)!.transactions, 2);
   // The clock restarts with the next buffered commit.
-  tx(b, 1, at(300), 1_300);
-  assert.equal(b.due(1_499), false);
-  assert.equal(b.due(1_500), true);
+  tx(b, 1, at(300), 1_205);
+  assert.equal(b.due(1_404), false);
+  assert.equal(b.due(1_405), true);
 });
 
 test('a commit on a quiet stream ships at once (adaptive cut); a busy stream batches for maxWaitMs', () => {
@@ -136,16 +136,19 @@ test('a commit on a quiet stream ships at once (adaptive cut); a busy stream bat
   assert.equal(b.due(1_000), true, 'the first commit ever: nothing to wait for');
   assert.equal(b.msUntilDue(1_000), 0);
   b.cut(1_000);
-  tx(b, 1, at(200), 1_100); // 100 ms after the last cut: quiet
-  assert.equal(b.due(1_100), true);
+  tx(b, 1, at(200), 1_020); // 20 ms after the last cut: quiet
+  assert.equal(b.due(1_020), true);
+  b.cut(1_020);
+  tx(b, 1, at(250), 1_100);
+  assert.equal(b.due(1_100), true, 'quiet again');
   b.cut(1_100);
-  // Under load: commits 10 ms apart gather into one batch per 50 ms.
+  // Under load: commits 5 ms apart gather into one batch per 50 ms.
   const cuts: number[] = [];
-  for (let t = 1_110, pos = 300; t <= 1_400; t += 10, pos += 100) {
+  for (let t = 1_105, pos = 300; t <= 1_400; t += 5, pos += 100) {
     tx(b, 1, at(pos), t);
     if (b.due(t)) cuts.push(b.cut(t)!.transactions);
   }
-  assert.deepEqual(cuts, [6, 6, 6, 6, 6], 'one cut per maxWaitMs, not one per commit');
+  assert.deepEqual(cuts, [11, 11, 11, 11, 11], 'one cut per maxWaitMs, not one per commit');
 });
 
 test('uncommitted rows are never cut', () => {
