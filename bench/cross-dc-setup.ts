@@ -35,7 +35,7 @@ const STAGE_BUCKET = 'seaotter-stage';
 export interface CrossDcOptions {
   tables: number;
   tableSize: number;
-  batch: { maxRows: number; maxWaitMs: number; maxInFlight: number };
+  batch: { maxRows: number; maxWaitMs: number; maxInFlight: number; inlineMaxBytes: number };
   oneWayMs: number;
 }
 
@@ -156,7 +156,7 @@ function configYaml(source: MariadbServer, target: MariadbServer, tables: string
     '    start: current',
     '    tables:',
     ...tables.map((t) => `      - source: ${t}`),
-    `    batch: { maxRows: ${batch.maxRows}, maxWaitMs: ${batch.maxWaitMs}, maxInFlight: ${batch.maxInFlight} }`,
+    `    batch: { maxRows: ${batch.maxRows}, maxWaitMs: ${batch.maxWaitMs}, maxInFlight: ${batch.maxInFlight}, inlineMaxBytes: ${batch.inlineMaxBytes} }`,
     '',
   ].join('\n');
 }

@@ -8,7 +8,7 @@
  * plus, from Temporal's histories, where a batch's time goes (cross-dc-breakdown.ts).
  *
  *   node dist/bench/main.js --cross-dc [--quick] [--seconds N] [--rate TPS] [--threads N] [--latency-ms N]
- *     [--tables N] [--table-size N] [--low-seconds N] [--low-tps N] [--max-rows N] [--max-wait-ms N] [--max-in-flight N]
+ *     [--tables N] [--table-size N] [--low-seconds N] [--low-tps N] [--max-rows N] [--max-wait-ms N] [--max-in-flight N] [--inline-max-bytes N]
  */
 import os from 'node:os';
 import { pipelineStatus } from '../client/pipeline-commands.js';
@@ -44,7 +44,14 @@ function options(argv: Argv) {
     lowSeconds: num('low-seconds', quick ? 10 : 30),
     lowTps: num('low-tps', 100),
     oneWayMs: num('latency-ms', 100),
-    batch: { maxRows: num('max-rows', 20000), maxWaitMs: num('max-wait-ms', 50), maxInFlight: num('max-in-flight', 4) },
+    // The settings README recommends across datacenters: more batches in flight (a slot is held
+    // by the link's round trips, not by work) and small batches inline (no stage round trip).
+    batch: {
+      maxRows: num('max-rows', 20000),
+      maxWaitMs: num('max-wait-ms', 50),
+      maxInFlight: num('max-in-flight', 16),
+      inlineMaxBytes: argv['inline-max-bytes'] === '0' ? 0 : num('inline-max-bytes', 262_144),
+    },
   };
 }
 

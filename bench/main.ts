@@ -4,7 +4,7 @@
  *
  *   node dist/bench/main.js [--quick] [--seconds N] [--threads N] [--rate TPS] [--tables N] [--table-size N]
  *     [--backlog-rows N] [--backlog-tx-rows N] [--small-tx-rows N] [--low-seconds N] [--low-tps N]
- *     [--max-rows N] [--max-wait-ms N] [--max-in-flight N]
+ *     [--max-rows N] [--max-wait-ms N] [--max-in-flight N] [--inline-max-bytes N]
  *   node dist/bench/main.js --cross-dc [...]   two datacenters over a 200 ms link: see cross-dc.ts
  *
  * Starts a Temporal dev server, a source MariaDB, seaotter's target, two native replicas (one
@@ -29,7 +29,7 @@ import { runCrossDc } from './cross-dc.js';
 const started = Date.now();
 const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
 
-const NUMERIC = ['seconds', 'threads', 'rate', 'tables', 'table-size', 'backlog-rows', 'backlog-tx-rows', 'small-tx-rows', 'low-seconds', 'low-tps', 'max-rows', 'max-wait-ms', 'max-in-flight'];
+const NUMERIC = ['seconds', 'threads', 'rate', 'tables', 'table-size', 'backlog-rows', 'backlog-tx-rows', 'small-tx-rows', 'low-seconds', 'low-tps', 'max-rows', 'max-wait-ms', 'max-in-flight', 'inline-max-bytes'];
 // --cross-dc runs bench/cross-dc.ts instead (its own phases and defaults; --latency-ms is its own).
 const options: Record<string, { type: 'string' | 'boolean' }> = { quick: { type: 'boolean' }, 'cross-dc': { type: 'boolean' }, 'latency-ms': { type: 'string' } };
 for (const k of NUMERIC) options[k] = { type: 'string' };
@@ -56,7 +56,12 @@ const o = {
   smallTxRows: argv['small-tx-rows'] === '0' ? 0 : num('small-tx-rows', 10),
   lowSeconds: num('low-seconds', quick ? 10 : 30),
   lowTps: num('low-tps', 10),
-  batch: { maxRows: num('max-rows', 20000), maxWaitMs: num('max-wait-ms', 50), maxInFlight: num('max-in-flight', 4) },
+  batch: {
+    maxRows: num('max-rows', 20000),
+    maxWaitMs: num('max-wait-ms', 50),
+    maxInFlight: num('max-in-flight', 4),
+    inlineMaxBytes: argv['inline-max-bytes'] === '0' ? 0 : num('inline-max-bytes', 0),
+  },
 };
 
 let bench: Bench | undefined;

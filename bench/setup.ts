@@ -46,7 +46,7 @@ export async function stopAll(log: (line: string) => void, fast = false): Promis
 export interface BenchOptions {
   tables: number;
   tableSize: number;
-  batch: { maxRows: number; maxWaitMs: number; maxInFlight: number };
+  batch: { maxRows: number; maxWaitMs: number; maxInFlight: number; inlineMaxBytes: number };
 }
 
 export interface Copy {
@@ -196,7 +196,7 @@ function configYaml(source: MariadbServer, target: MariadbServer, tables: string
     '    start: current',
     '    tables:',
     ...tables.map((t) => `      - source: ${t}`),
-    `    batch: { maxRows: ${batch.maxRows}, maxWaitMs: ${batch.maxWaitMs}, maxInFlight: ${batch.maxInFlight} }`,
+    `    batch: { maxRows: ${batch.maxRows}, maxWaitMs: ${batch.maxWaitMs}, maxInFlight: ${batch.maxInFlight}, inlineMaxBytes: ${batch.inlineMaxBytes} }`,
     '',
   ].join('\n');
 }

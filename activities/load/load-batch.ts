@@ -17,7 +17,7 @@ import { formatPosition, type NumberedBatch, type RowChange } from '../../lib/mo
 import type { PipelineSpec } from '../../lib/spec.js';
 import type { Resources } from '../resources.js';
 import { openStage } from '../stage/stage.js';
-import type { TransformResult } from '../transform/transform-batch.js';
+import { transformedChanges, type TransformResult } from '../transform/transform-batch.js';
 import { backQueryRef } from '../extract/extract-batch.js';
 import { ensureCheckpointTable, maxStatementBytes } from './target-meta.js';
 import { classifyMysqlError } from './errors.js';
@@ -88,7 +88,7 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
   const clock = new PhaseClock();
   let changes: RowChange[];
   try {
-    changes = await stage.getChanges(transformed.ref);
+    changes = await transformedChanges(stage, transformed);
   } catch (err) {
     if (!(err instanceof ApplicationFailure && err.type === 'StageCorrupt') || !(await alreadyCommitted(pool, dialect, target.metaSchema, spec.id, batch))) throw err;
     log.info('batch already applied (checkpoint covers it; its staged files are gone); skipping', { seq: batch.seq });

@@ -15,6 +15,7 @@ import { formatPosition, type NumberedBatch } from '../../lib/model.js';
 import { encodeValue } from '../../lib/values.js';
 import type { Resources } from '../resources.js';
 import { openStage } from '../stage/stage.js';
+import { transformedChanges } from '../transform/transform-batch.js';
 import { deadLetterPath, writeDeadLetters, type DeadLetter } from './dead-letter.js';
 import type { LoadInput, LoadResult } from './load-batch.js';
 import { classifyOracleError, isOracleRefused } from './oracle-errors.js';
@@ -40,7 +41,7 @@ export async function loadOracle(deps: { resources: Resources }, { spec, batch, 
   // Read and plan before taking the turn (the checkpoint lock is held only while writing). A
   // staged batch already removed is fine when the checkpoint shows the batch applied: the load
   // committed and its worker died before reporting so.
-  const planned = await stage.getChanges(transformed.ref).then(
+  const planned = await transformedChanges(stage, transformed).then(
     (changes) => ({ steps: planLoad(changes, spec.tables, { maxStatementBytes: MAX_STEP_BYTES, maxParams: dialect.capabilities.maxParams }) }),
     (error: unknown) => ({ error }),
   );

@@ -6,7 +6,8 @@
 import { log } from '@temporalio/activity';
 import type { NumberedBatch, RowChange } from '../../lib/model.js';
 import type { PipelineSpec, TableMapping } from '../../lib/spec.js';
-import { openStage } from '../stage/stage.js';
+import { parseChanges, stringifyChanges } from '../../lib/values.js';
+import { openStage, type Stage } from '../stage/stage.js';
 import { withHeartbeat } from '../heartbeat.js';
 import { FileRefCollector } from '../files/file-refs.js';
 import type { ExtractResult } from '../extract/extract-batch.js';
@@ -27,6 +28,8 @@ export interface TransformResult {
   fileRefs: number;
   /** A DDL batch's statement for the target (absent when skipped or not about mapped tables). */
   ddl?: TargetDdl;
+  /** The changes as JSON lines, when small enough to travel here instead of the stage (batch.inlineMaxBytes). */
+  inline?: string;
   /** Of those, files to copy and to delete, and the staged plan (activities/files/file-refs.ts). */
   fileCopies?: number;
   fileDeletes?: number;
@@ -82,6 +85,20 @@ async function transform({ spec, batch, extracted }: TransformInput): Promise<Tr
   }
   if (filtered || dropped) log.debug('changes left out', { seq: batch.seq, filtered, droppedByProcessor: dropped });
   const ref = `${spec.id}/transformed/${batch.seq}.jsonl.gz`;
-  await stage.putChanges(ref, out);
-  return { ref, rows: out.length, ...(await files.stage(stage)) };
+  const inline = inlineForm(out, spec.batch.inlineMaxBytes ?? 0);
+  if (inline === undefined) await stage.putChanges(ref, out);
+  return { ref, rows: out.length, ...(inline !== undefined ? { inline } : {}), ...(await files.stage(stage)) };
+}
+
+/** The batch as JSON lines when it fits in `limit` bytes (batch.inlineMaxBytes), else undefined. */
+function inlineForm(changes: readonly RowChange[], limit: number): string | undefined {
+  // Every staged change is well over 16 bytes, so a longer batch cannot fit: skip the encoding.
+  if (limit <= 0 || changes.length * 16 > limit) return undefined;
+  const text = stringifyChanges(changes);
+  return Buffer.byteLength(text, 'utf8') <= limit ? text : undefined;
+}
+
+/** The changes of a transformed batch: inline in its result, or on the stage. */
+export function transformedChanges(stage: Stage, t: TransformResult): Promise<RowChange[]> {
+  return t.inline !== undefined ? Promise.resolve(parseChanges(t.inline)) : stage.getChanges(t.ref);
 }
