@@ -124,6 +124,7 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
     if (transformed.ddl) {
       statement = transformed.ddl.statement;
       const r = await applyDdl({ pool, conn, dialect, target, spec, batch, ddl: transformed.ddl });
+      wakeWaiters(spec.id);
       await Promise.allSettled([stage.remove(batch.ref), stage.remove(transformed.ref)]);
       return { rowsApplied: 0, alreadyApplied: r.alreadyApplied, statements: 1, deadLettered: 0, timingsMs: clock.laps, writtenAs: 'atomic' };
     }
