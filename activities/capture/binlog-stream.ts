@@ -1,6 +1,6 @@
 /**
- * The binlog loop: zongji's events turned into calls on a handler (rows, commit), the way canal
- * separates the stream from what consumes it. Positions are reported only at commits and rotates.
+ * The binlog loop: zongji's events turned into calls on a handler (rows, commit), keeping the
+ * stream apart from what consumes it. Positions are reported only at commits and rotates.
  */
 import ZongJi from '@vlasky/zongji';
 import type { MysqlSourceConfig } from '../../lib/config/schema.js';

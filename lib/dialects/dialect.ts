@@ -1,5 +1,5 @@
 /**
- * A target dialect, in kysely's shape: a small object with a query compiler and documented
+ * A target dialect: a small object with a query compiler and documented
  * capability flags. Compilers are pure (SQL text and positional parameters out); drivers and
  * connections live in the load activity.
  */
