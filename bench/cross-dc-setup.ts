@@ -17,7 +17,7 @@ import { stopPid, tempDir } from '../client/servers/ports.js';
 import { startS3Server, type S3Server } from '../client/servers/s3-server.js';
 import { runSeaotterOk, spawnSeaotterWorker } from '../client/servers/seaotter-process.js';
 import { startTemporalDev, type TemporalDevServer } from '../client/servers/temporal-dev.js';
-import { copyTables, PIPELINE_ID, register, SERVER_ARGS, type Bench, type Copy } from './setup.js';
+import { benchConfigYaml, copyTables, PIPELINE_ID, register, SERVER_ARGS, type Bench, type Copy } from './setup.js';
 import { startToxiproxy, type Link, type Toxiproxy } from './toxiproxy.js';
 import { benchTables, checksums, differences, scalar, startReplication, waitReplicaCaughtUp } from './verify.js';
 import { BACKLOG_DDL, sysbench } from './workloads.js';
@@ -109,7 +109,8 @@ export async function startCrossDcBench(opts: CrossDcOptions, log: (line: string
   log(`initial data: ${tables.length} tables equal (checksums) on source, seaotter target and native replica`);
 
   const configPath = at('seaotter.yaml');
-  fs.writeFileSync(configPath, configYaml(source, target, tables, opts.batch, { s3, usEndpoint: `http://127.0.0.1:${stageLink.listenPort}` }));
+  const stageLines = stageYaml(s3, `http://127.0.0.1:${stageLink.listenPort}`);
+  fs.writeFileSync(configPath, benchConfigYaml(source, target, { sourceDc: 'hz', targetDc: 'us', stageLines, tables, batch: opts.batch }));
   const env = { ...process.env, BENCH_SRC_PW: source.password, BENCH_DST_PW: target.password, BENCH_S3_KEY: s3.accessKey, BENCH_S3_SECRET: s3.secretKey };
   const hzEnv = { ...env, TEMPORAL_ADDRESS: temporal.address };
   const usEnv = { ...env, TEMPORAL_ADDRESS: `127.0.0.1:${temporalLink.listenPort}` };
@@ -141,22 +142,11 @@ export async function startCrossDcBench(opts: CrossDcOptions, log: (line: string
   };
 }
 
-function configYaml(source: MariadbServer, target: MariadbServer, tables: string[], batch: CrossDcOptions['batch'], stage: { s3: S3Server; usEndpoint: string }): string {
+/** The stage's lines of the config: a bucket in hz, reached from us through the link. */
+function stageYaml(s3: S3Server, usEndpoint: string): string[] {
   return [
-    'dataSources:',
-    `  src: { type: mariadb, host: 127.0.0.1, port: ${source.port}, user: ${source.user}, passwordEnv: BENCH_SRC_PW, datacenter: hz, serverId: 1001 }`,
-    `  dst: { type: mariadb, host: 127.0.0.1, port: ${target.port}, user: ${target.user}, passwordEnv: BENCH_DST_PW, datacenter: us }`,
-    `  stage-hz: { type: s3, endpoint: "${stage.s3.endpoint}", endpoints: { us: "${stage.usEndpoint}" }, bucket: ${STAGE_BUCKET}, ` +
-      `region: ${stage.s3.region}, accessKeyEnv: BENCH_S3_KEY, secretKeyEnv: BENCH_S3_SECRET, datacenter: hz }`,
+    `  stage-hz: { type: s3, endpoint: "${s3.endpoint}", endpoints: { us: "${usEndpoint}" }, bucket: ${STAGE_BUCKET}, ` +
+      `region: ${s3.region}, accessKeyEnv: BENCH_S3_KEY, secretKeyEnv: BENCH_S3_SECRET, datacenter: hz }`,
     'stage: { type: s3, source: stage-hz }',
-    'pipelines:',
-    `  - id: ${PIPELINE_ID}`,
-    '    source: src',
-    '    target: dst',
-    '    start: current',
-    '    tables:',
-    ...tables.map((t) => `      - source: ${t}`),
-    `    batch: { maxRows: ${batch.maxRows}, maxWaitMs: ${batch.maxWaitMs}, maxInFlight: ${batch.maxInFlight}, inlineMaxBytes: ${batch.inlineMaxBytes} }`,
-    '',
-  ].join('\n');
+  ];
 }

@@ -150,7 +150,7 @@ export async function startBench(opts: BenchOptions, log: (line: string) => void
   log(`initial data: ${tables.length} tables equal (checksums) on source, seaotter target and both replicas`);
 
   const configPath = at('seaotter.yaml');
-  fs.writeFileSync(configPath, configYaml(source, target, tables, opts.batch, at('stage')));
+  fs.writeFileSync(configPath, benchConfigYaml(source, target, { sourceDc: 'bench', targetDc: 'bench', stageLines: [`stage: { type: local, dir: ${at('stage')} }`], tables, batch: opts.batch }));
   const env = { ...process.env, TEMPORAL_ADDRESS: temporal.address, BENCH_SRC_PW: source.password, BENCH_DST_PW: target.password };
   const worker = spawnSeaotterWorker({ configPath, dc: 'bench', env, logFile: at('worker.log') });
   running.push({ name: 'worker', pid: () => worker.pid, stop: () => stopPid(worker.pid, 20_000) });
@@ -183,19 +183,28 @@ export function workerLogTail(bench: Bench, lines = 40): string {
   return tailFile(bench.workerLog, lines);
 }
 
-function configYaml(source: MariadbServer, target: MariadbServer, tables: string[], batch: BenchOptions['batch'], stageDir: string): string {
+/**
+ * The bench pipeline's config: source and target in their datacenters, the stage (its YAML lines,
+ * any extra data sources first), every bench table mapped one to one, the batch settings.
+ */
+export function benchConfigYaml(
+  source: MariadbServer,
+  target: MariadbServer,
+  o: { sourceDc: string; targetDc: string; stageLines: string[]; tables: string[]; batch: BenchOptions['batch'] },
+): string {
+  const { batch } = o;
   return [
     'dataSources:',
-    `  src: { type: mariadb, host: 127.0.0.1, port: ${source.port}, user: ${source.user}, passwordEnv: BENCH_SRC_PW, datacenter: bench, serverId: 1001 }`,
-    `  dst: { type: mariadb, host: 127.0.0.1, port: ${target.port}, user: ${target.user}, passwordEnv: BENCH_DST_PW, datacenter: bench }`,
-    `stage: { type: local, dir: ${stageDir} }`,
+    `  src: { type: mariadb, host: 127.0.0.1, port: ${source.port}, user: ${source.user}, passwordEnv: BENCH_SRC_PW, datacenter: ${o.sourceDc}, serverId: 1001 }`,
+    `  dst: { type: mariadb, host: 127.0.0.1, port: ${target.port}, user: ${target.user}, passwordEnv: BENCH_DST_PW, datacenter: ${o.targetDc} }`,
+    ...o.stageLines,
     'pipelines:',
     `  - id: ${PIPELINE_ID}`,
     '    source: src',
     '    target: dst',
     '    start: current',
     '    tables:',
-    ...tables.map((t) => `      - source: ${t}`),
+    ...o.tables.map((t) => `      - source: ${t}`),
     `    batch: { maxRows: ${batch.maxRows}, maxWaitMs: ${batch.maxWaitMs}, maxInFlight: ${batch.maxInFlight}, inlineMaxBytes: ${batch.inlineMaxBytes} }`,
     '',
   ].join('\n');
