@@ -6,27 +6,28 @@
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { S3StoreConfig } from '../../lib/config/schema.js';
-import type { RowChange } from '../../lib/model.js';
 import { isNotFound, s3ClientFor } from '../files/stores/s3-client.js';
-import { decodeChanges, decodeJson, encodeChanges, encodeJson } from './stage-codec.js';
+import { BlobStage } from './blob-stage.js';
 import type { Stage } from './stage.js';
 
-export class S3Stage implements Stage {
+export class S3Stage extends BlobStage implements Stage {
   constructor(
     private readonly store: S3StoreConfig,
     private readonly prefix: string,
-  ) {}
+  ) {
+    super();
+  }
 
   private key(ref: string): string {
     if (ref.split('/').some((s) => s === '..' || s === '')) throw new Error(`stage reference escapes the stage: ${ref}`);
     return `${this.prefix}${ref}`;
   }
 
-  private async put(ref: string, body: Buffer): Promise<void> {
+  protected async put(ref: string, body: Buffer): Promise<void> {
     await s3ClientFor(this.store).send(new PutObjectCommand({ Bucket: this.store.bucket, Key: this.key(ref), Body: body, ContentLength: body.length }));
   }
 
-  private async get(ref: string): Promise<Buffer> {
+  protected async get(ref: string): Promise<Buffer> {
     try {
       const got = await s3ClientFor(this.store).send(new GetObjectCommand({ Bucket: this.store.bucket, Key: this.key(ref) }));
       return Buffer.from(await got.Body!.transformToByteArray());
@@ -36,32 +37,6 @@ export class S3Stage implements Stage {
       }
       throw err;
     }
-  }
-
-  async putChanges(ref: string, changes: RowChange[]): Promise<number> {
-    const body = await encodeChanges(changes);
-    await this.put(ref, body);
-    return body.length;
-  }
-
-  async getChanges(ref: string): Promise<RowChange[]> {
-    return decodeChanges(ref, await this.get(ref));
-  }
-
-  async putJson(ref: string, value: unknown): Promise<void> {
-    await this.put(ref, await encodeJson(value));
-  }
-
-  async getJson<T>(ref: string): Promise<T> {
-    return decodeJson<T>(ref, await this.get(ref));
-  }
-
-  async getJsonIfAny<T>(ref: string): Promise<T | undefined> {
-    const body = await this.get(ref).catch((err: unknown) => {
-      if (err instanceof ApplicationFailure && err.type === 'StageCorrupt') return undefined;
-      throw err;
-    });
-    return body && decodeJson<T>(ref, body);
   }
 
   async remove(ref: string): Promise<void> {

@@ -10,7 +10,7 @@ import type { ResolvedStage } from '../../lib/spec.js';
 import { MemoStage } from './memo-stage.js';
 import { S3Stage } from './s3-stage.js';
 import type { RowChange } from '../../lib/model.js';
-import { decodeChanges, decodeJson, encodeChanges, encodeJson } from './stage-codec.js';
+import { BlobStage } from './blob-stage.js';
 
 /** Where batches wait between activities. */
 export interface Stage {
@@ -25,8 +25,10 @@ export interface Stage {
 }
 
 /** A stage in a local directory shared by the workers of one host. */
-export class LocalStage implements Stage {
-  constructor(private readonly dir: string) {}
+export class LocalStage extends BlobStage implements Stage {
+  constructor(private readonly dir: string) {
+    super();
+  }
 
   private path(ref: string): string {
     const rel = normalize(ref);
@@ -34,7 +36,7 @@ export class LocalStage implements Stage {
     return join(this.dir, rel);
   }
 
-  private async put(ref: string, body: Buffer): Promise<void> {
+  protected async put(ref: string, body: Buffer): Promise<void> {
     const file = this.path(ref);
     await mkdir(dirname(file), { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
@@ -42,7 +44,7 @@ export class LocalStage implements Stage {
     await rename(tmp, file);
   }
 
-  private async get(ref: string): Promise<Buffer> {
+  protected async get(ref: string): Promise<Buffer> {
     try {
       return await readFile(this.path(ref));
     } catch (err) {
@@ -51,32 +53,6 @@ export class LocalStage implements Stage {
       }
       throw err;
     }
-  }
-
-  async putChanges(ref: string, changes: RowChange[]): Promise<number> {
-    const body = await encodeChanges(changes);
-    await this.put(ref, body);
-    return body.length;
-  }
-
-  async getChanges(ref: string): Promise<RowChange[]> {
-    return decodeChanges(ref, await this.get(ref));
-  }
-
-  async putJson(ref: string, value: unknown): Promise<void> {
-    await this.put(ref, await encodeJson(value));
-  }
-
-  async getJson<T>(ref: string): Promise<T> {
-    return decodeJson<T>(ref, await this.get(ref));
-  }
-
-  async getJsonIfAny<T>(ref: string): Promise<T | undefined> {
-    const body = await readFile(this.path(ref)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return undefined;
-      throw err;
-    });
-    return body && decodeJson<T>(ref, body);
   }
 
   async remove(ref: string): Promise<void> {
