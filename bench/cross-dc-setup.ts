@@ -17,9 +17,9 @@ import { stopPid, tempDir } from '../client/servers/ports.js';
 import { startS3Server, type S3Server } from '../client/servers/s3-server.js';
 import { runSeaotterOk, spawnSeaotterWorker } from '../client/servers/seaotter-process.js';
 import { startTemporalDev, type TemporalDevServer } from '../client/servers/temporal-dev.js';
-import { benchConfigYaml, copyTables, PIPELINE_ID, register, SERVER_ARGS, type Bench, type Copy } from './setup.js';
+import { benchConfigYaml, register, seedSeaotterTarget, SERVER_ARGS, type Bench, type Copy } from './setup.js';
 import { startToxiproxy, type Link, type Toxiproxy } from './toxiproxy.js';
-import { benchTables, checksums, differences, scalar, startReplication, waitReplicaCaughtUp } from './verify.js';
+import { benchTables, scalar, startReplication, waitReplicaCaughtUp } from './verify.js';
 import { BACKLOG_DDL, sysbench } from './workloads.js';
 
 /** Which connections cross between the datacenters (documented in the results). */
@@ -100,13 +100,7 @@ export async function startCrossDcBench(opts: CrossDcOptions, log: (line: string
   await waitReplicaCaughtUp(native.probe, await scalar(src, 'SELECT @@gtid_binlog_pos'), 300_000);
 
   const tables = benchTables(opts.tables);
-  await copyTables(src, seaotter.probe, tables);
-  const sums = await Promise.all([src, ...copies.map((c) => c.probe)].map((c) => checksums(c, tables)));
-  for (const [i, c] of copies.entries()) {
-    const diff = differences(sums[0]!, sums[i + 1]!);
-    if (diff.length) throw new Error(`${c.label} differs from the source before the benchmark: ${diff.join(', ')}`);
-  }
-  log(`initial data: ${tables.length} tables equal (checksums) on source, seaotter target and native replica`);
+  await seedSeaotterTarget(src, seaotter, copies, tables, log);
 
   const configPath = at('seaotter.yaml');
   const stageLines = stageYaml(s3, `http://127.0.0.1:${stageLink.listenPort}`);

@@ -141,13 +141,7 @@ export async function startBench(opts: BenchOptions, log: (line: string) => void
   // seaotter's target gets the same tables and rows, copied here; then the pipeline starts at
   // `current`, so it carries only what happens from now on.
   const tables = benchTables(opts.tables);
-  await copyTables(src, seaotter.probe, tables);
-  const sums = await Promise.all([src, ...copies.map((c) => c.probe)].map((c) => checksums(c, tables)));
-  for (const [i, c] of copies.entries()) {
-    const diff = differences(sums[0]!, sums[i + 1]!);
-    if (diff.length) throw new Error(`${c.label} differs from the source before the benchmark: ${diff.join(', ')}`);
-  }
-  log(`initial data: ${tables.length} tables equal (checksums) on source, seaotter target and both replicas`);
+  await seedSeaotterTarget(src, seaotter, copies, tables, log);
 
   const configPath = at('seaotter.yaml');
   fs.writeFileSync(configPath, benchConfigYaml(source, target, { sourceDc: 'bench', targetDc: 'bench', stageLines: [`stage: { type: local, dir: ${at('stage')} }`], tables, batch: opts.batch }));
@@ -208,6 +202,20 @@ export function benchConfigYaml(
     `    batch: { maxRows: ${batch.maxRows}, maxWaitMs: ${batch.maxWaitMs}, maxInFlight: ${batch.maxInFlight}, inlineMaxBytes: ${batch.inlineMaxBytes} }`,
     '',
   ].join('\n');
+}
+
+/**
+ * Gives seaotter's target the source's tables and rows (the pipeline then starts at `current`),
+ * and checks every copy equals the source before the benchmark starts.
+ */
+export async function seedSeaotterTarget(src: SqlConnection, seaotter: Copy, copies: Copy[], tables: string[], log: (line: string) => void): Promise<void> {
+  await copyTables(src, seaotter.probe, tables);
+  const sums = await Promise.all([src, ...copies.map((c) => c.probe)].map((c) => checksums(c, tables)));
+  for (const [i, c] of copies.entries()) {
+    const diff = differences(sums[0]!, sums[i + 1]!);
+    if (diff.length) throw new Error(`${c.label} differs from the source before the benchmark: ${diff.join(', ')}`);
+  }
+  log(`initial data: ${tables.length} tables equal (checksums) on the source and ${copies.map((c) => c.label).join(', ')}`);
 }
 
 /** Creates each table on `to` as `SHOW CREATE TABLE` on `from` has it, then copies its rows by id. */
