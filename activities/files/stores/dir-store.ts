@@ -1,5 +1,5 @@
 /** A local directory as a file store: a key is a path below it; writes are temp file + rename. */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { access, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { constants } from 'node:fs';
@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { checkKey } from '../../../lib/file-keys.js';
-import { FileMissingError, type FileInfo, type FileStore } from './file-store.js';
+import { FileMissingError, sha256Of, type FileInfo, type FileStore } from './file-store.js';
 
 export class DirStore implements FileStore {
   constructor(
@@ -30,9 +30,7 @@ export class DirStore implements FileStore {
   }
 
   async sha256(key: string): Promise<string> {
-    const hash = createHash('sha256');
-    await pipeline(await this.read(key), hash);
-    return hash.digest('hex');
+    return sha256Of(await this.read(key));
   }
 
   async read(key: string): Promise<Readable> {

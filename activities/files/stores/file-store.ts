@@ -2,7 +2,9 @@
  * A file store (a data source of type s3 or dir) as copyFiles sees it: stat, stream out, stream
  * in, remove. Keys are checked by lib/file-keys.ts before they get here.
  */
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { FileStoreConfig } from '../../../lib/config/schema.js';
 import { DirStore } from './dir-store.js';
 import { S3Store } from './s3-store.js';
@@ -43,3 +45,10 @@ export function openFileStore(name: string, config: FileStoreConfig): FileStore 
 
 /** SHA-256 metadata key on S3 objects written by seaotter (x-amz-meta-seaotter-sha256). */
 export const SHA256_META = 'seaotter-sha256';
+
+/** The SHA-256 (hex) of a stream's bytes, read to the end. */
+export async function sha256Of(stream: Readable): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(stream, hash);
+  return hash.digest('hex');
+}

@@ -2,9 +2,7 @@
  * An S3 bucket as a file store. Writes stream through lib-storage's Upload (multipart for large
  * objects, a few parts in memory at a time) and record the SHA-256 in the object's metadata.
  */
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
@@ -18,7 +16,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { endpointFor } from '../../../lib/config/endpoints.js';
 import type { S3StoreConfig } from '../../../lib/config/schema.js';
 import { workerDatacenter } from '../../datacenter.js';
-import { FileMissingError, SHA256_META, type FileInfo, type FileStore } from './file-store.js';
+import { FileMissingError, SHA256_META, sha256Of, type FileInfo, type FileStore } from './file-store.js';
 import { isNotFound, s3ClientFor } from './s3-client.js';
 
 const PART_SIZE = 8 * 1024 * 1024;
@@ -49,9 +47,7 @@ export class S3Store implements FileStore {
   }
 
   async sha256(key: string): Promise<string> {
-    const hash = createHash('sha256');
-    await pipeline(await this.read(key), hash);
-    return hash.digest('hex');
+    return sha256Of(await this.read(key));
   }
 
   async read(key: string): Promise<Readable> {
