@@ -16,6 +16,7 @@ import { after, before, test } from 'node:test';
 import type { Connection } from 'mysql2/promise';
 import { pipelineStatus } from '../../client/pipeline-commands.js';
 import { checksum, Cluster, dumpTable, waitFor } from '../support/cluster.js';
+import { prng } from '../support/prng.js';
 
 const SHARDS = 8;
 const CUSTOMER_SHARDS = 4;
@@ -24,13 +25,6 @@ const STATUSES = ['new', 'paid', 'shipped', 'cancelled'];
 let cluster: Cluster;
 let src: Connection;
 let dst: Connection;
-
-function prng(seed: number) {
-  return () => {
-    seed = (seed * 1664525 + 1013904223) >>> 0;
-    return seed / 2 ** 32;
-  };
-}
 
 /** Concurrent writers may deadlock each other (InnoDB picks a victim); the victim tries again. */
 async function retryDeadlock(c: Connection, sql: string, params: unknown[]): Promise<void> {

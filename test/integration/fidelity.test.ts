@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Connection } from 'mysql2/promise';
 import { checksum, Cluster, dumpTable, waitFor } from '../support/cluster.js';
+import { prng } from '../support/prng.js';
 
 const TABLE = 'fid.all_types';
 /** The same table, filled by a backQuery pipeline and by a field-mode one. */
@@ -47,13 +48,6 @@ let cluster: Cluster;
 let src: Connection;
 let dst: Connection;
 
-/** A tiny seeded PRNG so a failure can be replayed. */
-function prng(seed: number) {
-  return () => {
-    seed = (seed * 1664525 + 1013904223) >>> 0;
-    return seed / 2 ** 32;
-  };
-}
 const rand = prng(20240229);
 const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];

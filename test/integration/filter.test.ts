@@ -13,6 +13,7 @@ import { after, before, test } from 'node:test';
 import type { Connection } from 'mysql2/promise';
 import { pipelineStatus } from '../../client/pipeline-commands.js';
 import { Cluster, waitFor } from '../support/cluster.js';
+import { prng } from '../support/prng.js';
 
 const MASK_EMAIL = fileURLToPath(new URL('../../../examples/processors/mask-email.mjs', import.meta.url));
 const STATUSES = ['new', 'paid', 'shipped', 'cancelled'];
@@ -36,13 +37,6 @@ let cluster: Cluster;
 let src: Connection;
 let dst: Connection;
 let failingModule: string;
-
-function prng(seed: number) {
-  return () => {
-    seed = (seed * 1664525 + 1013904223) >>> 0;
-    return seed / 2 ** 32;
-  };
-}
 
 async function rows(c: Connection, sql: string): Promise<string> {
   const [r] = await c.query({ sql, rowsAsArray: true });

@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import type { Connection } from 'mysql2/promise';
 import { checksum, Cluster, dumpTable, waitFor } from '../support/cluster.js';
 import { pipelineStatus } from '../../client/pipeline-commands.js';
+import { prng } from '../support/prng.js';
 
 const TABLES = ['shop.orders', 'shop.items', 'shop.customers'];
 const DDL = (t: string) => `CREATE TABLE ${t} (id INT PRIMARY KEY, qty INT NOT NULL, note VARCHAR(100), price DECIMAL(12,2), updated DATETIME(6))`;
@@ -14,14 +15,6 @@ const DDL = (t: string) => `CREATE TABLE ${t} (id INT PRIMARY KEY, qty INT NOT N
 let cluster: Cluster;
 let src: Connection;
 let dst: Connection;
-
-/** A tiny seeded PRNG so a failure can be replayed. */
-function prng(seed: number) {
-  return () => {
-    seed = (seed * 1664525 + 1013904223) >>> 0;
-    return seed / 2 ** 32;
-  };
-}
 
 before(async () => {
   cluster = await Cluster.start({ name: 'sync' });

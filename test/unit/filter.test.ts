@@ -11,13 +11,7 @@ import { compileFilter, filterChange, validateWhere, whereColumns, type WhereSpe
 import { compareCodePoints, compareFilterValue } from '../../lib/filter-values.js';
 import { mergeTableChanges } from '../../lib/merge.js';
 import type { Row, RowChange } from '../../lib/model.js';
-
-function prng(seed: number) {
-  return () => {
-    seed = (seed * 1664525 + 1013904223) >>> 0;
-    return seed / 2 ** 32;
-  };
-}
+import { prng } from '../support/prng.js';
 
 test('malformed filters: each problem by path, with a useful message', () => {
   const cases: [unknown, string, RegExp][] = [

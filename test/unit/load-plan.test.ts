@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { estimateValueBytes, planLoad, type LoadStep, type LoadTable } from '../../lib/load-plan.js';
 import type { Row, RowChange, SqlValue } from '../../lib/model.js';
+import { intPrng as prng } from '../support/prng.js';
 
 const table = (name: string, weight = 0, uniqueKeys: string[][] = [], primaryKey = ['id']): LoadTable =>
   ({ target: { schema: 'd', table: name }, primaryKey, uniqueKeys, weight });
@@ -91,17 +92,6 @@ test('unknown tables, missing keys and keyless tables are refused', () => {
   assert.throws(() => planLoad([ins('t', { id: 1 })], [table('t', 0, [], [])], big), /d\.t has no primary key/);
   assert.deepEqual(planLoad([], [table('t')], big), []);
 });
-
-function prng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
 
 test('property: the plan applied step by step equals the raw changes, and never collides on a unique key', () => {
   const tables = [table('m', 1), table('u', 2, [['email']])];

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { keepsBinlogOrder, keyString, mergeChanges, mergeTableChanges } from '../../lib/merge.js';
 import type { Row, RowChange } from '../../lib/model.js';
+import { intPrng as prng } from '../support/prng.js';
 
 const I = (id: number, v: number): RowChange => ({ schema: 's', table: 't', action: 'insert', after: { id, v } });
 const U = (id: number, v0: number, id2: number, v: number): RowChange =>
@@ -60,18 +61,6 @@ test('tables with other unique keys keep binlog order', () => {
   assert.equal(keepsBinlogOrder({ uniqueKeys: [] }), false);
   assert.equal(keepsBinlogOrder({ uniqueKeys: [['email']] }), true);
 });
-
-/** mulberry32: a small seeded PRNG, so failures reproduce. */
-function prng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
 
 type Shape = { key: string[]; makeKey: (rand: (n: number) => number) => Row };
 const shapes: Record<string, Shape> = {

@@ -8,17 +8,12 @@ import { test } from 'node:test';
 import { planLoad, type LoadStep, type LoadTable } from '../../lib/load-plan.js';
 import type { RowChange, SqlValue } from '../../lib/model.js';
 import { partitionSteps, partOfKey } from '../../lib/partition.js';
+import { prng as rng } from '../support/prng.js';
 
 const tables: LoadTable[] = [
   { target: { schema: 'd', table: 'a' }, primaryKey: ['id'], uniqueKeys: [], weight: 1 },
   { target: { schema: 'd', table: 'b' }, primaryKey: ['k1', 'k2'], uniqueKeys: [], weight: 0 },
 ];
-
-/** A seeded generator, so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-}
 
 /** Random changes that are consistent with an initially empty table (as a binlog would be). */
 function randomChanges(rand: () => number, n: number): RowChange[] {
