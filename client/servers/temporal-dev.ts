@@ -165,6 +165,11 @@ function startDevArgs(opts: StartTemporalDevOptions & { port: number; uiPort: nu
     // Eager activity execution: a worker that completes a workflow task gets the activities it
     // scheduled on its own queue straight back, saving a server round trip per activity.
     '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
+    // The dev server has one history shard, and each shard reads its transfer queue (workflow
+    // tasks to dispatch, children to start, parents to notify) at most 20 times a second by
+    // default: every such hop then waits up to 50 ms, two or three hops per batch. Measured on
+    // single-row batches: p50 71 ms → 34 ms from source commit to the row on the target.
+    '--dynamic-config-value', 'history.transferProcessorMaxPollRPS=1000',
     '--log-level', 'warn',
   ];
 }
