@@ -9,7 +9,11 @@ import { percentile } from './lag.js';
 
 export const SEGMENTS = {
   capture: 'source commit → batch workflow started (cut, staged, accepted by Workflow Update, child started; source DC)',
+  cut: '  of which: source commit → capture cuts the batch (read from the binlog, waits for more commits)',
+  stage: '  of which: cut → staged and submitted',
+  accept: '  of which: submitted → batch workflow started (Workflow Update, waits while maxInFlight batches are in flight, child started)',
   prepare: 'batch started → load scheduled (extract and transform as local activities; source DC)',
+  pickup: '  of which: batch started → its first workflow task picked up by a worker',
   queued: 'load scheduled → handed to a target-DC worker (Temporal matching; across DCs the task then crosses the link)',
   load: 'load handed out → completion recorded (load in one transaction incl. waiting for the previous batch; across DCs the link both ways, plus the read of the staged batch when the stage is in the other DC)',
   close: 'load completed → batch workflow closed (workflow task; source DC)',
@@ -42,6 +46,7 @@ type BatchTimes = Record<Segment, number> & { rows: number };
 async function batchTimes(client: Client, pipelineId: string, seq: number): Promise<BatchTimes | undefined> {
   const history = await client.workflow.getHandle(batchWorkflowId(pipelineId, seq)).fetchHistory().catch(() => undefined);
   const events = history?.events ?? [];
+  let firstWft = NaN, cutAt = NaN, submittedAt = NaN;
   let started = NaN, scheduled = NaN, pickedUp = NaN, completed = NaN, closed = NaN, firstEvent = NaN, rows = 0;
   let loadScheduledId = '';
   for (const e of events) {
@@ -49,10 +54,13 @@ async function batchTimes(client: Client, pipelineId: string, seq: number): Prom
     const start = e.workflowExecutionStartedEventAttributes;
     if (start) {
       started = at;
-      const input = defaultPayloadConverter.fromPayload<{ batch: { firstEventTime: number; rows: number } }>(start.input!.payloads![0]!);
+      const input = defaultPayloadConverter.fromPayload<{ batch: { firstEventTime: number; rows: number; cutAt?: number; submittedAt?: number } }>(start.input!.payloads![0]!);
       firstEvent = input.batch.firstEventTime;
+      cutAt = input.batch.cutAt ?? NaN;
+      submittedAt = input.batch.submittedAt ?? NaN;
       rows = input.batch.rows;
     }
+    if (e.workflowTaskStartedEventAttributes && Number.isNaN(firstWft)) firstWft = at;
     const s = e.activityTaskScheduledEventAttributes;
     if (s?.activityType?.name === 'loadBatch') {
       scheduled = at;
@@ -62,7 +70,7 @@ async function batchTimes(client: Client, pipelineId: string, seq: number): Prom
     if (e.activityTaskCompletedEventAttributes && String(e.activityTaskCompletedEventAttributes.scheduledEventId) === loadScheduledId) completed = at;
     if (e.workflowExecutionCompletedEventAttributes) closed = at;
   }
-  const t = { capture: started - firstEvent, prepare: scheduled - started, queued: pickedUp - scheduled, load: completed - pickedUp, close: closed - completed, total: completed - firstEvent };
+  const t = { capture: started - firstEvent, cut: cutAt - firstEvent, stage: submittedAt - cutAt, accept: started - submittedAt, prepare: scheduled - started, pickup: firstWft - started, queued: pickedUp - scheduled, load: completed - pickedUp, close: closed - completed, total: completed - firstEvent };
   return Object.values(t).every(Number.isFinite) ? { ...t, rows } : undefined;
 }
 

@@ -52,6 +52,12 @@ export interface BatchDescriptor {
   /** Source commit time of the first and last transaction, epoch ms. */
   firstEventTime: number;
   lastEventTime: number;
+  /**
+   * Capture's clock (epoch ms) when it cut the batch and when it submitted it after staging:
+   * with the times in the batch workflow's history they show where a change waited.
+   */
+  cutAt?: number;
+  submittedAt?: number;
   /** Set on a DDL batch: it holds this one statement and no rows. */
   ddl?: CapturedDdl;
 }

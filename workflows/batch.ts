@@ -3,7 +3,7 @@
  * parallel with earlier batches), the load waits for its permit so batches commit in seq order.
  * Its id, search attributes and result make it a readable row in the Web UI.
  */
-import { condition, proxyActivities, proxyLocalActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { condition, patched, proxyActivities, proxyLocalActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import { hasFileDeletes } from '../lib/file-keys.js';
 import type { NumberedBatch } from '../lib/model.js';
@@ -67,7 +67,12 @@ export async function syncBatchWorkflow(input: SyncBatchInput): Promise<SyncBatc
 
   // The batch starts in state 'preparing' (set by the pipeline at its start): extract and
   // transform are local activities, so state changes here would only add history events.
-  const extracted = await a.extractBatch({ spec, batch });
+  // Extract re-reads rows only for `consistency: backQuery`; otherwise transform reads the
+  // captured batch itself (and halts on a missing one), so a separate step would only add a
+  // local-activity round trip to every batch. (`patched`: a batch started by an older worker,
+  // which always ran extract, replays as it ran.)
+  const needsExtract = spec.consistency === 'backQuery' || !patched('extract-only-for-back-query');
+  const extracted = needsExtract ? await a.extractBatch({ spec, batch }) : { ref: batch.ref, bytes: 0 };
   const transformed = await a.transformBatch({ spec, batch, extracted });
   let copied: Awaited<ReturnType<Activities['copyFiles']>> | undefined;
   const copy = async () => {

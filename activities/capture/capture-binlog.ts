@@ -85,6 +85,7 @@ export function createCaptureActivities(deps: { client: () => Client }) {
       const submit = async (b: CutBatch): Promise<'accepted' | 'closed'> => {
         // Named by the whole range: a re-cut batch never overwrites one the pipeline already holds.
         const ref = `${spec.id}/capture/${positionKey(b.from)}..${positionKey(b.to)}.jsonl.gz`;
+        const cutAt = Date.now();
         await stage.putChanges(ref, b.changes);
         const descriptor: BatchDescriptor = {
           from: b.from,
@@ -95,6 +96,8 @@ export function createCaptureActivities(deps: { client: () => Client }) {
           ...(b.ddl ? { ddl: b.ddl } : {}),
           firstEventTime: b.firstEventTime,
           lastEventTime: b.lastEventTime,
+          cutAt,
+          submittedAt: Date.now(),
         };
         for (;;) {
           try {
