@@ -25,6 +25,7 @@ import { PIPELINE_ID, runningPids, startBench, stopAll, workerLogTail, type Benc
 import { scalar } from './verify.js';
 import { killSysbench, lowTraffic, sysbench, type SysbenchResult } from './workloads.js';
 import { runCrossDc } from './cross-dc.js';
+import { formatSpikes, spikeReport, type SpikeReport } from './spikes.js';
 
 const started = Date.now();
 const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
@@ -139,6 +140,11 @@ async function main(): Promise<number> {
     const bd = (breakdowns[phase] = await batchBreakdown(b.client, PIPELINE_ID, fromSeq + 1, await committedSeq()));
     if (bd) log(formatBreakdown(`batch time breakdown, ${phase}`, bd));
   };
+  const spikes: Record<string, SpikeReport> = {};
+  const spikesOf = async (phase: string, r: LagPhaseResult<unknown>) => {
+    spikes[phase] = await spikeReport(b.client, PIPELINE_ID, r);
+    log(formatSpikes(phase, spikes[phase]!));
+  };
   let seq0 = await committedSeq();
   const p1 = await measured('phase 1', () => lagPhase(b, () =>
     sysbench('run', { ...b.source, tables: o.tables, tableSize: o.tableSize }, [`--threads=${o.threads}`, `--time=${o.seconds}`, `--rate=${o.rate}`, '--report-interval=10']),
@@ -151,6 +157,7 @@ async function main(): Promise<number> {
   rows.push(...lagRows('1 lag under load', p1, b));
   log(`phase 1 done: ${sb.tps.toFixed(0)} tps; p99 lag ${b.copies.map((c) => `${c.name} ${p1.stats[c.name]!.p99Ms.toFixed(0)} ms`).join(', ')}`);
   await breakdown('phase 1', seq0);
+  await spikesOf('phase 1', p1);
   await check('phase 1');
 
   // Two backlogs: big transactions (each is one commit for every copy) and OLTP-sized ones (where
@@ -184,6 +191,7 @@ async function main(): Promise<number> {
   rows.push({ phase: '3 low traffic', system: 'source', rowsPerSec: (p3.load as number) / p3.sampledSeconds, note: `${p3.load} single-row transactions + heartbeat` });
   rows.push(...lagRows('3 low traffic', p3, b));
   await breakdown('phase 3', seq0);
+  await spikesOf('phase 3', p3);
   await check('phase 3');
 
   for (const c of b.copies) {
@@ -199,7 +207,7 @@ async function main(): Promise<number> {
   console.log(`markdown:\n\n${markdownTable(rows, machine, settings)}${warnings.map((w) => `\n- WARNING ${w}`).join('')}\n`);
   const file = writeResults({
     startedAt: new Date(started).toISOString(), totalSeconds, ok, quick, settings: o, machine, servers: b.serverSettings, loadAverage: { before: loadBefore, after: os.loadavg() },
-    phases: { lagUnderLoad: p1, ...catchUps, lowTraffic: p3 }, breakdowns, cpu, warnings, checksums: checks, rows,
+    phases: { lagUnderLoad: p1, ...catchUps, lowTraffic: p3 }, breakdowns, spikes, cpu, warnings, checksums: checks, rows,
   });
   log(`results written to ${file}; total ${totalSeconds.toFixed(0)} s`);
   if (!ok) console.error('FAILED: seaotter target differs from the source (see checksums above)');

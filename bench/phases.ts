@@ -61,12 +61,18 @@ export async function verify(b: Bench, after: string): Promise<VerifyResult> {
   return { after, equal, differing, seconds: (Date.now() - t0) / 1000 };
 }
 
+const SPIKES_KEPT = 8;
+
 export interface LagPhaseResult<T> {
   load: T;
   stats: Record<string, LagStats>;
   /** ms from the end of the load until each copy had everything. */
   drainMs: Record<string, number>;
   sampledSeconds: number;
+  /** Epoch ms when sampling started (the `atS` of spikes counts from here). */
+  startedAt: number;
+  /** seaotter's highest-lag samples, worst first: when (s into the phase) and how much. */
+  spikes: { atS: number; lagMs: number }[];
 }
 
 /** Heartbeat on, wait until every copy sees it, sample lag while `load` runs, then drain. */
@@ -89,7 +95,11 @@ export async function lagPhase<T>(b: Bench, load: () => Promise<T>): Promise<Lag
   const sampledSeconds = (Date.now() - t0) / 1000;
   const drainMs = await barrier(b);
   const stats = Object.fromEntries(b.copies.map((c) => [c.name, lagStats(sampler.samples.get(c.name)!, hb.written)]));
-  return { load: result, stats, drainMs, sampledSeconds };
+  const spikes = (sampler.samples.get('seaotter') ?? [])
+    .map((x) => ({ atS: Math.round((x.t / 1000 - t0) / 100) / 10, lagMs: Math.round((x.t - x.h) / 1000) }))
+    .sort((a, c) => c.lagMs - a.lagMs)
+    .slice(0, SPIKES_KEPT);
+  return { load: result, stats, drainMs, sampledSeconds, startedAt: t0, spikes };
 }
 
 export interface CatchUpResult {

@@ -43,6 +43,30 @@ function rangeKey(b: BatchDescriptor): string {
   return `${positionKey(b.from)}..${positionKey(b.to)}`;
 }
 
+/**
+ * Where a run stops growing its history. Each continue-as-new makes batches wait while the run
+ * drains (about a second under heavy load), so the pipeline does not take Temporal's early hint
+ * (`continueAsNewSuggested`, at 4,096 events: every ~270 batches); it continues below Temporal's
+ * own warning levels instead, and before the limit on Workflow Updates per run (2,000).
+ */
+export const RUN_LIMITS = { historyEvents: 9_000, historyBytes: 8 * 1024 * 1024, updates: 1_500 };
+
+/** True when the run should drain and continue as new. */
+export function dueForContinueAsNew(x: {
+  committedThisRun: number;
+  acceptedThisRun: number;
+  every: number;
+  historyLength: number;
+  historySize: number;
+}): boolean {
+  return (
+    x.committedThisRun >= x.every ||
+    x.acceptedThisRun >= RUN_LIMITS.updates ||
+    x.historyLength >= RUN_LIMITS.historyEvents ||
+    x.historySize >= RUN_LIMITS.historyBytes
+  );
+}
+
 export class Pipeline {
   spec: PipelineSpec;
   s: PipelineSnapshot;
@@ -50,6 +74,7 @@ export class Pipeline {
   /** Set while the run drains before continue-as-new: new batches wait for the next run. */
   draining = false;
   committedThisRun = 0;
+  acceptedThisRun = 0;
 
   constructor(input: PipelineWorkflowInput) {
     this.spec = input.spec;
@@ -112,6 +137,7 @@ export class Pipeline {
     const dup = this.findDuplicate(batch);
     if (dup !== undefined) return { seq: dup, duplicate: true };
     const seq = this.acceptedSeq + 1;
+    this.acceptedThisRun++;
     this.s.pending.push({ ...batch, seq });
     this.s.acceptedPosition = batch.to;
     this.s.recent.push({ key: rangeKey(batch), seq });

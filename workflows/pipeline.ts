@@ -13,6 +13,7 @@ import {
   ChildWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -24,7 +25,7 @@ import { batchWorkflowId, type PipelineSpec } from '../lib/spec.js';
 import type { NumberedBatch } from '../lib/model.js';
 import { formatPosition } from '../lib/model.js';
 import * as m from './messages.js';
-import { Pipeline, type PipelineWorkflowInput } from './pipeline-state.js';
+import { dueForContinueAsNew, Pipeline, type PipelineWorkflowInput } from './pipeline-state.js';
 import { syncBatchWorkflow, type SyncBatchResult } from './batch.js';
 
 export type { PipelineWorkflowInput } from './pipeline-state.js';
@@ -178,7 +179,13 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
         await handle.signal(m.loadPermitSignal);
       }
     }
-    if (p.committedThisRun >= p.spec.continueAsNewEvery || workflowInfo().continueAsNewSuggested) p.draining = true;
+    const info = workflowInfo();
+    const run = { committedThisRun: p.committedThisRun, acceptedThisRun: p.acceptedThisRun, every: p.spec.continueAsNewEvery };
+    // (`patched`: a run started by an older worker keeps the rule it ran with.)
+    const due = patched('run-limits')
+      ? dueForContinueAsNew({ ...run, historyLength: info.historyLength, historySize: info.historySize })
+      : run.committedThisRun >= run.every || info.continueAsNewSuggested;
+    if (due) p.draining = true;
     if (p.stopping) {
       captureScope.cancel();
       await stopInFlight(p, permitted, scopes);

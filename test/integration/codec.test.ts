@@ -163,12 +163,12 @@ test('seaotter codec-server decodes history and queries for the temporal CLI', a
   }
 });
 
-/** Payloads in the `temporal` CLI's JSON (base64 metadata and data), search attributes and SDK markers left out. */
+/** Payloads in the `temporal` CLI's JSON (base64 metadata and data), search attributes and SDK markers (local activity, patch) left out. */
 function payloadsInJson(value: unknown, at = ''): { encoding: string; data: string }[] {
   if (!value || typeof value !== 'object') return [];
   const v = value as { metadata?: { encoding?: unknown }; data?: unknown };
   if (typeof v.metadata?.encoding === 'string') {
-    if (at.includes('searchAttributes') || /markerRecordedEventAttributes\.details\.data\./.test(at)) return [];
+    if (at.includes('searchAttributes') || /markerRecordedEventAttributes\.details\.(data|patch-data)\./.test(at)) return [];
     return [{ encoding: Buffer.from(v.metadata.encoding, 'base64').toString(), data: Buffer.from(String(v.data ?? ''), 'base64').toString() }];
   }
   return Object.entries(v).flatMap(([k, x]) => payloadsInJson(x, `${at}.${k}`));

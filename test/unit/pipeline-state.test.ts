@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { BatchDescriptor, BinlogPosition } from '../../lib/model.js';
 import type { PipelineSpec } from '../../lib/spec.js';
-import { Pipeline } from '../../workflows/pipeline-state.js';
+import { dueForContinueAsNew, Pipeline, RUN_LIMITS } from '../../workflows/pipeline-state.js';
 
 const at = (pos: number): BinlogPosition => ({ file: 'mysql-bin.000001', pos });
 const batch = (from: number, to: number, rows = 1): BatchDescriptor => ({
@@ -83,4 +83,27 @@ test('completions reported out of order commit in seq order', () => {
   assert.equal(p.s.committedSeq, 3);
   assert.equal(p.s.rowsApplied, 15);
   assert.deepEqual(p.s.committedPosition, at(300));
+});
+
+test('a run continues as new after continueAsNewEvery commits, or near Temporal limits, not at its early hint', () => {
+  const base = { committedThisRun: 0, acceptedThisRun: 0, every: 500, historyLength: 0, historySize: 0 };
+  assert.equal(dueForContinueAsNew(base), false);
+  // Temporal suggests continue-as-new at 4,096 events; the pipeline goes on (each hand-over costs lag).
+  assert.equal(dueForContinueAsNew({ ...base, historyLength: 4_096, historySize: 3 * 1024 * 1024 }), false);
+  assert.equal(dueForContinueAsNew({ ...base, committedThisRun: 499 }), false);
+  assert.equal(dueForContinueAsNew({ ...base, committedThisRun: 500 }), true);
+  assert.equal(dueForContinueAsNew({ ...base, historyLength: RUN_LIMITS.historyEvents }), true);
+  assert.equal(dueForContinueAsNew({ ...base, historySize: RUN_LIMITS.historyBytes }), true);
+  // A large continueAsNewEvery still ends the run before Temporal refuses updates (2,000 per run).
+  assert.equal(dueForContinueAsNew({ ...base, every: 100_000, acceptedThisRun: RUN_LIMITS.updates }), true);
+  // Every limit sits below what Temporal warns about or refuses.
+  assert.ok(RUN_LIMITS.historyEvents < 10_240 && RUN_LIMITS.historyBytes < 10 * 1024 * 1024 && RUN_LIMITS.updates < 2_000);
+});
+
+test('acceptedThisRun counts new batches, not resubmissions', () => {
+  const p = new Pipeline({ spec });
+  p.accept(batch(4, 100));
+  p.accept(batch(4, 100));
+  p.accept(batch(100, 200));
+  assert.equal(p.acceptedThisRun, 2);
 });
