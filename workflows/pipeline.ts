@@ -181,7 +181,7 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
     }
     const info = workflowInfo();
     const run = { committedThisRun: p.committedThisRun, acceptedThisRun: p.acceptedThisRun, every: p.spec.continueAsNewEvery };
-    // (`patched`: a run started by an older worker keeps the rule it ran with.)
+    // (`patched`: a run started by an older worker replays with the rule it ran with.)
     const due = patched('run-limits')
       ? dueForContinueAsNew({ ...run, historyLength: info.historyLength, historySize: info.historySize })
       : run.committedThisRun >= run.every || info.continueAsNewSuggested;

@@ -72,35 +72,66 @@ export function resolveTemporalBin(): string {
 /** Starts a dev server on free (or given) ports and waits until its frontend answers. */
 export async function startTemporalDev(opts: StartTemporalDevOptions = {}): Promise<TemporalDevServer> {
   const bin = resolveTemporalBin();
-  const port = opts.port ?? (await freePort());
-  const uiPort = opts.uiPort ?? (await freePort());
   const logFile = opts.logFile ?? path.join(tempDir('seaotter-temporal-'), 'temporal.log');
-  const args = startDevArgs({ ...opts, port, uiPort });
-  const address = `127.0.0.1:${port}`;
-
-  const launch = async () => {
-    const child = spawnServer(bin, args, { logFile });
+  const launch = async (port: number, uiPort: number) => {
+    const child = spawnServer(bin, startDevArgs({ ...opts, port, uiPort }), { logFile });
     const pid = child.pid!;
-    await waitReady(address, () => !isAlive(pid), logFile);
+    await waitReady(`127.0.0.1:${port}`, () => !isAlive(pid), logFile);
     return pid;
   };
+  // A free port can be taken between the check and the server's bind (the server's own internal
+  // services pick ports too): with ports of our choosing, try again on new ones.
+  let port = 0;
+  let uiPort = 0;
+  let pid = 0;
+  for (let attempt = 1; ; attempt++) {
+    port = opts.port ?? (await freePort());
+    uiPort = opts.uiPort ?? (await freePort());
+    const logStart = fileSize(logFile);
+    try {
+      pid = await launch(port, uiPort);
+      break;
+    } catch (err) {
+      const ours = opts.port === undefined && opts.uiPort === undefined;
+      if (!ours || attempt >= PORT_ATTEMPTS || !logSince(logFile, logStart).includes('address already in use')) throw err;
+    }
+  }
   const server: TemporalDevServer = {
-    address,
+    address: `127.0.0.1:${port}`,
     uiUrl: `http://127.0.0.1:${uiPort}`,
     port,
     uiPort,
     dbFile: opts.dbFile,
     logFile,
-    pid: await launch(),
+    pid,
     stop: () => stopPid(server.pid, 30_000),
     kill: () => killPid(server.pid),
     async restart() {
       if (isAlive(server.pid)) await stopPid(server.pid, 30_000);
-      server.pid = await launch();
+      server.pid = await launch(server.port, server.uiPort);
     },
   };
-  await ensureSearchAttributes(address, opts.namespace ?? 'default');
+  await ensureSearchAttributes(server.address, opts.namespace ?? 'default');
   return server;
+}
+
+const PORT_ATTEMPTS = 3;
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** What was written to file after byte `from`. */
+function logSince(file: string, from: number): string {
+  try {
+    return fs.readFileSync(file).subarray(from).toString('utf8');
+  } catch {
+    return '';
+  }
 }
 
 /**
