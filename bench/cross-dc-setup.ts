@@ -11,13 +11,12 @@
 // connect directly, so they measure lag without the link's delay.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
 import { startMariadb, type MariadbServer } from '../client/servers/mariadb.js';
 import { stopPid, tempDir } from '../client/servers/ports.js';
 import { startS3Server, type S3Server } from '../client/servers/s3-server.js';
 import { runSeaotterOk, spawnSeaotterWorker } from '../client/servers/seaotter-process.js';
 import { startTemporalDev, type TemporalDevServer } from '../client/servers/temporal-dev.js';
-import { benchConfigYaml, register, seedSeaotterTarget, SERVER_ARGS, type Bench, type Copy } from './setup.js';
+import { benchClient, benchConfigYaml, register, seedSeaotterTarget, SERVER_ARGS, type Bench, type Copy } from './setup.js';
 import { startToxiproxy, type Link, type Toxiproxy } from './toxiproxy.js';
 import { benchTables, scalar, startReplication, waitReplicaCaughtUp } from './verify.js';
 import { BACKLOG_DDL, sysbench } from './workloads.js';
@@ -113,8 +112,7 @@ export async function startCrossDcBench(opts: CrossDcOptions, log: (line: string
   const applied = await runSeaotterOk(['pipeline', 'apply', '--config', configPath], hzEnv);
   log(`seaotter: hz worker pid ${workers.hz.pid}, us worker pid ${workers.us.pid} (Temporal through the link); ${applied.trim().split('\n').join(' / ')}`);
 
-  const connection = await Connection.connect({ address: temporal.address });
-  const client = new Client({ connection });
+  const { client, close } = await benchClient(temporal.address, src, copies);
   return {
     dir,
     temporal,
@@ -129,10 +127,7 @@ export async function startCrossDcBench(opts: CrossDcOptions, log: (line: string
     serverSettings,
     proxy,
     links: proxy.links,
-    async close() {
-      for (const c of [src, ...copies.flatMap((x) => [x.conn, x.probe])]) c.destroy();
-      await connection.close().catch(() => undefined);
-    },
+    close,
   };
 }
 

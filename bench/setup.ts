@@ -151,8 +151,7 @@ export async function startBench(opts: BenchOptions, log: (line: string) => void
   const applied = await runSeaotterOk(['pipeline', 'apply', '--config', configPath], env);
   log(`seaotter: worker pid ${worker.pid}; ${applied.trim().split('\n').join(' / ')}`);
 
-  const connection = await Connection.connect({ address: temporal.address });
-  const client = new Client({ connection });
+  const { client, close } = await benchClient(temporal.address, src, copies);
   return {
     dir,
     temporal,
@@ -164,6 +163,15 @@ export async function startBench(opts: BenchOptions, log: (line: string) => void
     configPath,
     tables,
     serverSettings,
+    close,
+  };
+}
+
+/** The bench's Temporal client, and how to close it with the bench's database connections. */
+export async function benchClient(address: string, src: SqlConnection, copies: Copy[]): Promise<{ client: Client; close: () => Promise<void> }> {
+  const connection = await Connection.connect({ address });
+  return {
+    client: new Client({ connection }),
     async close() {
       // destroy, not end: after a failure or Ctrl-C a query may still be waiting on a stopped server.
       for (const c of [src, ...copies.flatMap((x) => [x.conn, x.probe])]) c.destroy();
