@@ -4,10 +4,10 @@
  * it sends, with which binds and bind types, in which order, and when it commits or rolls back.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { asyncLocalStorage, Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import oracledb from 'oracledb';
@@ -78,8 +78,12 @@ class FakeOracle {
 }
 
 let n = 0;
+const dirs: string[] = [];
+after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
 async function setUp(changes: RowChange[], onError: 'halt' | 'skip' = 'halt') {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'seaotter-oracle-load-'));
+  dirs.push(dir);
   const id = `p${++n}`;
   const stage = new LocalStage(dir);
   await stage.putChanges(`${id}/t`, changes);

@@ -5,11 +5,11 @@
  * ('TransformFailed') naming the module, the table and the row's key, never the row.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/activity';
 import { prepareTableTransform } from '../../activities/transform/table-transform.js';
 import type { RowChange } from '../../lib/model.js';
@@ -55,6 +55,15 @@ async function assertTransformFailed(p: Promise<unknown>, ...patterns: RegExp[])
   return err.message;
 }
 
+/** A temp dir for processor modules, removed when the file's tests end. */
+const dirs: string[] = [];
+after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'seaotter-proc-'));
+  dirs.push(dir);
+  return dir;
+}
+
 test('mask-email masks as CONCAT(LEFT(e,1),"***",SUBSTRING(e, LOCATE("@",e))) does', async () => {
   const { maskEmail, default: process } = (await import(MASK_EMAIL)) as {
     maskEmail: (e: string) => string;
@@ -92,7 +101,7 @@ test('filter, then processor, then mapping: on source names, counted', async () 
 });
 
 test('a processor sees the context, may use a named `process` export, be async, and drop rows', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'seaotter-proc-'));
+  const dir = await tempDir();
   const file = await moduleFile(
     dir,
     'ctx.mjs',
@@ -110,7 +119,7 @@ test('a processor sees the context, may use a named `process` export, be async, 
 });
 
 test('a processor that throws: TransformFailed naming the module, the table and the key, not the row', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'seaotter-proc-'));
+  const dir = await tempDir();
   const file = await moduleFile(dir, 'boom.mjs', `export default (c) => { if (c.after.id === 13) throw new Error('unlucky row'); return c; };`);
   const t = await prepareTableTransform(spec, mapping({ processor: file }), 1);
   assert.ok(await t.apply(insert({ id: 12, status: 'paid', email: 'secret@x' })));
@@ -122,7 +131,7 @@ test('a processor that throws: TransformFailed naming the module, the table and 
 });
 
 test('a missing module, one without a function, or one that fails to load: TransformFailed', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'seaotter-proc-'));
+  const dir = await tempDir();
   await assertTransformFailed(prepareTableTransform(spec, mapping({ processor: path.join(dir, 'gone.mjs') }), 1), /gone\.mjs cannot be loaded: no such file.*shop\.orders/);
   const nofn = await moduleFile(dir, 'nofn.mjs', 'export const x = 1;');
   await assertTransformFailed(prepareTableTransform(spec, mapping({ processor: nofn }), 1), /nofn\.mjs exports neither a default function nor a function named "process"/);
@@ -136,7 +145,7 @@ test('a missing module, one without a function, or one that fails to load: Trans
 });
 
 test('a processor returning a bad change: TransformFailed saying what is wrong', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'seaotter-proc-'));
+  const dir = await tempDir();
   const cases: [string, RegExp][] = [
     [`export default () => 'yes';`, /not a change/],
     [`export default (c) => ({ action: 'update', after: c.after });`, /update without before image/],
