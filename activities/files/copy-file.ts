@@ -2,10 +2,13 @@
  * Copies one file between stores, streaming: skipped when the target already has the same size
  * and SHA-256; otherwise the bytes pass through a hash on their way, and a copy whose bytes do
  * not match the hash taken beforehand (the source changed meanwhile) fails and is retried.
+ * Large files into S3 go part by part and resume where a failed attempt stopped (resumable-copy.ts).
  */
 import { createHash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { copyInParts, type CopyResume } from './resumable-copy.js';
 import { FileMissingError, type FileStore } from './stores/file-store.js';
+import { PART_SIZE, S3Store } from './stores/s3-store.js';
 
 export type CopyOutcome = 'copied' | 'skipped' | 'missing';
 
@@ -43,13 +46,16 @@ async function readAll(body: Readable): Promise<Buffer> {
 }
 
 /** Copies key from src to dst unless dst has it already; 'missing' when src lacks it. */
-export async function copyFile(src: FileStore, dst: FileStore, key: string): Promise<CopyOutcome> {
+export async function copyFile(src: FileStore, dst: FileStore, key: string, resume?: CopyResume): Promise<CopyOutcome> {
   const info = await src.stat(key);
   if (!info) return 'missing';
+  const saved = resume?.saved;
   let sha256: string;
   let content: Buffer | undefined;
   try {
     if (info.sha256) sha256 = info.sha256;
+    // A resumed copy of the same source version knows the checksum from its first attempt.
+    else if (saved && saved.key === key && info.version !== undefined && saved.source.version === info.version && saved.source.size === info.size) sha256 = saved.source.sha256;
     else if (info.size <= IN_MEMORY_BYTES) {
       content = await readAll(await src.read(key));
       sha256 = createHash('sha256').update(content).digest('hex');
@@ -62,6 +68,10 @@ export async function copyFile(src: FileStore, dst: FileStore, key: string): Pro
   if (there && there.size === info.size && (there.sha256 ?? (await dst.sha256(key))) === sha256) return 'skipped';
   let body: Readable;
   try {
+    if (!content && dst instanceof S3Store && info.size >= PART_SIZE && resume) {
+      await copyInParts(src, dst, key, { size: info.size, sha256, ...(info.version !== undefined ? { version: info.version } : {}) }, resume);
+      return 'copied';
+    }
     body = content ? Readable.from([content]) : await src.read(key);
   } catch (err) {
     if (err instanceof FileMissingError) return 'missing';

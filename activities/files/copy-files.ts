@@ -13,6 +13,7 @@ import type { PipelineSpec } from '../../lib/spec.js';
 import { openStage } from '../stage/stage.js';
 import type { TransformResult } from '../transform/transform-batch.js';
 import { copyFile, type CopyOutcome } from './copy-file.js';
+import type { UploadProgress } from './resumable-copy.js';
 import { openFileStore, type FileStore } from './stores/file-store.js';
 
 export interface CopyFilesInput {
@@ -34,7 +35,7 @@ export interface DeleteFilesResult {
   deleted: number;
 }
 
-/** Files copied at once; each large one holds at most two 8 MiB parts in memory. */
+/** Files copied at once; each large one holds at most two parts (8 MiB, more for files over 8 GB) in memory. */
 export const COPY_CONCURRENCY = 8;
 const HEARTBEAT_MS = 1000;
 const MISSING_KEYS_KEPT = 10;
@@ -52,6 +53,8 @@ interface CopyProgress {
   missing: number;
   missingKeys: string[];
   beyond?: [number, CopyOutcome][];
+  /** Large files under way, by plan index: how far each multipart upload got (resumable-copy.ts). */
+  uploads?: [number, UploadProgress][];
 }
 
 function storesOf(spec: PipelineSpec): (name: string) => FileStore {
@@ -96,7 +99,9 @@ function missingFailure(ref: FileRef, seq: number): ApplicationFailure {
 
 async function copyAll(spec: PipelineSpec, batch: NumberedBatch, plan: FilePlan): Promise<CopyFilesResult> {
   const saved = activityInfo().heartbeatDetails as CopyProgress | undefined;
-  const p: CopyProgress = { done: 0, copied: 0, skipped: 0, missing: 0, missingKeys: [], ...saved, beyond: undefined };
+  const p: CopyProgress = { done: 0, copied: 0, skipped: 0, missing: 0, missingKeys: [], ...saved, beyond: undefined, uploads: undefined };
+  const savedUploads = new Map(saved?.uploads ?? []);
+  const uploads = new Map<number, UploadProgress>();
   const finishedBeyond = new Set((saved?.beyond ?? []).map(([i]) => i));
   if (saved) log.info(`copyFiles resumes: ${p.done + finishedBeyond.size} of ${plan.copies.length} files were done`, { seq: batch.seq });
   const outcomes = new Map<number, CopyOutcome>();
@@ -116,11 +121,15 @@ async function copyAll(spec: PipelineSpec, batch: NumberedBatch, plan: FilePlan)
     p.done = progress.watermark;
   };
   for (const [i, outcome] of saved?.beyond ?? []) finish(i, outcome);
-  const details = (): CopyProgress => ({ ...p, beyond: [...outcomes].slice(0, BEYOND_KEPT) });
+  const details = (): CopyProgress => ({ ...p, beyond: [...outcomes].slice(0, BEYOND_KEPT), ...(uploads.size ? { uploads: [...uploads] } : {}) });
   const timer = setInterval(() => heartbeat(details()), HEARTBEAT_MS);
   try {
     await eachLimited(plan.copies, p.done, COPY_CONCURRENCY, async (ref, i) => {
-      const outcome = await copyFile(store(ref.from), store(ref.to), ref.key);
+      const outcome = await copyFile(store(ref.from), store(ref.to), ref.key, {
+        saved: savedUploads.get(i),
+        report: (progress) => void (progress ? uploads.set(i, progress) : uploads.delete(i)),
+        note: (message) => log.info(message, { seq: batch.seq }),
+      });
       if (outcome === 'missing') {
         if (ref.onMissing === 'halt') throw missingFailure(ref, batch.seq);
         log.warn('source file missing; row loads without it', { seq: batch.seq, key: ref.key, table: ref.table, from: ref.from });

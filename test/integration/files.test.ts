@@ -1,7 +1,8 @@
 /**
  * Files copied with their rows, against a real S3-compatible server (versitygw) and local dirs:
  * 2,000 small files and three of 100 MiB (multipart) named by rows, the worker killed with -9 in
- * the middle of the copy and restarted, then every target object's SHA-256 equal to its source's
+ * the middle of the copy (a large file part-way up) and restarted, the large file going on from
+ * its last recorded part, then every target object's SHA-256 equal to its source's
  * and the rows equal; s3 → dir with a template and `onDelete: delete`; dir → dir keeping files of
  * deleted rows; a resolver module; apply refusing a missing file column or store; a missing source file halting the pipeline (the key in `lastError`) until it is
  * restored, and with `onMissing: skip` counted in status.
@@ -17,7 +18,10 @@ import { after, before, test } from 'node:test';
 import { ListMultipartUploadsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Connection } from 'mysql2/promise';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow/index.js';
+import type { UploadProgress } from '../../activities/files/resumable-copy.js';
 import { pipelineStatus } from '../../client/pipeline-commands.js';
+import { SA_PIPELINE } from '../../workflows/messages.js';
 import { startS3Server, type S3Server } from '../../client/servers/s3-server.js';
 import { Cluster, dumpTable, waitFor } from '../support/cluster.js';
 
@@ -81,6 +85,18 @@ async function uploadLarge(bucket: string, key: string, bytes: number): Promise<
   const client = s3.client();
   await new Upload({ client, params: { Bucket: bucket, Key: key, Body: body }, partSize: 16 * 1024 * 1024 }).done();
   client.destroy();
+}
+
+/** What the running copyFiles of a pipeline's batch last recorded in a heartbeat, as Temporal holds it. */
+async function copyProgress(pipeline: string): Promise<{ done: number; uploads?: [number, UploadProgress][] } | undefined> {
+  for await (const w of cluster.client.workflow.list({ query: `WorkflowType = 'syncBatchWorkflow' AND ExecutionStatus = 'Running' AND ${SA_PIPELINE.name} = '${pipeline}'` })) {
+    const d = await cluster.client.workflow.getHandle(w.workflowId).describe();
+    for (const a of d.raw.pendingActivities ?? []) {
+      if (a.activityType?.name !== 'copyFiles' || !a.heartbeatDetails?.payloads?.length) continue;
+      return decodeFromPayloadsAtIndex(cluster.client.options.loadedDataConverter, 0, a.heartbeatDetails.payloads);
+    }
+  }
+  return undefined;
 }
 
 function filesYaml(): string {
@@ -173,15 +189,19 @@ test('2,000 small and three 100 MiB files, worker killed mid-copy: every object 
   const dstRoot = path.join(s3.root, 'pics-dst');
   const client = s3.client();
   const uploading = async () => ((await client.send(new ListMultipartUploadsCommand({ Bucket: 'pics-dst' }))).Uploads ?? []).map((u) => u.Key!);
-  const partial = await waitFor('a multipart upload under way', async () => {
-    if ((await uploading()).length === 0) return 0;
-    const n = (await filesBelow(dstRoot)).size;
-    return n >= SMALL * 0.25 ? n : 0;
+  // The worker dies while a large file is part-way up, once Temporal has its progress: a heartbeat
+  // of copyFiles naming an upload with at least two parts done (and many small files across).
+  const underWay = await waitFor('a large file part-way up, recorded by a heartbeat', async () => {
+    const progress = await copyProgress('pics');
+    const upload = progress?.uploads?.map(([, u]) => u).find((u) => u.etags.length >= 2);
+    if (!upload || progress!.done < SMALL * 0.25) return undefined;
+    return { key: upload.key, bytes: upload.etags.length * upload.partSize, done: progress!.done };
   }, 240_000, 50);
+  const partial = (await filesBelow(dstRoot)).size;
   await cluster.killWorker(cluster.workers[0]);
   const leftBehind = await uploading();
   const rowsAtKill = (await dumpTable(dst, 'app.pics')).length;
-  console.log(`worker killed after ${((Date.now() - t1) / 1000).toFixed(1)} s with ${partial} of ${SMALL + LARGE} objects on the target, ${rowsAtKill} rows, uploading ${leftBehind.join(', ')}`);
+  console.log(`worker killed after ${((Date.now() - t1) / 1000).toFixed(1)} s with ${partial} of ${SMALL + LARGE} objects on the target, ${rowsAtKill} rows, uploading ${leftBehind.join(', ')}; heartbeat: ${underWay.key} at ${underWay.bytes} bytes`);
   assert.ok(partial < SMALL + LARGE, 'the copy was still running when the worker died');
   assert.equal(rowsAtKill, 0, 'no row loads before all its batch’s files are copied');
 
@@ -205,6 +225,12 @@ test('2,000 small and three 100 MiB files, worker killed mid-copy: every object 
   assert.ok(resumed, `the restarted worker resumed the copy:\n${log.slice(-3000)}`);
   console.log(`the retried copy resumed with ${resumed[1]} of ${resumed[2]} files done`);
   assert.ok(Number(resumed[1]) > 0);
+  // …and the large file went on from its last recorded part, not from byte 0.
+  const escaped = underWay.key.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const from = new RegExp(`copy of ${escaped} resumes at byte (\\d+) of ${LARGE_BYTES}`).exec(log);
+  assert.ok(from, `the copy of ${underWay.key} resumed part-way:\n${log.slice(-3000)}`);
+  console.log(`${underWay.key} resumed at byte ${from[1]} (the heartbeat seen before the kill had ${underWay.bytes})`);
+  assert.ok(Number(from[1]) >= underWay.bytes);
 });
 
 test('s3 → dir with a template and onDelete: delete; dir → dir keeps files of deleted rows; a resolver module', async () => {

@@ -22,7 +22,7 @@ export class DirStore implements FileStore {
   async stat(key: string): Promise<FileInfo | null> {
     try {
       const st = await stat(this.path(key));
-      return st.isFile() ? { size: st.size } : null;
+      return st.isFile() ? { size: st.size, version: `${st.ino}:${st.mtimeMs}:${st.size}` } : null;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
       throw err;
@@ -33,8 +33,8 @@ export class DirStore implements FileStore {
     return sha256Of(await this.read(key));
   }
 
-  async read(key: string): Promise<Readable> {
-    const stream = createReadStream(this.path(key));
+  async read(key: string, from = 0): Promise<Readable> {
+    const stream = createReadStream(this.path(key), { start: from });
     // Open before returning, so a missing file is reported here and not mid-copy.
     await new Promise<void>((resolve, reject) => {
       stream.once('open', () => resolve());

@@ -13,6 +13,8 @@ import { S3Store } from './s3-store.js';
 export interface FileInfo {
   size: number;
   sha256?: string;
+  /** What changes when the content does (an S3 ETag; a file's mtime and inode): a copy resumes only onto the same version. */
+  version?: string;
 }
 
 /** A key the source store does not have. */
@@ -25,8 +27,8 @@ export interface FileStore {
   stat(key: string): Promise<FileInfo | null>;
   /** SHA-256 (hex) of the content, streamed. */
   sha256(key: string): Promise<string>;
-  /** The content as a stream; FileMissingError when absent. */
-  read(key: string): Promise<Readable>;
+  /** The content as a stream, from byte `from` on (default 0); FileMissingError when absent. */
+  read(key: string, from?: number): Promise<Readable>;
   /**
    * Writes the whole stream under key so that readers see the old file or the new one, never a
    * part; records the SHA-256 where the store can, so later copies skip it without reading it.

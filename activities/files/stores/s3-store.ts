@@ -5,11 +5,15 @@
 import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  ListPartsCommand,
+  UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -19,7 +23,8 @@ import { workerDatacenter } from '../../datacenter.js';
 import { FileMissingError, SHA256_META, sha256Of, type FileInfo, type FileStore } from './file-store.js';
 import { isNotFound, s3ClientFor } from './s3-client.js';
 
-const PART_SIZE = 8 * 1024 * 1024;
+/** Objects from this size on go up in parts; copy-file.ts uploads them part by part, resumably. */
+export const PART_SIZE = 8 * 1024 * 1024;
 
 export class S3Store implements FileStore {
   private readonly bucket: string;
@@ -39,7 +44,7 @@ export class S3Store implements FileStore {
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       const sha256 = head.Metadata?.[SHA256_META];
-      return { size: head.ContentLength ?? 0, ...(sha256 ? { sha256 } : {}) };
+      return { size: head.ContentLength ?? 0, ...(sha256 ? { sha256 } : {}), ...(head.ETag ? { version: head.ETag } : {}) };
     } catch (err) {
       if (isNotFound(err)) return null;
       throw err;
@@ -50,9 +55,9 @@ export class S3Store implements FileStore {
     return sha256Of(await this.read(key));
   }
 
-  async read(key: string): Promise<Readable> {
+  async read(key: string, from = 0): Promise<Readable> {
     try {
-      const got = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const got = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(from > 0 ? { Range: `bytes=${from}-` } : {}) }));
       return got.Body as Readable;
     } catch (err) {
       if (isNotFound(err)) throw new FileMissingError(`no object ${key} in ${this.name} (bucket ${this.bucket})`);
@@ -73,16 +78,66 @@ export class S3Store implements FileStore {
 
   /**
    * Aborts multipart uploads of key left by an attempt that died (a killed worker never aborts
-   * its own), so their parts do not stay in the bucket. Only this key's, before writing it again.
+   * its own), so their parts do not stay in the bucket. Only this key's, before writing it again;
+   * `keep` is the upload a resumed copy goes on with.
    */
-  private async abortUnfinished(key: string): Promise<void> {
+  async abortUnfinished(key: string, keep?: string): Promise<void> {
     const listed = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: key }));
     for (const u of listed.Uploads ?? []) {
-      if (u.Key !== key || !u.UploadId) continue;
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: u.UploadId })).catch((err) => {
-        if (!isNotFound(err)) throw err;
-      });
+      if (u.Key !== key || !u.UploadId || u.UploadId === keep) continue;
+      await this.abortUpload(key, u.UploadId);
     }
+  }
+
+  // Multipart primitives for copy-file.ts's resumable copy of large files.
+
+  /** Starts a multipart upload of key, the SHA-256 recorded in its metadata; returns its id. */
+  async createUpload(key: string, sha256: string): Promise<string> {
+    const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, Metadata: { [SHA256_META]: sha256 } }));
+    if (!created.UploadId) throw new Error(`${this.name} started no multipart upload for ${key}`);
+    return created.UploadId;
+  }
+
+  /** Uploads part `n` (from 1); returns its ETag. */
+  async uploadPart(key: string, uploadId: string, n: number, body: Buffer): Promise<string> {
+    const part = await this.client.send(new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: body, ContentLength: body.length }));
+    if (!part.ETag) throw new Error(`${this.name} returned no ETag for part ${n} of ${key}`);
+    return part.ETag;
+  }
+
+  /** The ETags of the parts the upload holds, by part number; null when the upload is gone. */
+  async uploadedParts(key: string, uploadId: string): Promise<Map<number, string> | null> {
+    const parts = new Map<number, string>();
+    let marker: string | undefined;
+    try {
+      for (;;) {
+        const page = await this.client.send(new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, ...(marker ? { PartNumberMarker: marker } : {}) }));
+        for (const p of page.Parts ?? []) if (p.PartNumber !== undefined && p.ETag) parts.set(p.PartNumber, p.ETag);
+        if (!page.IsTruncated || !page.NextPartNumberMarker) return parts;
+        marker = page.NextPartNumberMarker;
+      }
+    } catch (err) {
+      if (isNotFound(err) || (err as { name?: string }).name === 'NoSuchUpload') return null;
+      throw err;
+    }
+  }
+
+  /** Makes the object of parts 1…etags.length visible under key. */
+  async completeUpload(key: string, uploadId: string, etags: readonly string[]): Promise<void> {
+    await this.client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: this.bucket,
+        Key: key,
+        UploadId: uploadId,
+        MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+      }),
+    );
+  }
+
+  async abortUpload(key: string, uploadId: string): Promise<void> {
+    await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch((err) => {
+      if (!isNotFound(err) && (err as { name?: string }).name !== 'NoSuchUpload') throw err;
+    });
   }
 
   async remove(key: string): Promise<void> {

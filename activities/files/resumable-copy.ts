@@ -1,0 +1,137 @@
+/**
+ * Large files go into an S3 store part by part, and a copy that dies (worker killed, link cut)
+ * resumes at the last part its heartbeat recorded, not at byte 0. The recorded progress names the
+ * multipart upload, the ETags of its parts and the SHA-256 state after their bytes (hash-wasm
+ * saves and loads that state), so the whole file's SHA-256 is still verified at the end without
+ * reading the bytes already sent again. Progress is trusted only for the same source version
+ * (size, SHA-256, ETag or mtime) and while the upload still holds exactly those parts; otherwise
+ * the copy starts over.
+ */
+import type { Readable } from 'node:stream';
+import { createSHA256 } from 'hash-wasm';
+import type { S3Store } from './stores/s3-store.js';
+import { PART_SIZE } from './stores/s3-store.js';
+import type { FileStore } from './stores/file-store.js';
+
+/** The source file a copy is of: a resumed copy must find the same. */
+export interface SourceVersion {
+  size: number;
+  sha256: string;
+  version?: string;
+}
+
+/** A multipart copy under way, as the copy's heartbeat carries it. */
+export interface UploadProgress {
+  key: string;
+  uploadId: string;
+  partSize: number;
+  /** ETags of parts 1…n, all uploaded. */
+  etags: string[];
+  /** SHA-256 state after the bytes of those parts (hash-wasm `save()`, base64). */
+  hashState: string;
+  source: SourceVersion;
+}
+
+/** A copy's part-by-part progress: what an earlier attempt recorded, where to record it, where to say what happened. */
+export interface CopyResume {
+  saved?: UploadProgress;
+  /** Gets the progress after every part in order, and undefined once the copy is complete or abandoned. */
+  report(progress: UploadProgress | undefined): void;
+  note?(message: string): void;
+}
+
+/** Parts per file at most: larger files get larger parts (S3 allows 10,000; fewer keep heartbeats small). */
+const MAX_PARTS = 1000;
+const MIB = 1024 * 1024;
+/** Parts uploading at once per file, while the next one is read and hashed (so two in memory). */
+const PARTS_IN_FLIGHT = 1;
+
+export function partSizeFor(size: number): number {
+  return Math.max(PART_SIZE, Math.ceil(size / MAX_PARTS / MIB) * MIB);
+}
+
+/** The stream's bytes in buffers of exactly `size` (the last one may be shorter). */
+export async function* inParts(stream: Readable, size: number): AsyncGenerator<Buffer> {
+  let chunks: Buffer[] = [];
+  let have = 0;
+  for await (const c of stream) {
+    let chunk = c as Buffer;
+    while (have + chunk.length >= size) {
+      const take = size - have;
+      chunks.push(chunk.subarray(0, take));
+      yield Buffer.concat(chunks);
+      chunks = [];
+      have = 0;
+      chunk = chunk.subarray(take);
+    }
+    if (chunk.length > 0) {
+      chunks.push(chunk);
+      have += chunk.length;
+    }
+  }
+  if (have > 0) yield Buffer.concat(chunks);
+}
+
+function sameSource(a: SourceVersion, b: SourceVersion): boolean {
+  return a.size === b.size && a.sha256 === b.sha256 && a.version === b.version;
+}
+
+/** True when `saved` can go on: same key and source, and the upload holds exactly its parts. */
+async function resumable(dst: S3Store, key: string, source: SourceVersion, saved: UploadProgress | undefined): Promise<boolean> {
+  if (!saved || saved.key !== key || !sameSource(saved.source, source)) return false;
+  const parts = await dst.uploadedParts(key, saved.uploadId);
+  return parts !== null && saved.etags.every((etag, i) => parts.get(i + 1) === etag);
+}
+
+/** Copies key from src into the S3 store dst in parts, going on from `resume.saved` when it still applies. */
+export async function copyInParts(src: FileStore, dst: S3Store, key: string, source: SourceVersion, resume: CopyResume): Promise<void> {
+  const { saved, report } = resume;
+  const hasher = await createSHA256();
+  let p: UploadProgress;
+  if (saved && (await resumable(dst, key, source, saved))) {
+    p = saved;
+    hasher.load(Buffer.from(p.hashState, 'base64'));
+    await dst.abortUnfinished(key, p.uploadId);
+    resume.note?.(`copy of ${key} resumes at byte ${p.etags.length * p.partSize} of ${source.size} (part ${p.etags.length + 1})`);
+  } else {
+    if (saved?.key === key) resume.note?.(`copy of ${key} starts over: the source or its upload changed since the last attempt`);
+    hasher.init();
+    await dst.abortUnfinished(key);
+    p = { key, uploadId: await dst.createUpload(key, source.sha256), partSize: partSizeFor(source.size), etags: [], hashState: Buffer.from(hasher.save()).toString('base64'), source };
+  }
+  report(p);
+  let bytes = p.etags.length * p.partSize;
+  const body = await src.read(key, bytes);
+  const uploading: { state: string; etag: Promise<string> }[] = [];
+  // Parts finish in any order; progress moves over them in order, each with the hash state after it.
+  const settleOldest = async () => {
+    const part = uploading.shift()!;
+    const etag = await part.etag;
+    p = { ...p, etags: [...p.etags, etag], hashState: part.state };
+    report(p);
+  };
+  try {
+    let n = p.etags.length;
+    for await (const part of inParts(body, p.partSize)) {
+      hasher.update(part);
+      bytes += part.length;
+      const etag = dst.uploadPart(key, p.uploadId, ++n, part);
+      etag.catch(() => undefined); // awaited in order below; this only keeps an early failure from going unhandled
+      uploading.push({ state: Buffer.from(hasher.save()).toString('base64'), etag });
+      if (uploading.length >= PARTS_IN_FLIGHT) await settleOldest();
+    }
+    while (uploading.length > 0) await settleOldest();
+  } finally {
+    body.destroy();
+    await Promise.allSettled(uploading.map((u) => u.etag));
+  }
+  const got = hasher.digest('hex');
+  if (bytes !== source.size || got !== source.sha256) {
+    // Not resumable: the next attempt starts over from a fresh look at the source.
+    await dst.abortUpload(key, p.uploadId);
+    report(undefined);
+    throw new Error(`file ${key} changed while it was copied (${bytes} bytes, sha256 ${got}; expected ${source.size}, ${source.sha256})`);
+  }
+  await dst.completeUpload(key, p.uploadId, p.etags);
+  report(undefined);
+}

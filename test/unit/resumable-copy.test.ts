@@ -1,0 +1,183 @@
+/**
+ * The part-by-part copy of large files into S3 (activities/files/resumable-copy.ts), against an
+ * in-memory source and a fake multipart target: a copy that fails mid-way resumes at the last
+ * recorded part and uploads only the rest, the SHA-256 of the whole file is still verified, and a
+ * changed source, a vanished upload or bytes that do not match start over or fail.
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { test } from 'node:test';
+import { copyInParts, inParts, partSizeFor, type SourceVersion, type UploadProgress } from '../../activities/files/resumable-copy.js';
+import type { FileStore } from '../../activities/files/stores/file-store.js';
+import { PART_SIZE, type S3Store } from '../../activities/files/stores/s3-store.js';
+
+const MIB = 1024 * 1024;
+
+/** A source whose reads are recorded (offsets) and come in odd-sized chunks. */
+function memorySource(content: Buffer) {
+  const reads: number[] = [];
+  const store = {
+    name: 'src',
+    read: async (_key: string, from = 0) => {
+      reads.push(from);
+      const rest = content.subarray(from);
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < rest.length; at += 300_007) chunks.push(rest.subarray(at, at + 300_007));
+      return Readable.from(chunks);
+    },
+  } as unknown as FileStore;
+  return { store, reads };
+}
+
+/** A multipart target that keeps parts in memory and can fail one part number once. */
+function fakeS3() {
+  const uploads = new Map<string, Map<number, Buffer>>();
+  const objects = new Map<string, { body: Buffer; sha256: string }>();
+  const meta = new Map<string, string>();
+  const uploadedParts: number[] = [];
+  let failPart: number | undefined;
+  let ids = 0;
+  const etagOf = (b: Buffer) => `"${createHash('md5').update(b).digest('hex')}"`;
+  const store = {
+    name: 'dst',
+    createUpload: async (_key: string, sha256: string) => {
+      const id = `u${++ids}`;
+      uploads.set(id, new Map());
+      meta.set(id, sha256);
+      return id;
+    },
+    uploadPart: async (_key: string, id: string, n: number, body: Buffer) => {
+      if (n === failPart) {
+        failPart = undefined;
+        throw new Error(`connection reset uploading part ${n}`);
+      }
+      const parts = uploads.get(id);
+      if (!parts) throw Object.assign(new Error('NoSuchUpload'), { name: 'NoSuchUpload' });
+      parts.set(n, Buffer.from(body));
+      uploadedParts.push(n);
+      return etagOf(body);
+    },
+    uploadedParts: async (_key: string, id: string) => {
+      const parts = uploads.get(id);
+      return parts ? new Map([...parts].map(([n, b]) => [n, etagOf(b)])) : null;
+    },
+    completeUpload: async (key: string, id: string, etags: string[]) => {
+      const parts = uploads.get(id)!;
+      const body = Buffer.concat(etags.map((e, i) => {
+        assert.equal(etagOf(parts.get(i + 1)!), e, `ETag of part ${i + 1}`);
+        return parts.get(i + 1)!;
+      }));
+      objects.set(key, { body, sha256: meta.get(id)! });
+      uploads.delete(id);
+    },
+    abortUpload: async (_key: string, id: string) => void uploads.delete(id),
+    abortUnfinished: async (_key: string, keep?: string) => {
+      for (const id of [...uploads.keys()]) if (id !== keep) uploads.delete(id);
+    },
+  };
+  return {
+    store: store as unknown as S3Store,
+    uploads,
+    objects,
+    uploadedParts,
+    failAt: (n: number) => void (failPart = n),
+  };
+}
+
+function versionOf(content: Buffer, version = 'v1'): SourceVersion {
+  return { size: content.length, sha256: createHash('sha256').update(content).digest('hex'), version };
+}
+
+/** Runs a copy, returning the last progress it reported (what a heartbeat would have carried). */
+async function copy(src: FileStore, dst: S3Store, source: SourceVersion, saved?: UploadProgress): Promise<{ last: UploadProgress | undefined; notes: string[]; error?: Error }> {
+  let last: UploadProgress | undefined = saved;
+  const notes: string[] = [];
+  try {
+    await copyInParts(src, dst, 'big.bin', source, { saved, report: (p) => void (last = p), note: (m) => notes.push(m) });
+    return { last, notes };
+  } catch (error) {
+    return { last, notes, error: error as Error };
+  }
+}
+
+test('inParts cuts a stream into parts of exactly the part size, the last one shorter', async () => {
+  const content = randomBytes(25 * 1000 + 17);
+  const chunks = [3, 999, 12_000, 5, 1, 13_029].reduce<Buffer[]>((out, n) => {
+    const at = out.reduce((s, b) => s + b.length, 0);
+    return [...out, content.subarray(at, at + n)];
+  }, []);
+  const parts: Buffer[] = [];
+  for await (const p of inParts(Readable.from(chunks), 5000)) parts.push(p);
+  assert.deepEqual(parts.map((p) => p.length), [5000, 5000, 5000, 5000, 5000, 17]);
+  assert.deepEqual(Buffer.concat(parts), content);
+});
+
+test('part size: 8 MiB, larger for files over 1,000 parts so a heartbeat stays small', () => {
+  assert.equal(partSizeFor(100 * MIB), PART_SIZE);
+  assert.equal(partSizeFor(1000 * PART_SIZE), PART_SIZE);
+  assert.equal(partSizeFor(50 * 1024 * MIB), 52 * MIB);
+  assert.ok(Math.ceil((50 * 1024 * MIB) / partSizeFor(50 * 1024 * MIB)) <= 1000);
+});
+
+test('a copy that fails at part 3 resumes there: parts 1–2 are not sent again and the whole SHA-256 is verified', async () => {
+  const content = randomBytes(4 * PART_SIZE + 12_345);
+  const src = memorySource(content);
+  const s3 = fakeS3();
+  const source = versionOf(content);
+  s3.failAt(3);
+  const first = await copy(src.store, s3.store, source);
+  assert.match(first.error?.message ?? '', /part 3/);
+  assert.equal(first.last?.etags.length, 2, 'progress recorded through part 2');
+  assert.deepEqual(s3.uploadedParts, [1, 2]);
+
+  const second = await copy(src.store, s3.store, source, first.last);
+  assert.equal(second.error, undefined);
+  assert.equal(second.last, undefined, 'progress cleared once complete');
+  assert.deepEqual(s3.uploadedParts, [1, 2, 3, 4, 5], 'each part sent once');
+  assert.deepEqual(src.reads, [0, 2 * PART_SIZE], 'the second attempt reads from the end of part 2');
+  assert.match(second.notes.join('\n'), new RegExp(`resumes at byte ${2 * PART_SIZE} of ${content.length} \\(part 3\\)`));
+  assert.deepEqual(s3.objects.get('big.bin')?.body, content);
+  assert.equal(s3.objects.get('big.bin')?.sha256, source.sha256);
+  assert.equal(s3.uploads.size, 0, 'no upload left open');
+});
+
+test('a changed source or a vanished upload starts over from byte 0', async () => {
+  const content = randomBytes(3 * PART_SIZE);
+  const s3 = fakeS3();
+  s3.failAt(2);
+  const first = await copy(memorySource(content).store, s3.store, versionOf(content));
+  assert.equal(first.last?.etags.length, 1);
+
+  // The source was rewritten (new version and checksum): the old upload is aborted.
+  const changed = Buffer.concat([content.subarray(0, PART_SIZE), randomBytes(2 * PART_SIZE)]);
+  const src2 = memorySource(changed);
+  const second = await copy(src2.store, s3.store, versionOf(changed, 'v2'), first.last);
+  assert.equal(second.error, undefined);
+  assert.deepEqual(src2.reads, [0]);
+  assert.match(second.notes.join('\n'), /starts over/);
+  assert.deepEqual(s3.objects.get('big.bin')?.body, changed);
+  assert.equal(s3.uploads.size, 0);
+
+  // The same source, but its upload is gone (expired or aborted by a lifecycle rule).
+  const s3b = fakeS3();
+  s3b.failAt(3);
+  const a = await copy(memorySource(content).store, s3b.store, versionOf(content));
+  s3b.uploads.clear();
+  const src3 = memorySource(content);
+  const b = await copy(src3.store, s3b.store, versionOf(content), a.last);
+  assert.equal(b.error, undefined);
+  assert.deepEqual(src3.reads, [0]);
+  assert.deepEqual(s3b.objects.get('big.bin')?.body, content);
+});
+
+test('bytes that do not match the checksum fail the copy, abort its upload and leave nothing to resume', async () => {
+  const content = randomBytes(2 * PART_SIZE + 1);
+  const s3 = fakeS3();
+  const claimed = { ...versionOf(content), sha256: createHash('sha256').update('something else').digest('hex') };
+  const r = await copy(memorySource(content).store, s3.store, claimed);
+  assert.match(r.error?.message ?? '', /changed while it was copied/);
+  assert.equal(r.last, undefined);
+  assert.equal(s3.uploads.size, 0);
+  assert.equal(s3.objects.size, 0, 'nothing became visible');
+});
