@@ -40,6 +40,9 @@ export async function applyPipelines(client: Client, config: SeaotterConfig, opt
             'older seaotter build, apply again with --replace: it ends that workflow and restarts from the target\'s checkpoint',
         );
       }
+      if (status.state === 'stopping') {
+        throw new UserError(`pipeline ${spec.id} is stopping (its loading batches are finishing); apply again once "seaotter pipeline status ${spec.id}" says stopped`);
+      }
       if (status.specVersion === spec.version) {
         outcomes.push({ pipeline: spec.id, workflowId, action: 'unchanged', detail: `running at ${status.committedPosition}` });
       } else {

@@ -7,7 +7,8 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import type { BatchDescriptor, BinlogPosition } from '../lib/model.js';
 import type { PipelineSpec } from '../lib/spec.js';
 
-export type PipelineState = 'running' | 'paused' | 'halted' | 'stopped';
+/** `stopping`: stop was asked and the batches holding load permits finish; `stopped` once the workflow has ended. */
+export type PipelineState = 'running' | 'paused' | 'halted' | 'stopping' | 'stopped';
 
 /** What `status` answers; `seaotter pipeline status --json` prints it with lag computed client-side. */
 export interface PipelineStatus {

@@ -71,6 +71,8 @@ export class Pipeline {
   spec: PipelineSpec;
   s: PipelineSnapshot;
   stopping = false;
+  /** Set as the stopped run returns: only then is the pipeline `stopped`. */
+  ended = false;
   /** Set while the run drains before continue-as-new: new batches wait for the next run. */
   draining = false;
   committedThisRun = 0;
@@ -97,7 +99,7 @@ export class Pipeline {
   }
 
   get state(): PipelineState {
-    if (this.stopping) return 'stopped';
+    if (this.stopping) return this.ended ? 'stopped' : 'stopping';
     if (this.s.lastError) return 'halted';
     return this.s.paused ? 'paused' : 'running';
   }

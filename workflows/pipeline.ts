@@ -202,6 +202,7 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
     const signature = loopSignature(p, handles, permitted, captureDone);
     await condition(() => loopSignature(p, handles, permitted, captureDone) !== signature);
   }
+  p.ended = true;
   publishState();
   return p.status(Date.now());
 }

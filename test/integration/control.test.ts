@@ -84,12 +84,28 @@ test('continue-as-new every 3 batches loses and reorders nothing', async () => {
   console.log(`continue-as-new: ${continued} cycles, ${status.committedSeq} batches committed`);
 });
 
-test('stop, write more, apply again: resumes at the checkpoint, nothing twice', async () => {
+test('stop while a batch loads: stopping (apply refuses) until that load commits, then stopped; apply again resumes at the checkpoint, nothing twice', async () => {
   const w = new Workload(src, 0);
+  // Hold the checkpoint row on the target, so the next batch's load waits in the middle.
+  const holder = await cluster.target.connect();
+  await holder.query('BEGIN');
+  await holder.query("SELECT * FROM seaotter.seaotter_checkpoint WHERE pipeline = 'ctl' FOR UPDATE");
+  const before = await countRows(dst);
+  for (let i = 0; i < 5; i++) await w.one();
+  await waitFor('a batch loading', async () => (await pipelineStatus(cluster.client, 'ctl')).batchesInFlight > 0);
   await cluster.cliOk(['pipeline', 'stop', 'ctl']);
+  const stopping = await pipelineStatus(cluster.client, 'ctl');
+  assert.equal(stopping.state, 'stopping', 'the load still runs: not stopped yet');
+  const refused = await cluster.cli(['pipeline', 'apply', '--config', cluster.configPath]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /pipeline ctl is stopping .*apply again once/);
+  assert.equal(await countRows(dst), before, 'nothing loaded while the checkpoint row was held');
+  await holder.query('ROLLBACK');
+  await holder.end();
   const handle = cluster.client.workflow.getHandle('seaotter-pipeline-ctl');
   const final = (await handle.result()) as { state: string; committedSeq: number };
   assert.equal(final.state, 'stopped');
+  assert.ok((await countRows(dst)) > before, 'the batch that was loading committed before the stop completed');
   const stopped = await pipelineStatus(cluster.client, 'ctl');
   assert.equal(stopped.state, 'stopped');
   for (let i = 0; i < 30; i++) await w.one();

@@ -71,6 +71,17 @@ test('a halt blocks loading until cleared; pause too', () => {
   assert.equal(p.mayLoad(), false);
 });
 
+test('stop: stopping while the last loads finish, stopped only once the run has ended', () => {
+  const p = new Pipeline({ spec });
+  p.accept(batch(4, 100));
+  assert.equal(p.state, 'running');
+  p.stopping = true;
+  assert.equal(p.state, 'stopping');
+  assert.equal(p.status(0).state, 'stopping');
+  p.ended = true;
+  assert.equal(p.status(0).state, 'stopped');
+});
+
 test('completions reported out of order commit in seq order', () => {
   const p = new Pipeline({ spec: { ...spec, batch: { ...spec.batch, maxInFlight: 4 } } as PipelineSpec });
   p.accept(batch(4, 100));
