@@ -127,11 +127,19 @@ export function decodeChange(obj: unknown): RowChange {
   return change;
 }
 
-/** JSON lines: one change per line, each line ending in `\n` (JSON escapes newlines inside strings). */
+/** What JSON.stringify writes between two encoded changes of an array (see stringifyChanges). */
+const BETWEEN_CHANGES = '},{"schema":';
+
+/**
+ * JSON lines: one change per line, each line ending in `\n` (JSON escapes newlines inside strings).
+ * One JSON.stringify over the whole batch is about twice as fast as one per change; in its output,
+ * `},{"schema":` only ever stands between two changes (inside a JSON string its quote would be
+ * escaped, and rows nest no arrays of objects), so each of those becomes a line break.
+ */
 export function stringifyChanges(changes: readonly RowChange[]): string {
-  let out = '';
-  for (const c of changes) out += JSON.stringify(encodeChange(c)) + '\n';
-  return out;
+  if (changes.length === 0) return '';
+  const text = JSON.stringify(changes.map(encodeChange));
+  return `${text.slice(1, -1).replaceAll(BETWEEN_CHANGES, '}\n{"schema":')}\n`;
 }
 
 /** Reads what `stringifyChanges` wrote. Blank lines are skipped; a bad line throws with its number. */

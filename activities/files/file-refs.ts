@@ -34,12 +34,17 @@ export class FileRefCollector {
   ) {}
 
   /** Adds the files of one change as it will be loaded (`action` after filtering). */
-  async add(mapping: TableMapping, change: RowChange, action: RowAction): Promise<void> {
-    if (!mapping.files?.length) return;
+  /** Returns a Promise only when the table has file rules (a resolver may be async): the hot path awaits nothing. */
+  add(mapping: TableMapping, change: RowChange, action: RowAction): Promise<void> | undefined {
+    if (!mapping.files?.length) return undefined;
+    return this.addRefs(mapping, change, action);
+  }
+
+  private async addRefs(mapping: TableMapping, change: RowChange, action: RowAction): Promise<void> {
     const row = fileImage(action, change.before, change.after);
     if (!row) return;
     const table = `${mapping.source.schema}.${mapping.source.table}`;
-    for (const rule of mapping.files) {
+    for (const rule of mapping.files ?? []) {
       if (action === 'delete' && rule.onDelete === 'keep') continue;
       for (const key of await this.keys(rule, row, table, action)) {
         this.refs.push({ op: action === 'delete' ? 'delete' : 'copy', from: rule.from, to: rule.to, key, onMissing: rule.onMissing, table });

@@ -2,7 +2,8 @@
  * Finds the table mapping for each change, following schema changes: a change's own column names
  * decide its target columns (see lib/ddl/columns.ts), and a table no mapping names but a rule
  * matches (created after `pipeline apply`) gets a mapping from that rule. Derived mappings are
- * cached per batch by column layout, so the hot path is one map lookup per change.
+ * cached per batch by column layout; the hot path (a table's columns as in its previous change)
+ * is two map lookups and a walk over the row's column names, building no strings.
  */
 import type { DerivedColumn } from '../../lib/columns.js';
 import { columnsFor } from '../../lib/ddl/columns.js';
@@ -10,9 +11,25 @@ import { matchTable, splitName } from '../../lib/mapping.js';
 import type { RowChange } from '../../lib/model.js';
 import type { PipelineSpec, TableMapping, TableRuleSpec } from '../../lib/spec.js';
 
+/** What one source table resolved to: its base mapping, and the last column layout seen with its mapping. */
+interface TableEntry {
+  base: TableMapping | null;
+  lastNames?: string[];
+  last?: TableMapping;
+}
+
+/** True when the row's columns are exactly `names`, in that order (no allocation). */
+function hasColumns(row: object, names: readonly string[]): boolean {
+  let i = 0;
+  for (const column in row) if (column !== names[i++]) return false;
+  return i === names.length;
+}
+
 export class MappingResolver {
   private readonly bySource: Map<string, TableMapping | null>;
   private readonly byLayout = new Map<string, TableMapping>();
+  /** schema → table → entry: the hot path builds no strings while layouts stay the same. */
+  private readonly entries = new Map<string, Map<string, TableEntry>>();
 
   constructor(private readonly spec: PipelineSpec) {
     this.bySource = new Map(spec.tables.map((m) => [`${m.source.schema}.${m.source.table}`, m]));
@@ -20,16 +37,24 @@ export class MappingResolver {
 
   /** The mapping for this change's table and columns, or null when no rule takes the table. */
   mappingFor(change: RowChange): TableMapping | null {
-    const name = `${change.schema}.${change.table}`;
-    let base = this.bySource.get(name);
-    if (base === undefined) {
-      base = this.fromRules(change.schema, change.table);
-      this.bySource.set(name, base);
+    let tables = this.entries.get(change.schema);
+    if (!tables) {
+      tables = new Map();
+      this.entries.set(change.schema, tables);
     }
+    let entry = tables.get(change.table);
+    if (!entry) {
+      entry = { base: this.baseFor(change.schema, change.table) };
+      tables.set(change.table, entry);
+    }
+    const base = entry.base;
     // Specs from older builds have no rules: their column lists stay as resolved.
     if (!base || !this.spec.rules) return base;
     const image = change.after ?? change.before;
     if (!image) return base;
+    // The usual case: the same columns as this table's previous change.
+    if (entry.lastNames && hasColumns(image, entry.lastNames)) return entry.last!;
+    const name = `${change.schema}.${change.table}`;
     const names = Object.keys(image);
     const key = `${name}\u0000${names.join('\u0000')}`;
     let m = this.byLayout.get(key);
@@ -40,7 +65,19 @@ export class MappingResolver {
       m = same ? base : { ...base, columns };
       this.byLayout.set(key, m);
     }
+    entry.lastNames = names;
+    entry.last = m;
     return m;
+  }
+
+  private baseFor(schema: string, table: string): TableMapping | null {
+    const name = `${schema}.${table}`;
+    let base = this.bySource.get(name);
+    if (base === undefined) {
+      base = this.fromRules(schema, table);
+      this.bySource.set(name, base);
+    }
+    return base;
   }
 
   private fromRules(schema: string, table: string): TableMapping | null {

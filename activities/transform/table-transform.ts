@@ -17,7 +17,8 @@ import { loadProcessor } from './load-processor.js';
 
 /** The transform of one table for one batch, with counts of what it dropped. */
 export interface TableTransform {
-  apply(change: RowChange): Promise<RowChange | null>;
+  /** Synchronous unless the table has a processor (it may be async): callers await only a Promise. */
+  apply(change: RowChange): RowChange | null | Promise<RowChange | null>;
   /** Changes the filter left out (the target is unaffected by them). */
   filtered: number;
   /** Changes the processor dropped. */
@@ -101,7 +102,7 @@ export async function prepareTableTransform(spec: PipelineSpec, mapping: TableMa
   const t: TableTransform = {
     filtered: 0,
     dropped: 0,
-    async apply(change) {
+    apply(change) {
       let kept: RowChange | null = change;
       if (passes) {
         try {
@@ -115,32 +116,36 @@ export async function prepareTableTransform(spec: PipelineSpec, mapping: TableMa
           return null;
         }
       }
-      if (processor) {
-        const image = kept.after ?? kept.before;
-        const keyValues: Row = {};
-        for (const c of key) if (image && c in image) keyValues[c] = image[c];
-        try {
-          let result = processor(kept, context);
-          if (result instanceof Promise) result = await result;
-          kept = checkProcessorResult(result, kept);
-        } catch (err) {
-          const message = err instanceof Error ? err.message : String(err);
-          throw failed(`processor ${mapping.processor} failed on ${table} row ${formatKey(keyValues, key)}: ${message}`);
-        }
-        if (!kept) {
-          t.dropped++;
-          return null;
-        }
-      }
-      try {
-        // Derived columns and field mode work on target names (lib/columns.ts).
-        const mapped = toFieldChange(addDerived(mapChange(kept, mapping), kept, mapping), mapping);
-        if (!mapped) t.filtered++;
-        return mapped;
-      } catch (err) {
-        throw failed(`transform of ${table} failed on row ${formatKey(kept.after ?? kept.before, key)}: ${(err as Error).message}`);
-      }
+      return processor ? process(processor, kept).then((p) => (p ? mapped(p) : null)) : mapped(kept);
     },
   };
+
+  async function process(run: Processor, kept: RowChange): Promise<RowChange | null> {
+    const image = kept.after ?? kept.before;
+    const keyValues: Row = {};
+    for (const c of key) if (image && c in image) keyValues[c] = image[c];
+    let out: RowChange | null;
+    try {
+      let result = run(kept, context);
+      if (result instanceof Promise) result = await result;
+      out = checkProcessorResult(result, kept);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      throw failed(`processor ${mapping.processor} failed on ${table} row ${formatKey(keyValues, key)}: ${message}`);
+    }
+    if (!out) t.dropped++;
+    return out;
+  }
+
+  function mapped(kept: RowChange): RowChange | null {
+    try {
+      // Derived columns and field mode work on target names (lib/columns.ts).
+      const out = toFieldChange(addDerived(mapChange(kept, mapping), kept, mapping), mapping);
+      if (!out) t.filtered++;
+      return out;
+    } catch (err) {
+      throw failed(`transform of ${table} failed on row ${formatKey(kept.after ?? kept.before, key)}: ${(err as Error).message}`);
+    }
+  }
   return t;
 }

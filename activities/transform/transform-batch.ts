@@ -70,10 +70,13 @@ async function transform({ spec, batch, extracted }: TransformInput): Promise<Tr
       t = await prepareTableTransform(spec, mapping, batch.seq);
       tables.set(mapping, t);
     }
-    const mapped = await t.apply(change);
+    // apply and add return a Promise only for processors and file rules: plain rows await nothing.
+    let mapped = t.apply(change);
+    if (mapped instanceof Promise) mapped = await mapped;
     if (mapped) {
       out.push(mapped);
-      await files.add(mapping, change, mapped.action);
+      const adding = files.add(mapping, change, mapped.action);
+      if (adding) await adding;
     }
   }
   if (unmapped) log.warn('changes of unmapped tables dropped', { seq: batch.seq, unmapped });

@@ -102,6 +102,20 @@ test('changes of every action round-trip as JSON lines', () => {
   assert.deepEqual(parseChanges(text.replaceAll('\n', '\r\n') + '\n'), changes);
 });
 
+test('JSON lines are one JSON.stringify per change, also when values look like the line separator', () => {
+  const tricky = ['},{"schema":', '"},{"schema":"x"}', '}\n{', '\\"},{\\"schema\\":', '{"$b":"AA=="}', '\u2028\u2029', ''];
+  const changes: RowChange[] = [];
+  for (const [i, v] of tricky.entries()) {
+    changes.push({ schema: v, table: v, action: 'insert', after: { [v || 'c']: v, schema: v, b: Buffer.from(v), n: i } });
+    changes.push({ schema: 's', table: 't', action: 'update', before: { id: i, schema: v }, after: { id: i, schema: `${v}!` }, changed: [v, 'schema'] });
+    changes.push({ schema: 's', table: '},{"schema":', action: 'delete', before: { id: i, x: -0, y: NaN, z: v } });
+  }
+  const text = stringifyChanges(changes);
+  assert.equal(text, changes.map((c) => `${JSON.stringify(encodeChange(c))}\n`).join(''));
+  assert.deepEqual(parseChanges(text), changes);
+  assert.equal(stringifyChanges([]), '');
+});
+
 test('bad input is refused, not guessed at', () => {
   assert.throws(() => decodeChange({ schema: 's', table: 't', action: 'update', before: {}, after: {}, changed: [1] }), /malformed column list/);
   assert.throws(() => encodeRow({ d: new Date() as unknown as SqlValue }), /column d: cannot stage a value of type Date/);
