@@ -6,9 +6,11 @@
  * is a batch of its own (cut before and after it), so a batch's rows all have one table layout.
  *
  * Adaptive cuts: under load a batch collects commits for up to `maxWaitMs`, so many source
- * transactions share one target commit; but a commit that arrives on a quiet stream (nothing cut
- * for QUIET_MS, or for `maxWaitMs` if that is shorter) ships at once, since waiting would only
- * add latency. Busy means commits closer together than that: hundreds a second.
+ * transactions share one target commit; but a commit that arrives on a quiet stream ships at once,
+ * since waiting would only add latency. Quiet means at most QUIET_COMMITS commits (this one
+ * included) within the last `maxWaitMs`: a pair written together (a row and a heartbeat) still
+ * ships at once, while a steady stream of more than about 2 commits per `maxWaitMs` is cut once
+ * per `maxWaitMs`, which bounds the batches a second either way.
  */
 import type { BinlogPosition, CapturedDdl, RowChange } from './model.js';
 
@@ -37,11 +39,13 @@ interface ReadyTransaction {
   commitTime: number;
   /** Local clock time of its commit (for maxWaitMs). */
   readyAt: number;
+  /** It came on a quiet stream: a batch starting with it is due at once. */
+  quiet?: boolean;
   ddl?: CapturedDdl;
 }
 
-/** A gap between the last cut and a commit that makes the stream quiet (see above). */
-const QUIET_MS = 10;
+/** Commits within `maxWaitMs`, the newest included, that still make a quiet stream (see above). */
+export const QUIET_COMMITS = 2;
 
 export class TransactionBatcher {
   private from: BinlogPosition;
@@ -49,8 +53,8 @@ export class TransactionBatcher {
   private openTime = 0;
   private ready: ReadyTransaction[] = [];
   private rows = 0;
-  /** Local clock time of the last cut; -Infinity until the first, so a first commit ships at once. */
-  private lastCutAt = Number.NEGATIVE_INFINITY;
+  /** Local clock times of the latest QUIET_COMMITS commits, oldest first. */
+  private recent: number[] = [];
   private ddls = 0;
 
   constructor(
@@ -75,7 +79,7 @@ export class TransactionBatcher {
       if (this.ready.length > 0) this.ready[this.ready.length - 1].to = position;
       return;
     }
-    this.ready.push({ changes: this.open, to: position, startTime: this.openTime || eventTime, commitTime: eventTime, readyAt: now });
+    this.ready.push({ changes: this.open, to: position, startTime: this.openTime || eventTime, commitTime: eventTime, readyAt: now, quiet: this.arrived(now) });
     this.rows += this.open.length;
     this.open = [];
   }
@@ -87,6 +91,15 @@ export class TransactionBatcher {
   addDdl(ddl: CapturedDdl, position: BinlogPosition, eventTime: number, now: number): void {
     this.ready.push({ changes: [], to: position, startTime: eventTime, commitTime: eventTime, readyAt: now, ddl });
     this.ddls++;
+  }
+
+  /** Records a commit at `now`; true when the stream is quiet (see above). */
+  private arrived(now: number): boolean {
+    // Quiet unless QUIET_COMMITS earlier commits all fall within the window ending now.
+    const quiet = this.recent.length < QUIET_COMMITS || now - this.recent[0]! >= this.opts.maxWaitMs;
+    this.recent.push(now);
+    if (this.recent.length > QUIET_COMMITS) this.recent.shift();
+    return quiet;
   }
 
   /** Rows buffered in committed transactions, waiting for a cut. */
@@ -113,17 +126,16 @@ export class TransactionBatcher {
   msUntilDue(now: number): number | null {
     if (this.ready.length === 0) return null;
     if (this.ddls > 0) return 0;
-    const first = this.ready[0].readyAt;
-    if (first - this.lastCutAt >= Math.min(QUIET_MS, this.opts.maxWaitMs)) return 0;
-    return Math.max(0, first + this.opts.maxWaitMs - now);
+    const first = this.ready[0];
+    if (first.quiet) return 0;
+    return Math.max(0, first.readyAt + this.opts.maxWaitMs - now);
   }
 
   /**
    * Takes whole committed transactions, oldest first, up to `maxRows` rows (at least one
    * transaction). Nothing is lost: the caller re-offers the batch if submission fails.
-   * `now` (local clock) starts the next wait; it defaults to the last taken commit's time.
    */
-  cut(now?: number): CutBatch | null {
+  cut(): CutBatch | null {
     if (this.ready.length === 0) return null;
     let n = 0;
     let rows = 0;
@@ -148,7 +160,6 @@ export class TransactionBatcher {
       ...(ddl ? { ddl } : {}),
     };
     this.from = last.to;
-    this.lastCutAt = now ?? last.readyAt;
     return batch;
   }
 }

@@ -139,7 +139,7 @@ export function createCaptureActivities(deps: { client: () => Client }) {
           const now = Date.now();
           if (failure) throw failure;
           if (batcher.due(now)) {
-            const batch = batcher.cut(now)!;
+            const batch = batcher.cut()!;
             submitting = true;
             try {
               if ((await Promise.race([submit(batch), ctx.cancelled])) === 'closed') {

@@ -93,8 +93,9 @@ test('to advances over commits of transactions with no rows (and across a file r
 test('due() by maxRows', () => {
   const b = new TransactionBatcher({ maxRows: 5, maxWaitMs: 60_000 }, START);
   assert.equal(b.due(0), false, 'nothing buffered');
+  tx(b, 1, at(40), 0);
   tx(b, 1, at(50), 0);
-  b.cut(0); // a busy stream from here on: only rows (or the long wait) make a cut due
+  b.cut(); // a busy stream from here on: only rows (or the long wait) make a cut due
   tx(b, 2, at(100), 0);
   assert.equal(b.due(1), false);
   tx(b, 2, at(200), 1);
@@ -110,8 +111,10 @@ test('due() by maxRows', () => {
 
 test('due() by maxWaitMs on the injected clock, counted from the first buffered commit', () => {
   const b = new TransactionBatcher({ maxRows: 1000, maxWaitMs: 200 }, START);
+  // Two commits just before: the next one, the third within 200 ms, finds the stream busy.
+  tx(b, 1, at(40), 990);
   tx(b, 1, at(50), 995);
-  b.cut(995); // a cut 5 ms before: the stream is busy, so the next commit waits
+  b.cut();
   b.addRows(rows(1), 1);
   assert.equal(b.due(10_000), false, 'an open transaction never makes a batch due');
   assert.equal(b.msUntilDue(10_000), null);
@@ -123,11 +126,11 @@ test('due() by maxWaitMs on the injected clock, counted from the first buffered 
   assert.equal(b.msUntilDue(1_199), 1);
   assert.equal(b.due(1_200), true);
   assert.equal(b.msUntilDue(5_000), 0);
-  assert.equal(b.cut(1_200)!.transactions, 2);
-  // The clock restarts with the next buffered commit.
-  tx(b, 1, at(300), 1_205);
-  assert.equal(b.due(1_404), false);
-  assert.equal(b.due(1_405), true);
+  assert.equal(b.cut()!.transactions, 2);
+  // The clock restarts with the next buffered commit (still busy: 1_000 and 1_150 are within 200 ms).
+  tx(b, 1, at(300), 1_190);
+  assert.equal(b.due(1_389), false);
+  assert.equal(b.due(1_390), true);
 });
 
 test('a commit on a quiet stream ships at once (adaptive cut); a busy stream batches for maxWaitMs', () => {
@@ -135,20 +138,39 @@ test('a commit on a quiet stream ships at once (adaptive cut); a busy stream bat
   tx(b, 1, at(100), 1_000);
   assert.equal(b.due(1_000), true, 'the first commit ever: nothing to wait for');
   assert.equal(b.msUntilDue(1_000), 0);
-  b.cut(1_000);
-  tx(b, 1, at(200), 1_020); // 20 ms after the last cut: quiet
-  assert.equal(b.due(1_020), true);
-  b.cut(1_020);
-  tx(b, 1, at(250), 1_100);
-  assert.equal(b.due(1_100), true, 'quiet again');
-  b.cut(1_100);
-  // Under load: commits 5 ms apart gather into one batch per 50 ms.
-  const cuts: number[] = [];
-  for (let t = 1_105, pos = 300; t <= 1_400; t += 5, pos += 100) {
-    tx(b, 1, at(pos), t);
-    if (b.due(t)) cuts.push(b.cut(t)!.transactions);
+  b.cut();
+  // Low traffic written in pairs (a row and a heartbeat, 100 ms apart): every commit ships at once.
+  let pos = 100;
+  for (const t of [1_100, 1_101, 1_200, 1_202, 1_300, 1_301]) {
+    tx(b, 1, at((pos += 100)), t);
+    assert.equal(b.due(t), true, `commit at ${t} is on a quiet stream`);
+    assert.equal(b.cut()!.transactions, 1);
   }
-  assert.deepEqual(cuts, [11, 11, 11, 11, 11], 'one cut per maxWaitMs, not one per commit');
+  // Under load: commits 5 ms apart. The first two still ship alone; then one cut per 50 ms.
+  const cuts: number[] = [];
+  for (let t = 1_405; t <= 1_700; t += 5) {
+    tx(b, 1, at((pos += 100)), t);
+    if (b.due(t)) cuts.push(b.cut()!.transactions);
+  }
+  assert.deepEqual(cuts, [1, 1, 11, 11, 11, 11, 11], 'one cut per maxWaitMs, not one per commit');
+});
+
+test('quiet means at most 2 commits within maxWaitMs: batches a second stay bounded at every rate', () => {
+  for (const [gapMs, perCommit] of [[33, true], [25, true], [20, false], [10, false], [1, false]] as const) {
+    const b = new TransactionBatcher({ maxRows: 100_000, maxWaitMs: 50 }, START);
+    let cuts = 0;
+    let pos = 100;
+    for (let t = 0; t < 10_000; t += gapMs) {
+      tx(b, 1, at((pos += 100)), t);
+      if (b.due(t)) {
+        b.cut();
+        cuts++;
+      }
+    }
+    const perSecond = cuts / 10;
+    if (perCommit) assert.ok(perSecond > 1000 / gapMs - 2, `${gapMs} ms apart: every commit ships at once (${perSecond}/s)`);
+    else assert.ok(perSecond <= 1000 / 50 + 1, `${gapMs} ms apart: at most one cut per maxWaitMs (${perSecond}/s)`);
+  }
 });
 
 test('uncommitted rows are never cut', () => {
