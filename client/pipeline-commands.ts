@@ -11,6 +11,7 @@ import { UnreachableError, UserError } from './errors.js';
 import { resolvePipelines } from './resolve.js';
 import { datacenterOf } from '../lib/routing.js';
 import { formatWaiting, PollerCounter, waitingTasks, type WaitingTask } from './waiting.js';
+import { copyingFiles, formatCopying, type CopyingFiles } from './copying.js';
 
 export interface ApplyOutcome {
   pipeline: string;
@@ -125,6 +126,8 @@ export interface StatusReport extends m.PipelineStatus {
   retrying: RetryingActivity[];
   /** Tasks waiting for a worker of their datacenter (see client/waiting.ts). */
   waiting: WaitingTask[];
+  /** Batches copying files, with how far they got (see client/copying.ts). */
+  copying: CopyingFiles[];
 }
 
 /**
@@ -225,7 +228,8 @@ export async function pipelineStatus(client: Client, id: string): Promise<Status
   const retrying = stopped ? [] : await retryingActivities(client, [workflowId, ...status.inFlightWorkflowIds.slice(0, 1)]);
   // Statuses of older builds' workflows lack the queues; they then report no waiting tasks.
   const waiting = stopped || !status.sourceQueue ? [] : await waitingTasks(client, [workflowId, ...status.inFlightWorkflowIds.slice(0, 8)], status, pollers);
-  return { ...status, lagSeconds, retrying, waiting };
+  const copying = stopped ? [] : await copyingFiles(client, id);
+  return { ...status, lagSeconds, retrying, waiting, copying };
 }
 
 /** A query needs a worker on the pipeline's task queue; say so instead of hanging. */
@@ -279,6 +283,7 @@ export function formatStatus(s: StatusReport): string {
   if (s.lastError) lines.push(`  HALTED at batch ${s.lastError.seq} (${s.lastError.workflowId}): ${s.lastError.message}`, `  fix the cause, then: seaotter pipeline resume ${s.pipeline}`);
   for (const r of s.retrying) lines.push(`  retrying ${r.activity} (attempt ${r.attempt}, ${r.workflowId}): ${r.error}`);
   for (const w of s.waiting) lines.push(`  waiting: ${formatWaiting(w)}`);
+  for (const c of s.copying ?? []) lines.push(`  copying files: ${formatCopying(c)}`);
   return lines.join('\n');
 }
 

@@ -44,9 +44,12 @@ const BEYOND_KEPT = 20_000;
 
 /**
  * What a heartbeat carries: the done prefix of the plan's copies with the counts within it, and
- * the items finished beyond it (a large file early in the plan holds the prefix back).
+ * the items finished beyond it (a large file early in the plan holds the prefix back). `pipeline
+ * status` shows it (client/copying.ts).
  */
-interface CopyProgress {
+export interface CopyProgress {
+  /** Files in the plan (absent in heartbeats of older builds). */
+  total?: number;
   done: number;
   copied: number;
   skipped: number;
@@ -99,7 +102,7 @@ function missingFailure(ref: FileRef, seq: number): ApplicationFailure {
 
 async function copyAll(spec: PipelineSpec, batch: NumberedBatch, plan: FilePlan): Promise<CopyFilesResult> {
   const saved = activityInfo().heartbeatDetails as CopyProgress | undefined;
-  const p: CopyProgress = { done: 0, copied: 0, skipped: 0, missing: 0, missingKeys: [], ...saved, beyond: undefined, uploads: undefined };
+  const p: CopyProgress = { done: 0, copied: 0, skipped: 0, missing: 0, missingKeys: [], ...saved, total: plan.copies.length, beyond: undefined, uploads: undefined };
   const savedUploads = new Map(saved?.uploads ?? []);
   const uploads = new Map<number, UploadProgress>();
   const finishedBeyond = new Set((saved?.beyond ?? []).map(([i]) => i));

@@ -18,10 +18,7 @@ import { after, before, test } from 'node:test';
 import { ListMultipartUploadsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Connection } from 'mysql2/promise';
-import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow/index.js';
-import type { UploadProgress } from '../../activities/files/resumable-copy.js';
-import { pipelineStatus } from '../../client/pipeline-commands.js';
-import { SA_PIPELINE } from '../../workflows/messages.js';
+import { formatStatus, pipelineStatus } from '../../client/pipeline-commands.js';
 import { startS3Server, type S3Server } from '../../client/servers/s3-server.js';
 import { Cluster, dumpTable, waitFor } from '../support/cluster.js';
 
@@ -85,18 +82,6 @@ async function uploadLarge(bucket: string, key: string, bytes: number): Promise<
   const client = s3.client();
   await new Upload({ client, params: { Bucket: bucket, Key: key, Body: body }, partSize: 16 * 1024 * 1024 }).done();
   client.destroy();
-}
-
-/** What the running copyFiles of a pipeline's batch last recorded in a heartbeat, as Temporal holds it. */
-async function copyProgress(pipeline: string): Promise<{ done: number; uploads?: [number, UploadProgress][] } | undefined> {
-  for await (const w of cluster.client.workflow.list({ query: `WorkflowType = 'syncBatchWorkflow' AND ExecutionStatus = 'Running' AND ${SA_PIPELINE.name} = '${pipeline}'` })) {
-    const d = await cluster.client.workflow.getHandle(w.workflowId).describe();
-    for (const a of d.raw.pendingActivities ?? []) {
-      if (a.activityType?.name !== 'copyFiles' || !a.heartbeatDetails?.payloads?.length) continue;
-      return decodeFromPayloadsAtIndex(cluster.client.options.loadedDataConverter, 0, a.heartbeatDetails.payloads);
-    }
-  }
-  return undefined;
 }
 
 function filesYaml(): string {
@@ -189,14 +174,24 @@ test('2,000 small and three 100 MiB files, worker killed mid-copy: every object 
   const dstRoot = path.join(s3.root, 'pics-dst');
   const client = s3.client();
   const uploading = async () => ((await client.send(new ListMultipartUploadsCommand({ Bucket: 'pics-dst' }))).Uploads ?? []).map((u) => u.Key!);
-  // The worker dies while a large file is part-way up, once Temporal has its progress: a heartbeat
-  // of copyFiles naming an upload with at least two parts done (and many small files across).
-  const underWay = await waitFor('a large file part-way up, recorded by a heartbeat', async () => {
-    const progress = await copyProgress('pics');
-    const upload = progress?.uploads?.map(([, u]) => u).find((u) => u.etags.length >= 2);
-    if (!upload || progress!.done < SMALL * 0.25) return undefined;
-    return { key: upload.key, bytes: upload.etags.length * upload.partSize, done: progress!.done };
+  // The worker dies while a large file is part-way up, once Temporal has its progress: `pipeline
+  // status` shows (from copyFiles' heartbeat) a large file with at least two parts sent, and many
+  // small files across.
+  let shown = '';
+  const underWay = await waitFor('a large file part-way up, shown by pipeline status', async () => {
+    const st = await pipelineStatus(cluster.client, 'pics');
+    for (const c of st.copying) {
+      const f = c.largeFiles.find((l) => l.bytesDone >= 2 * 8 * 1024 * 1024);
+      if (!f || c.filesDone < SMALL * 0.25) continue;
+      assert.equal(c.files, SMALL + LARGE);
+      assert.equal(f.bytes, LARGE_BYTES);
+      shown = formatStatus(st);
+      return { key: f.key, bytes: f.bytesDone, done: c.filesDone };
+    }
+    return undefined;
   }, 240_000, 50);
+  console.log(`pipeline status before the kill:\n${shown}`);
+  assert.match(shown, new RegExp(`copying files: seaotter-batch-pics-\\d+: \\d+ of ${SMALL + LARGE} files done.*${underWay.key.replace('.', '\\.')} \\d+\\.\\d of 100\\.0 MiB`));
   const partial = (await filesBelow(dstRoot)).size;
   await cluster.killWorker(cluster.workers[0]);
   const leftBehind = await uploading();
