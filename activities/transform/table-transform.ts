@@ -116,11 +116,11 @@ export async function prepareTableTransform(spec: PipelineSpec, mapping: TableMa
           return null;
         }
       }
-      return processor ? process(processor, kept).then((p) => (p ? mapped(p) : null)) : mapped(kept);
+      return processor ? runProcessor(processor, kept).then((p) => (p ? mapped(p) : null)) : mapped(kept);
     },
   };
 
-  async function process(run: Processor, kept: RowChange): Promise<RowChange | null> {
+  async function runProcessor(run: Processor, kept: RowChange): Promise<RowChange | null> {
     const image = kept.after ?? kept.before;
     const keyValues: Row = {};
     for (const c of key) if (image && c in image) keyValues[c] = image[c];
