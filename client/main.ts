@@ -7,7 +7,7 @@ import { Command } from 'commander';
 import { ENCRYPTED_ENCODING, KEY_ENV } from './codec.js';
 import { missingProcessors, readConfigFile } from './config-file.js';
 import { isUnreachable, UnreachableError, UserError } from './errors.js';
-import { applyPipelines, formatStatus, formatUnanswered, listPipelines, NoWorkerError, pipelineStatus, signalPipeline } from './pipeline-commands.js';
+import { applyPipelines, formatStatus, formatUnanswered, listPipelines, NoWorkerError, pipelineStatus, signalPipeline, waitStopped } from './pipeline-commands.js';
 import { connectClient, temporalAddress, temporalNamespace } from './temporal.js';
 
 const program = new Command('seaotter')
@@ -116,7 +116,7 @@ pipeline
       }
     });
   });
-for (const action of ['pause', 'resume', 'stop'] as const) {
+for (const action of ['pause', 'resume'] as const) {
   pipeline
     .command(`${action} <id>`)
     .description(`same as: temporal workflow signal --workflow-id seaotter-pipeline-<id> --name ${action}`)
@@ -127,6 +127,19 @@ for (const action of ['pause', 'resume', 'stop'] as const) {
       });
     });
 }
+pipeline
+  .command('stop <id>')
+  .description('same as: temporal workflow signal --workflow-id seaotter-pipeline-<id> --name stop')
+  .option('--wait', 'return once the loading batches have committed and the workflow has ended (status: stopped)')
+  .action(async (id: string, opts: { wait?: boolean }) => {
+    await withClient(async (client) => {
+      await signalPipeline(client, id, 'stop');
+      console.log(`${id}: stop sent`);
+      if (!opts.wait) return;
+      const final = await waitStopped(client, id);
+      console.log(`${id}: stopped; committed batch ${final.committedSeq} at ${final.committedPosition || '-'}`);
+    });
+  });
 
 async function withClient(fn: (client: Awaited<ReturnType<typeof connectClient>>['client']) => Promise<void>): Promise<void> {
   const { client, close } = await connectClient();

@@ -274,6 +274,11 @@ export async function signalPipeline(client: Client, id: string, signal: 'pause'
   }
 }
 
+/** Waits for a stopped pipeline's workflow to end (following continue-as-new); its final status. */
+export async function waitStopped(client: Client, id: string): Promise<m.PipelineStatus> {
+  return client.workflow.getHandle<typeof pipelineWorkflow>(pipelineWorkflowId(id)).result();
+}
+
 /** One line per pipeline for humans. */
 export function formatStatus(s: StatusReport): string {
   const lines = [
