@@ -16,6 +16,7 @@ import { after, before, test } from 'node:test';
 import type { Connection } from 'mysql2/promise';
 import { pipelineStatus } from '../../client/pipeline-commands.js';
 import { checksum, Cluster, dumpTable, waitFor } from '../support/cluster.js';
+import { retryDeadlocks } from '../support/deadlock.js';
 import { prng } from '../support/prng.js';
 
 const SHARDS = 8;
@@ -25,18 +26,6 @@ const STATUSES = ['new', 'paid', 'shipped', 'cancelled'];
 let cluster: Cluster;
 let src: Connection;
 let dst: Connection;
-
-/** Concurrent writers may deadlock each other (InnoDB picks a victim); the victim tries again. */
-async function retryDeadlock(c: Connection, sql: string, params: unknown[]): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await c.query(sql, params);
-      return;
-    } catch (err) {
-      if ((err as { errno?: number }).errno !== 1213 || attempt >= 10) throw err;
-    }
-  }
-}
 
 async function rows(c: Connection, sql: string): Promise<unknown[][]> {
   const [r] = await c.query({ sql, rowsAsArray: true });
@@ -266,10 +255,13 @@ test('backQuery: equal to the source under concurrent writers', async () => {
       for (let i = 0; i < 150; i++) {
         const id = 1 + Math.floor(rand() * 70);
         const r = rand();
-        if (r < 0.6) await retryDeadlock(c, 'UPDATE bq.items SET v = v + 1, n = ? WHERE id = ?', [`w${w}-${i}`, id]);
-        else if (r < 0.75) await retryDeadlock(c, 'INSERT INTO bq.items VALUES (?, 0, ?) ON DUPLICATE KEY UPDATE v = v + 10', [id, `ins w${w}`]);
-        else if (r < 0.85) await retryDeadlock(c, 'DELETE FROM bq.items WHERE id = ?', [id]);
-        else await retryDeadlock(c, 'UPDATE bq.items SET id = ? WHERE id = ?', [nextId++, id]);
+        if (r < 0.6) await retryDeadlocks(() => c.query('UPDATE bq.items SET v = v + 1, n = ? WHERE id = ?', [`w${w}-${i}`, id]));
+        else if (r < 0.75) await retryDeadlocks(() => c.query('INSERT INTO bq.items VALUES (?, 0, ?) ON DUPLICATE KEY UPDATE v = v + 10', [id, `ins w${w}`]));
+        else if (r < 0.85) await retryDeadlocks(() => c.query('DELETE FROM bq.items WHERE id = ?', [id]));
+        else {
+          const to = nextId++;
+          await retryDeadlocks(() => c.query('UPDATE bq.items SET id = ? WHERE id = ?', [to, id]));
+        }
       }
     }),
   );

@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import type { Connection } from 'mysql2/promise';
 import { pipelineStatus } from '../../client/pipeline-commands.js';
 import { checksum, Cluster, dumpTable, waitFor } from '../support/cluster.js';
+import { retryDeadlocks } from '../support/deadlock.js';
 
 let cluster: Cluster;
 const PIPELINES = `pipelines:
@@ -91,11 +92,18 @@ function writeItems(conn: Connection): { stop(): Promise<number> } {
   let n = 0;
   const done = (async () => {
     while (running) {
-      await conn.query('BEGIN');
-      await conn.query('INSERT INTO app.items (a) VALUES (?), (?)', [n, n + 1]);
-      await conn.query('UPDATE app.items SET a = a + 100 WHERE id = ?', [1 + (n % 50)]);
-      if (n % 7 === 3) await conn.query('DELETE FROM app.items WHERE id = ?', [1 + ((n * 13) % 60)]);
-      await conn.query('COMMIT');
+      await retryDeadlocks(async () => {
+        await conn.query('BEGIN');
+        try {
+          await conn.query('INSERT INTO app.items (a) VALUES (?), (?)', [n, n + 1]);
+          await conn.query('UPDATE app.items SET a = a + 100 WHERE id = ?', [1 + (n % 50)]);
+          if (n % 7 === 3) await conn.query('DELETE FROM app.items WHERE id = ?', [1 + ((n * 13) % 60)]);
+          await conn.query('COMMIT');
+        } catch (err) {
+          await conn.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+      });
       n++;
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -122,7 +130,7 @@ test('ddl: apply — columns added, dropped and reordered under a write load rea
     for (const sql of alters) {
       await new Promise((r) => setTimeout(r, 700));
       await ddlConn.query(sql);
-      await ddlConn.query("UPDATE app.items SET c = CONCAT('v', id) WHERE id % 3 = 0 LIMIT 20");
+      await retryDeadlocks(() => ddlConn.query("UPDATE app.items SET c = CONCAT('v', id) WHERE id % 3 = 0 LIMIT 20"));
     }
     await new Promise((r) => setTimeout(r, 700));
   } finally {
