@@ -133,6 +133,7 @@ async function copyAll(spec: PipelineSpec, batch: NumberedBatch, plan: FilePlan)
         report: (progress) => void (progress ? uploads.set(i, progress) : uploads.delete(i)),
         note: (message) => log.info(message, { seq: batch.seq }),
       });
+      uploads.delete(i); // done with it, however it ended (a source gone mid-copy leaves no progress to show)
       if (outcome === 'missing') {
         if (ref.onMissing === 'halt') throw missingFailure(ref, batch.seq);
         log.warn('source file missing; row loads without it', { seq: batch.seq, key: ref.key, table: ref.table, from: ref.from });
