@@ -46,10 +46,10 @@ async function readAll(body: Readable): Promise<Buffer> {
 }
 
 /** Copies key from src to dst unless dst has it already; 'missing' when src lacks it. */
-export async function copyFile(src: FileStore, dst: FileStore, key: string, resume?: CopyResume): Promise<CopyOutcome> {
+export async function copyFile(src: FileStore, dst: FileStore, key: string, resume: CopyResume): Promise<CopyOutcome> {
   const info = await src.stat(key);
   if (!info) return 'missing';
-  const saved = resume?.saved;
+  const saved = resume.saved;
   let sha256: string;
   let content: Buffer | undefined;
   try {
@@ -68,7 +68,7 @@ export async function copyFile(src: FileStore, dst: FileStore, key: string, resu
   if (there && there.size === info.size && (there.sha256 ?? (await dst.sha256(key))) === sha256) return 'skipped';
   let body: Readable;
   try {
-    if (!content && dst instanceof S3Store && info.size >= PART_SIZE && resume) {
+    if (!content && dst instanceof S3Store && info.size >= PART_SIZE) {
       await copyInParts(src, dst, key, { size: info.size, sha256, ...(info.version !== undefined ? { version: info.version } : {}) }, resume);
       return 'copied';
     }

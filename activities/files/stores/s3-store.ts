@@ -65,8 +65,8 @@ export class S3Store implements FileStore {
     }
   }
 
+  /** Objects from PART_SIZE on come through copy-file.ts's resumable copy, which cleans up after itself. */
   async write(key: string, body: Readable, size: number, sha256: string): Promise<void> {
-    if (size >= PART_SIZE) await this.abortUnfinished(key);
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: key, Body: body, Metadata: { [SHA256_META]: sha256 }, ...(size < PART_SIZE ? { ContentLength: size } : {}) },
