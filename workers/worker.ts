@@ -13,6 +13,7 @@ import { Resources } from '../activities/resources.js';
 import { beginShutdown } from '../activities/shutdown.js';
 import { codecFromEnv } from '../client/codec.js';
 import { taskQueueFor } from '../lib/spec.js';
+import { VmWatchdog, watchdogModeFromEnv } from './vm-watchdog.js';
 
 export interface WorkerOptions {
   dc: string;
@@ -31,6 +32,7 @@ function workflowSource(): { workflowBundle: { codePath: string } } | { workflow
 export async function runWorker(opts: WorkerOptions): Promise<void> {
   // One data converter for the worker and its client: capture's updates carry encrypted payloads too.
   const codec = codecFromEnv();
+  const watchdogMode = watchdogModeFromEnv();
   setWorkerDatacenter(opts.dc);
   const dataConverter = { payloadCodecs: codec ? [codec] : [] };
   if (opts.metricsPort) {
@@ -43,7 +45,11 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   const client = new Client({ connection: clientConnection, namespace: opts.namespace, dataConverter });
   const resources = new Resources();
   const taskQueue = taskQueueFor(opts.dc);
-  const worker = await Worker.create({
+  const watchdog = new VmWatchdog((message) => {
+    console.error(`seaotter worker: ${message}`);
+    process.exitCode = 1;
+  });
+  const create = () => Worker.create({
     connection: nativeConnection,
     namespace: opts.namespace,
     taskQueue,
@@ -56,12 +62,19 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
     maxHeartbeatThrottleInterval: '1 second',
     maxConcurrentActivityTaskExecutions: 64,
   });
+  const worker = watchdogMode === 'shared' ? await watchdog.around(create) : await create();
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, beginShutdown);
   console.log(`seaotter worker for datacenter ${opts.dc} polling ${taskQueue} at ${opts.address}`);
+  console.log(
+    watchdog.mode === 'shared'
+      ? 'workflow sandbox: calls are bounded by one shared watchdog (SEAOTTER_VM_WATCHDOG=per-call for a thread per call)'
+      : "workflow sandbox: calls are bounded by the SDK's watchdog thread per call",
+  );
   console.log(codec ? `payloads are encrypted with key id ${codec.keyIds.join(', decrypted also with old ')}` : 'payloads are not encrypted (SEAOTTER_CODEC_KEY is not set)');
   try {
     await worker.run();
   } finally {
+    watchdog.stop();
     await resources.close();
     await clientConnection.close();
     await nativeConnection.close();
