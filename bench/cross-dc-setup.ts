@@ -35,6 +35,7 @@ export interface CrossDcOptions {
   tables: number;
   tableSize: number;
   batch: { maxRows: number; maxWaitMs: number; maxInFlight: number; inlineMaxBytes: number };
+  continueAsNewEvery: number;
   oneWayMs: number;
 }
 
@@ -103,7 +104,7 @@ export async function startCrossDcBench(opts: CrossDcOptions, log: (line: string
 
   const configPath = at('seaotter.yaml');
   const stageLines = stageYaml(s3, `http://127.0.0.1:${stageLink.listenPort}`);
-  fs.writeFileSync(configPath, benchConfigYaml(source, target, { sourceDc: 'hz', targetDc: 'us', stageLines, tables, batch: opts.batch }));
+  fs.writeFileSync(configPath, benchConfigYaml(source, target, { sourceDc: 'hz', targetDc: 'us', stageLines, tables, batch: opts.batch, continueAsNewEvery: opts.continueAsNewEvery }));
   const env = { ...process.env, BENCH_SRC_PW: source.password, BENCH_DST_PW: target.password, BENCH_S3_KEY: s3.accessKey, BENCH_S3_SECRET: s3.secretKey };
   const hzEnv = { ...env, TEMPORAL_ADDRESS: temporal.address };
   const usEnv = { ...env, TEMPORAL_ADDRESS: `127.0.0.1:${temporalLink.listenPort}` };

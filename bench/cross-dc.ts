@@ -8,11 +8,12 @@
  * plus, from Temporal's histories, where a batch's time goes (cross-dc-breakdown.ts).
  *
  *   node dist/bench/main.js --cross-dc [--quick] [--seconds N] [--rate TPS] [--threads N] [--latency-ms N]
- *     [--tables N] [--table-size N] [--low-seconds N] [--low-tps N] [--max-rows N] [--max-wait-ms N] [--max-in-flight N] [--inline-max-bytes N]
+ *     [--tables N] [--table-size N] [--low-seconds N] [--low-tps N] [--max-rows N] [--max-wait-ms N] [--max-in-flight N] [--inline-max-bytes N] [--continue-as-new-every N]
  */
 import os from 'node:os';
 import { pipelineStatus } from '../client/pipeline-commands.js';
 import { batchBreakdown, formatBreakdown, SEGMENTS, type Breakdown } from './cross-dc-breakdown.js';
+import { formatSpikes, spikeReport, type SpikeReport } from './spikes.js';
 import { LINKS, startCrossDcBench, type CrossDcBench } from './cross-dc-setup.js';
 import { stageTrafficProblem, trafficDelta, trafficRows, type Traffic } from './cross-dc-traffic.js';
 import { barrier, lagPhase, verify, type LagPhaseResult, type VerifyResult } from './phases.js';
@@ -52,6 +53,7 @@ function options(argv: Argv) {
       maxInFlight: num('max-in-flight', 16),
       inlineMaxBytes: argv['inline-max-bytes'] === '0' ? 0 : num('inline-max-bytes', 262_144),
     },
+    continueAsNewEvery: num('continue-as-new-every', 500),
   };
 }
 
@@ -98,6 +100,11 @@ export async function runCrossDc(argv: Argv, log: (line: string) => void, onBenc
     checks.push(v);
     log(`checksums after ${after}: ${b.copies.map((c) => `${c.label} ${v.equal[c.name] ? 'equal' : `DIFFERENT (${v.differing[c.name]!.join(', ')})`}`).join('; ')}`);
   };
+  const spikes: Record<string, SpikeReport> = {};
+  const spikesOf = async (phase: string, r: LagPhaseResult<unknown>) => {
+    spikes[phase] = await spikeReport(b.client, PIPELINE_ID, r);
+    log(formatSpikes(phase, spikes[phase]!));
+  };
   const breakdown = async (phase: string, fromSeq: number) => {
     const bd = (breakdowns[phase] = await batchBreakdown(b.client, PIPELINE_ID, fromSeq, await committedSeq()));
     if (bd) log(formatBreakdown(`batch time breakdown, ${phase}`, bd));
@@ -117,6 +124,7 @@ export async function runCrossDc(argv: Argv, log: (line: string) => void, onBenc
   });
   rows.push(...lagRows('1 lag at fixed rate', p1, b));
   log(`phase 1 done: ${sb.tps.toFixed(0)} tps; p99 lag ${b.copies.map((c) => `${c.name} ${p1.stats[c.name]!.p99Ms.toFixed(0)} ms`).join(', ')}`);
+  await spikesOf('phase 1', p1);
   await breakdown('phase 1', seq0 + 1);
   await crossed('phase 1', t0, seq0 + 1);
   await check('phase 1');
@@ -127,6 +135,7 @@ export async function runCrossDc(argv: Argv, log: (line: string) => void, onBenc
   const p2 = await lagPhase(b, () => lowTraffic(b.src, o.lowTps, o.lowSeconds, o.tables, o.tableSize));
   rows.push({ phase: '2 low traffic', system: 'source', rowsPerSec: (p2.load as number) / p2.sampledSeconds, note: `${p2.load} single-row transactions + heartbeat` });
   rows.push(...lagRows('2 low traffic', p2, b));
+  await spikesOf('phase 2', p2);
   await breakdown('phase 2', seq0 + 1);
   await crossed('phase 2', t0, seq0 + 1);
   await check('phase 2');
@@ -149,7 +158,7 @@ export async function runCrossDc(argv: Argv, log: (line: string) => void, onBenc
   const file = writeResults({
     mode: 'cross-dc', startedAt: new Date(started).toISOString(), totalSeconds, ok, settings: o, links: b.links, linkRoles: LINKS,
     machine, servers: b.serverSettings, loadAverage: { before: loadBefore, after: os.loadavg() },
-    phases: { lagAtRate: p1, lowTraffic: p2 }, breakdowns, linkTraffic: traffic, linkProblems: problems, checksums: checks, rows,
+    phases: { lagAtRate: p1, lowTraffic: p2 }, breakdowns, spikes, linkTraffic: traffic, linkProblems: problems, checksums: checks, rows,
   });
   log(`results written to ${file}; total ${totalSeconds.toFixed(0)} s`);
   for (const p of problems) console.error(`FAILED: ${p}`);

@@ -4,7 +4,7 @@
  *
  *   node dist/bench/main.js [--quick] [--seconds N] [--threads N] [--rate TPS] [--tables N] [--table-size N]
  *     [--backlog-rows N] [--backlog-tx-rows N] [--small-tx-rows N] [--low-seconds N] [--low-tps N]
- *     [--max-rows N] [--max-wait-ms N] [--max-in-flight N] [--inline-max-bytes N]
+ *     [--max-rows N] [--max-wait-ms N] [--max-in-flight N] [--inline-max-bytes N] [--continue-as-new-every N]
  *   node dist/bench/main.js --cross-dc [...]   two datacenters over a 200 ms link: see cross-dc.ts
  *
  * Starts a Temporal dev server, a source MariaDB, seaotter's target, two native replicas (one
@@ -30,7 +30,7 @@ import { formatSpikes, spikeReport, type SpikeReport } from './spikes.js';
 const started = Date.now();
 const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
 
-const NUMERIC = ['seconds', 'threads', 'rate', 'tables', 'table-size', 'backlog-rows', 'backlog-tx-rows', 'small-tx-rows', 'low-seconds', 'low-tps', 'max-rows', 'max-wait-ms', 'max-in-flight', 'inline-max-bytes'];
+const NUMERIC = ['seconds', 'threads', 'rate', 'tables', 'table-size', 'backlog-rows', 'backlog-tx-rows', 'small-tx-rows', 'low-seconds', 'low-tps', 'max-rows', 'max-wait-ms', 'max-in-flight', 'inline-max-bytes', 'continue-as-new-every'];
 // --cross-dc runs bench/cross-dc.ts instead (its own phases and defaults; --latency-ms is its own).
 const options: Record<string, { type: 'string' | 'boolean' }> = { quick: { type: 'boolean' }, 'cross-dc': { type: 'boolean' }, 'latency-ms': { type: 'string' } };
 for (const k of NUMERIC) options[k] = { type: 'string' };
@@ -63,6 +63,8 @@ const o = {
     maxInFlight: num('max-in-flight', 4),
     inlineMaxBytes: argv['inline-max-bytes'] === '0' ? 0 : num('inline-max-bytes', 0),
   },
+  /** The pipeline's continueAsNewEvery (the config's default): lower it to see hand-overs within a phase. */
+  continueAsNewEvery: num('continue-as-new-every', 500),
 };
 
 let bench: Bench | undefined;
@@ -107,7 +109,7 @@ async function main(): Promise<number> {
   log(`settings: ${JSON.stringify(o)}`);
   // Everything shares 2 cores: other programs skew every number; phases report their CPU use.
   const loadBefore = os.loadavg();
-  bench = await startBench({ tables: o.tables, tableSize: o.tableSize, batch: o.batch }, log);
+  bench = await startBench({ tables: o.tables, tableSize: o.tableSize, batch: o.batch, continueAsNewEvery: o.continueAsNewEvery }, log);
   const b = bench;
   const live = await barrier(b);
   log(`all copies live (first marker seen after ${Object.entries(live).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ')})`);

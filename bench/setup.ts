@@ -47,6 +47,8 @@ export interface BenchOptions {
   tables: number;
   tableSize: number;
   batch: { maxRows: number; maxWaitMs: number; maxInFlight: number; inlineMaxBytes: number };
+  /** The pipeline's continueAsNewEvery (committed batches per workflow run). */
+  continueAsNewEvery: number;
 }
 
 export interface Copy {
@@ -144,7 +146,7 @@ export async function startBench(opts: BenchOptions, log: (line: string) => void
   await seedSeaotterTarget(src, seaotter, copies, tables, log);
 
   const configPath = at('seaotter.yaml');
-  fs.writeFileSync(configPath, benchConfigYaml(source, target, { sourceDc: 'bench', targetDc: 'bench', stageLines: [`stage: { type: local, dir: ${at('stage')} }`], tables, batch: opts.batch }));
+  fs.writeFileSync(configPath, benchConfigYaml(source, target, { sourceDc: 'bench', targetDc: 'bench', stageLines: [`stage: { type: local, dir: ${at('stage')} }`], tables, batch: opts.batch, continueAsNewEvery: opts.continueAsNewEvery }));
   const env = { ...process.env, TEMPORAL_ADDRESS: temporal.address, BENCH_SRC_PW: source.password, BENCH_DST_PW: target.password };
   const worker = spawnSeaotterWorker({ configPath, dc: 'bench', env, logFile: at('worker.log') });
   running.push({ name: 'worker', pid: () => worker.pid, stop: () => stopPid(worker.pid, 20_000) });
@@ -192,7 +194,7 @@ export function workerLogTail(bench: Bench, lines = 40): string {
 export function benchConfigYaml(
   source: MariadbServer,
   target: MariadbServer,
-  o: { sourceDc: string; targetDc: string; stageLines: string[]; tables: string[]; batch: BenchOptions['batch'] },
+  o: { sourceDc: string; targetDc: string; stageLines: string[]; tables: string[]; batch: BenchOptions['batch']; continueAsNewEvery: number },
 ): string {
   const { batch } = o;
   return [
@@ -208,6 +210,7 @@ export function benchConfigYaml(
     '    tables:',
     ...o.tables.map((t) => `      - source: ${t}`),
     `    batch: { maxRows: ${batch.maxRows}, maxWaitMs: ${batch.maxWaitMs}, maxInFlight: ${batch.maxInFlight}, inlineMaxBytes: ${batch.inlineMaxBytes} }`,
+    `    continueAsNewEvery: ${o.continueAsNewEvery}`,
     '',
   ].join('\n');
 }
