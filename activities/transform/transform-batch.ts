@@ -7,6 +7,7 @@ import { log } from '@temporalio/activity';
 import type { NumberedBatch, RowChange } from '../../lib/model.js';
 import type { PipelineSpec, TableMapping } from '../../lib/spec.js';
 import { parseChanges, stringifyChanges } from '../../lib/values.js';
+import { decodeChanges, gzipText } from '../stage/stage-codec.js';
 import { openStage, type Stage } from '../stage/stage.js';
 import { withHeartbeat } from '../heartbeat.js';
 import { FileRefCollector } from '../files/file-refs.js';
@@ -30,6 +31,8 @@ export interface TransformResult {
   ddl?: TargetDdl;
   /** The changes as JSON lines, when small enough to travel here instead of the stage (batch.inlineMaxBytes). */
   inline?: string;
+  /** Instead of `inline` above INLINE_GZIP_FROM bytes: those JSON lines gzip'd, in base64. */
+  inlineGzip?: string;
   /** Of those, files to copy and to delete, and the staged plan (activities/files/file-refs.ts). */
   fileCopies?: number;
   fileDeletes?: number;
@@ -88,20 +91,32 @@ async function transform({ spec, batch, extracted }: TransformInput): Promise<Tr
   }
   if (filtered || dropped) log.debug('changes left out', { seq: batch.seq, filtered, droppedByProcessor: dropped });
   const ref = `${spec.id}/transformed/${batch.seq}.jsonl.gz`;
-  const inline = inlineForm(out, spec.batch.inlineMaxBytes ?? 0);
+  const inline = await inlineForm(out, spec.batch.inlineMaxBytes ?? 0);
   if (inline === undefined) await stage.putChanges(ref, out);
-  return { ref, rows: out.length, ...(inline !== undefined ? { inline } : {}), ...(await files.stage(stage)) };
+  return { ref, rows: out.length, ...inline, ...(await files.stage(stage)) };
 }
 
-/** The batch as JSON lines when it fits in `limit` bytes (batch.inlineMaxBytes), else undefined. */
-function inlineForm(changes: readonly RowChange[], limit: number): string | undefined {
+/**
+ * JSON lines from this size on travel gzip'd: a batch of rows shrinks to a quarter or less, which
+ * Temporal then stores twice per batch (transform's result, the load's input) and sends to the
+ * target's worker. Smaller ones stay readable in the Web UI.
+ */
+export const INLINE_GZIP_FROM = 8 * 1024;
+
+/** The batch for the load's input when its JSON lines fit in `limit` bytes (batch.inlineMaxBytes), else undefined. */
+export async function inlineForm(changes: readonly RowChange[], limit: number): Promise<Pick<TransformResult, 'inline' | 'inlineGzip'> | undefined> {
   // Every staged change is well over 16 bytes, so a longer batch cannot fit: skip the encoding.
   if (limit <= 0 || changes.length * 16 > limit) return undefined;
   const text = stringifyChanges(changes);
-  return Buffer.byteLength(text, 'utf8') <= limit ? text : undefined;
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > limit) return undefined;
+  if (bytes < INLINE_GZIP_FROM) return { inline: text };
+  return { inlineGzip: (await gzipText(text)).toString('base64') };
 }
 
-/** The changes of a transformed batch: inline in its result, or on the stage. */
+/** The changes of a transformed batch: inline in its result (plain or gzip'd), or on the stage. */
 export function transformedChanges(stage: Stage, t: TransformResult): Promise<RowChange[]> {
-  return t.inline !== undefined ? Promise.resolve(parseChanges(t.inline)) : stage.getChanges(t.ref);
+  if (t.inline !== undefined) return Promise.resolve(parseChanges(t.inline));
+  if (t.inlineGzip !== undefined) return decodeChanges(`${t.ref} (inline)`, Buffer.from(t.inlineGzip, 'base64'));
+  return stage.getChanges(t.ref);
 }

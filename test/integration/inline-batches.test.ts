@@ -1,6 +1,7 @@
 /**
  * batch.inlineMaxBytes: small transformed batches travel in the load activity's input instead
- * of the stage, big ones still go through the stage, and the target ends equal either way.
+ * of the stage (from 8 KiB on gzip'd), big ones still go through the stage, and the target ends
+ * equal either way.
  */
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
@@ -34,7 +35,7 @@ async function transformedFiles(): Promise<string[]> {
   return readdir(path.join(cluster.dir, 'stage', 'inl', 'transformed')).catch(() => []);
 }
 
-test('small batches travel inline, a big one through the stage; the target ends equal, nothing twice', async () => {
+test('small batches travel inline, mid-sized ones gzip\'d, a big one through the stage; the target ends equal, nothing twice', async () => {
   const w = new Workload(src, 2);
   w.start();
   await new Promise((r) => setTimeout(r, 4000));
@@ -46,7 +47,12 @@ test('small batches travel inline, a big one through the stage; the target ends 
   for (let i = 0; i < 5; i++) await w.one();
   await waitFor('small batches waiting', async () => (await pipelineStatus(cluster.client, 'inl')).batchesInFlight > 0);
   await new Promise((r) => setTimeout(r, 1000));
-  assert.deepEqual(await transformedFiles(), [], 'no small batch was staged after transform');
+  // One transaction of 300 rows (~30 KB of JSON): inline, gzip'd.
+  const before = (await pipelineStatus(cluster.client, 'inl')).acceptedSeq;
+  await src.query('INSERT INTO wl.events (k, body) VALUES ?', [Array.from({ length: 300 }, (_, i) => [900_000 + i, `mid ${i} ${'y'.repeat(30)}`])]);
+  await waitFor('the mid-sized batch accepted', async () => (await pipelineStatus(cluster.client, 'inl')).acceptedSeq > before);
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.deepEqual(await transformedFiles(), [], 'no small or mid-sized batch was staged after transform');
   // One transaction of 3000 rows (~150 KB of JSON) is over the limit: it is staged.
   const rows = Array.from({ length: 3000 }, (_, i) => [1_000_000 + i, `big ${i} ${'x'.repeat(30)}`]);
   await src.query('INSERT INTO wl.events (k, body) VALUES ?', [rows]);
@@ -54,15 +60,16 @@ test('small batches travel inline, a big one through the stage; the target ends 
 
   await cluster.cliOk(['pipeline', 'resume', 'inl']);
   await assertWorkloadInSync(src, dst);
-  const inline: boolean[] = [];
+  const forms: string[] = [];
   for await (const wf of cluster.client.workflow.list({ query: `WorkflowType = 'syncBatchWorkflow'` })) {
     const history = await cluster.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
     for (const e of history.events ?? []) {
       const s = e.activityTaskScheduledEventAttributes;
       if (s?.activityType?.name !== 'loadBatch') continue;
       const payload = s.input?.payloads?.[0]?.data;
-      inline.push(payload ? Buffer.from(payload).toString('utf8').includes('"inline"') : false);
+      const text = payload ? Buffer.from(payload).toString('utf8') : '';
+      forms.push(text.includes('"inline"') ? 'inline' : text.includes('"inlineGzip"') ? 'gzip' : 'stage');
     }
   }
-  assert.ok(inline.includes(true) && inline.includes(false), `loads with and without inline changes: ${JSON.stringify(inline)}`);
+  for (const form of ['inline', 'gzip', 'stage']) assert.ok(forms.includes(form), `a load with its changes ${form}: ${JSON.stringify(forms)}`);
 });

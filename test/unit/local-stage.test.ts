@@ -43,3 +43,26 @@ test('an unreadable captured batch is StageCorrupt', async () => {
   writeFileSync(join(dir, 'p/capture/bad.jsonl.gz'), 'not gzip');
   await assert.rejects(openStage({ type: 'local', dir }).getChanges('p/capture/bad.jsonl.gz'), (err) => isStageCorrupt(err, 'cannot be read'));
 });
+
+test('inline batches: small ones as JSON lines, bigger ones gzip\'d, over the limit none; each reads back equal', async () => {
+  const { inlineForm, transformedChanges, INLINE_GZIP_FROM } = await import('../../activities/transform/transform-batch.js');
+  const stage = openStage({ type: 'local', dir });
+  const ref = 'p/transformed/9.jsonl.gz';
+  const small = await inlineForm(changes, 65536);
+  assert.equal(typeof small?.inline, 'string');
+  assert.equal(small?.inlineGzip, undefined);
+  assert.deepEqual(await transformedChanges(stage, { ref, rows: 2, fileRefs: 0, ...small }), changes);
+
+  // Tens of KB of JSON: over the gzip threshold, under the limit.
+  const many: RowChange[] = Array.from({ length: 400 }, (_, i) => ({ action: 'update', schema: 'shop', table: 'orders', before: { id: i, note: 'x'.repeat(20), amount: '1.00' }, after: { id: i, note: `ü ${i}`, amount: '2.00' } }));
+  const big = await inlineForm(many, 262_144);
+  assert.equal(big?.inline, undefined);
+  assert.equal(typeof big?.inlineGzip, 'string');
+  const jsonBytes = Buffer.byteLength(JSON.stringify(many));
+  assert.ok(jsonBytes > INLINE_GZIP_FROM && big!.inlineGzip!.length < jsonBytes / 3, `gzip'd ${big!.inlineGzip!.length} chars of ${jsonBytes} bytes`);
+  assert.deepEqual(await transformedChanges(stage, { ref, rows: many.length, fileRefs: 0, ...big }), many);
+
+  assert.equal(await inlineForm(many, 16_384), undefined, 'over the limit: through the stage');
+  assert.equal(await inlineForm(many, 0), undefined, 'inlineMaxBytes 0: off');
+  await assert.rejects(transformedChanges(stage, { ref, rows: 1, fileRefs: 0, inlineGzip: 'bm90IGd6aXA=' }), (err) => isStageCorrupt(err, 'inline'));
+});
