@@ -24,7 +24,7 @@ import { BACKLOG_DDL, sysbench } from './workloads.js';
 /** Which connections cross between the datacenters (documented in the results). */
 export const LINKS = {
   'temporal-from-us': 'us worker → Temporal (gRPC: activity polls, completions, heartbeats)',
-  'stage-from-us': 'us worker → the stage\'s S3 server (reads each staged batch)',
+  'stage-from-us': 'us worker → the stage\'s S3 server (reads batches too big to travel inline; removes each staged capture after its commit)',
   'source-from-us': 'native replica → source (binlog stream)',
 } as const;
 

@@ -38,6 +38,6 @@ export function trafficRows(phase: string, delta: Traffic, roles: Record<string,
 export function stageTrafficProblem(delta: Traffic, batches: number): string | undefined {
   const t = delta['stage-from-us'];
   if (!t) return 'no stage-from-us link';
-  if (batches > 0 && t.bytesToClient === 0) return `${batches} batches committed but the us worker read nothing through the stage link`;
+  if (batches > 0 && t.bytesToClient === 0) return `${batches} batches committed but the us worker reached the stage through the link for none of them`;
   return undefined;
 }
