@@ -2,13 +2,12 @@
  * Copies one file between stores, streaming: skipped when the target already has the same size
  * and SHA-256; otherwise the bytes pass through a hash on their way, and a copy whose bytes do
  * not match the hash taken beforehand (the source changed meanwhile) fails and is retried.
- * Large files into S3 go part by part and resume where a failed attempt stopped (resumable-copy.ts).
+ * Large files go part by part and resume where a failed attempt stopped (resumable-copy.ts).
  */
 import { createHash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { copyInParts, type CopyResume } from './resumable-copy.js';
-import { FileMissingError, type FileStore } from './stores/file-store.js';
-import { PART_SIZE, S3Store } from './stores/s3-store.js';
+import { FileMissingError, PART_SIZE, takesParts, type FileStore } from './stores/file-store.js';
 
 export type CopyOutcome = 'copied' | 'skipped' | 'missing';
 
@@ -68,7 +67,7 @@ export async function copyFile(src: FileStore, dst: FileStore, key: string, resu
   if (there && there.size === info.size && (there.sha256 ?? (await dst.sha256(key))) === sha256) return 'skipped';
   let body: Readable;
   try {
-    if (!content && dst instanceof S3Store && info.size >= PART_SIZE) {
+    if (!content && takesParts(dst) && info.size >= PART_SIZE) {
       await copyInParts(src, dst, key, { size: info.size, sha256, ...(info.version !== undefined ? { version: info.version } : {}) }, resume);
       return 'copied';
     }

@@ -1,7 +1,8 @@
 /**
- * Large files go into an S3 store part by part, and a copy that dies (worker killed, link cut)
- * resumes at the last part its heartbeat recorded, not at byte 0. The recorded progress names the
- * multipart upload, the ETags of its parts and the SHA-256 state after their bytes (hash-wasm
+ * Large files go into an S3 or dir store part by part, and a copy that dies (worker killed, link
+ * cut) resumes at the last part its heartbeat recorded, not at byte 0. The recorded progress names
+ * the upload (S3 multipart, or a dir store's partial file), the ETags of its parts and the SHA-256
+ * state after their bytes (hash-wasm
  * saves and loads that state), so the whole file's SHA-256 is still verified at the end without
  * reading the bytes already sent again. Progress is trusted only for the same source version
  * (size, SHA-256, ETag or mtime) and while the upload still holds exactly those parts; otherwise
@@ -9,9 +10,7 @@
  */
 import type { Readable } from 'node:stream';
 import { createSHA256 } from 'hash-wasm';
-import type { S3Store } from './stores/s3-store.js';
-import { PART_SIZE } from './stores/s3-store.js';
-import type { FileStore } from './stores/file-store.js';
+import { PART_SIZE, type FileStore, type PartTarget } from './stores/file-store.js';
 
 /** The source file a copy is of: a resumed copy must find the same. */
 export interface SourceVersion {
@@ -77,14 +76,14 @@ function sameSource(a: SourceVersion, b: SourceVersion): boolean {
 }
 
 /** True when `saved` can go on: same key and source, and the upload holds exactly its parts. */
-async function resumable(dst: S3Store, key: string, source: SourceVersion, saved: UploadProgress | undefined): Promise<boolean> {
+async function resumable(dst: PartTarget, key: string, source: SourceVersion, saved: UploadProgress | undefined): Promise<boolean> {
   if (!saved || saved.key !== key || !sameSource(saved.source, source)) return false;
   const parts = await dst.uploadedParts(key, saved.uploadId);
   return parts !== null && saved.etags.every((etag, i) => parts.get(i + 1) === etag);
 }
 
-/** Copies key from src into the S3 store dst in parts, going on from `resume.saved` when it still applies. */
-export async function copyInParts(src: FileStore, dst: S3Store, key: string, source: SourceVersion, resume: CopyResume): Promise<void> {
+/** Copies key from src into dst in parts, going on from `resume.saved` when it still applies. */
+export async function copyInParts(src: FileStore, dst: PartTarget, key: string, source: SourceVersion, resume: CopyResume): Promise<void> {
   const { saved, report } = resume;
   const hasher = await createSHA256();
   let p: UploadProgress;
@@ -97,7 +96,8 @@ export async function copyInParts(src: FileStore, dst: S3Store, key: string, sou
     if (saved?.key === key) resume.note?.(`copy of ${key} starts over: the source or its upload changed since the last attempt`);
     hasher.init();
     await dst.abortUnfinished(key);
-    p = { key, uploadId: await dst.createUpload(key, source.sha256), partSize: partSizeFor(source.size), etags: [], hashState: Buffer.from(hasher.save()).toString('base64'), source };
+    const partSize = partSizeFor(source.size);
+    p = { key, uploadId: await dst.createUpload(key, source.sha256, partSize), partSize, etags: [], hashState: Buffer.from(hasher.save()).toString('base64'), source };
   }
   report(p);
   let bytes = p.etags.length * p.partSize;

@@ -229,7 +229,8 @@ test('2,000 small and three 100 MiB files, worker killed mid-copy: every object 
 });
 
 test('s3 → dir with a template and onDelete: delete; dir → dir keeps files of deleted rows; a resolver module', async () => {
-  const docs = Array.from({ length: 20 }, (_, i) => ({ id: i + 1, name: `doc-${i + 1}.txt`, body: randomBytes(300 + i) }));
+  // Doc 21 is 20 MiB: into the dir store it goes part by part, through a partial file.
+  const docs = Array.from({ length: 21 }, (_, i) => ({ id: i + 1, name: `doc-${i + 1}.txt`, body: randomBytes(i === 20 ? 20 * 1024 * 1024 : 300 + i) }));
   const client = s3.client();
   for (const d of docs) await client.send(new PutObjectCommand({ Bucket: 'pics-src', Key: `docs/${d.id}/${d.name}`, Body: d.body }));
   client.destroy();
@@ -249,6 +250,7 @@ test('s3 → dir with a template and onDelete: delete; dir → dir keeps files o
     await waitFor(`${t} rows`, async () => JSON.stringify(await dumpTable(dst, t)) === JSON.stringify(want), 120_000);
   }
   for (const d of docs) assert.deepEqual(await readFile(path.join(dirB, 'docs', String(d.id), d.name)), d.body, `doc ${d.id}`);
+  assert.deepEqual(await readdir(path.join(dirB, 'docs', '21')), ['doc-21.txt'], 'no partial file left beside the large one');
   for (let i = 1; i <= 5; i++) {
     assert.equal(await sha256File(path.join(dirB, 'att', `a${i}.dat`)), await sha256File(path.join(dirA, 'att', `a${i}.dat`)));
   }
@@ -263,7 +265,7 @@ test('s3 → dir with a template and onDelete: delete; dir → dir keeps files o
   }
   const gone = await waitFor('files of deleted docs removed', async () => {
     const left = await filesBelow(path.join(dirB, 'docs'));
-    return left.size === 15 ? left : null;
+    return left.size === 16 ? left : null;
   }, 60_000);
   for (const d of docs) assert.equal(gone.has(path.join(String(d.id), d.name)), d.id > 5, `doc ${d.id}`);
   assert.equal((await filesBelow(path.join(dirB, 'att'))).size, 5, 'onDelete: keep (the default) leaves the files');

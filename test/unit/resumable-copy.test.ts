@@ -1,16 +1,19 @@
 /**
- * The part-by-part copy of large files into S3 (activities/files/resumable-copy.ts), against an
- * in-memory source and a fake multipart target: a copy that fails mid-way resumes at the last
+ * The part-by-part copy of large files (activities/files/resumable-copy.ts), against an in-memory
+ * source and a fake multipart target, then a real dir store: a copy that fails mid-way resumes at the last
  * recorded part and uploads only the rest, the SHA-256 of the whole file is still verified, and a
  * changed source, a vanished upload or bytes that do not match start over or fail.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { copyInParts, inParts, partSizeFor, type SourceVersion, type UploadProgress } from '../../activities/files/resumable-copy.js';
-import type { FileStore } from '../../activities/files/stores/file-store.js';
-import { PART_SIZE, type S3Store } from '../../activities/files/stores/s3-store.js';
+import { DirStore } from '../../activities/files/stores/dir-store.js';
+import { PART_SIZE, type FileStore, type PartTarget } from '../../activities/files/stores/file-store.js';
 
 const MIB = 1024 * 1024;
 
@@ -77,7 +80,7 @@ function fakeS3() {
     },
   };
   return {
-    store: store as unknown as S3Store,
+    store: store as unknown as PartTarget,
     uploads,
     objects,
     uploadedParts,
@@ -90,7 +93,7 @@ function versionOf(content: Buffer, version = 'v1'): SourceVersion {
 }
 
 /** Runs a copy, returning the last progress it reported (what a heartbeat would have carried). */
-async function copy(src: FileStore, dst: S3Store, source: SourceVersion, saved?: UploadProgress): Promise<{ last: UploadProgress | undefined; notes: string[]; error?: Error }> {
+async function copy(src: FileStore, dst: PartTarget, source: SourceVersion, saved?: UploadProgress): Promise<{ last: UploadProgress | undefined; notes: string[]; error?: Error }> {
   let last: UploadProgress | undefined = saved;
   const notes: string[] = [];
   try {
@@ -180,4 +183,80 @@ test('bytes that do not match the checksum fail the copy, abort its upload and l
   assert.equal(r.last, undefined);
   assert.equal(s3.uploads.size, 0);
   assert.equal(s3.objects.size, 0, 'nothing became visible');
+});
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A real dir store as the target, whose part n fails once when asked. */
+function dirTarget() {
+  const dir = mkdtempSync(join(tmpdir(), 'seaotter-parts-'));
+  dirs.push(dir);
+  const store = new DirStore('dst', dir);
+  const written: number[] = [];
+  let failPart: number | undefined;
+  const uploadPart = store.uploadPart.bind(store);
+  store.uploadPart = async (key, id, n, body) => {
+    if (n === failPart) {
+      failPart = undefined;
+      throw new Error(`disk full writing part ${n}`);
+    }
+    written.push(n);
+    return uploadPart(key, id, n, body);
+  };
+  return { store, dir, written, failAt: (n: number) => void (failPart = n) };
+}
+
+test('into a dir store: a copy that fails at part 3 resumes there from its partial file, and only the file remains', async () => {
+  const content = randomBytes(4 * PART_SIZE + 777);
+  const src = memorySource(content);
+  const dst = dirTarget();
+  const source = versionOf(content);
+  dst.failAt(3);
+  const first = await copy(src.store, dst.store, source);
+  assert.match(first.error?.message ?? '', /part 3/);
+  assert.equal(first.last?.etags.length, 2);
+  assert.equal(readdirSync(dst.dir).length, 1, 'the partial file is kept for the retry');
+
+  const second = await copy(src.store, dst.store, source, first.last);
+  assert.equal(second.error, undefined);
+  assert.deepEqual(dst.written, [1, 2, 3, 4, 5], 'each part written once');
+  assert.deepEqual(src.reads, [0, 2 * PART_SIZE]);
+  assert.match(second.notes.join('\n'), /resumes at byte 16777216/);
+  assert.deepEqual(readFileSync(join(dst.dir, 'big.bin')), content);
+  assert.deepEqual(readdirSync(dst.dir), ['big.bin'], 'no partial file left');
+});
+
+test('into a dir store: a partial file whose bytes were damaged, or that is gone, starts the copy over', async () => {
+  const content = randomBytes(3 * PART_SIZE);
+  const dst = dirTarget();
+  dst.failAt(3);
+  const first = await copy(memorySource(content).store, dst.store, versionOf(content));
+  assert.equal(first.last?.etags.length, 2);
+  // Part 2's bytes on disk no longer match its recorded ETag.
+  const partial = join(dst.dir, readdirSync(dst.dir)[0]!);
+  const { openSync, writeSync, closeSync } = await import('node:fs');
+  const fd = openSync(partial, 'r+');
+  writeSync(fd, Buffer.from('damaged'), 0, 7, PART_SIZE + 100);
+  closeSync(fd);
+  const src2 = memorySource(content);
+  const second = await copy(src2.store, dst.store, versionOf(content), first.last);
+  assert.equal(second.error, undefined);
+  assert.deepEqual(src2.reads, [0]);
+  assert.match(second.notes.join('\n'), /starts over/);
+  assert.deepEqual(readFileSync(join(dst.dir, 'big.bin')), content);
+  assert.deepEqual(readdirSync(dst.dir), ['big.bin']);
+
+  // The partial file is gone (removed by hand): over again, from byte 0.
+  const dst2 = dirTarget();
+  dst2.failAt(2);
+  const a = await copy(memorySource(content).store, dst2.store, versionOf(content));
+  rmSync(join(dst2.dir, readdirSync(dst2.dir)[0]!));
+  const src3 = memorySource(content);
+  const b = await copy(src3.store, dst2.store, versionOf(content), a.last);
+  assert.equal(b.error, undefined);
+  assert.deepEqual(src3.reads, [0]);
+  assert.deepEqual(readFileSync(join(dst2.dir, 'big.bin')), content);
 });

@@ -40,6 +40,31 @@ export interface FileStore {
   check(): Promise<void>;
 }
 
+/**
+ * A store that takes a large file part by part, so that a copy can go on from the last part a
+ * failed attempt finished (resumable-copy.ts): S3's multipart uploads, or a dir store's partial
+ * file. Parts are numbered from 1; all but the last have the upload's part size.
+ */
+export interface PartTarget {
+  createUpload(key: string, sha256: string, partSize: number): Promise<string>;
+  /** Stores part n; returns its ETag (an MD5 of its bytes, quoted). */
+  uploadPart(key: string, uploadId: string, n: number, body: Buffer): Promise<string>;
+  /** The ETags of the parts the upload holds, by part number; null when the upload is gone. */
+  uploadedParts(key: string, uploadId: string): Promise<Map<number, string> | null>;
+  /** Makes parts 1…n the file under key, all at once. */
+  completeUpload(key: string, uploadId: string, etags: readonly string[]): Promise<void>;
+  abortUpload(key: string, uploadId: string): Promise<void>;
+  /** Aborts the uploads of key left by earlier attempts, except `keep`. */
+  abortUnfinished(key: string, keep?: string): Promise<void>;
+}
+
+export function takesParts(store: FileStore): store is FileStore & PartTarget {
+  return typeof (store as Partial<PartTarget>).createUpload === 'function';
+}
+
+/** Files from this size on are copied part by part, in parts of at least this size (S3 allows 5 MiB on). */
+export const PART_SIZE = 8 * 1024 * 1024;
+
 /** Opens the store a data source describes. */
 export function openFileStore(name: string, config: FileStoreConfig): FileStore {
   return config.type === 's3' ? new S3Store(name, config) : new DirStore(name, config.path);

@@ -20,13 +20,10 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { endpointFor } from '../../../lib/config/endpoints.js';
 import type { S3StoreConfig } from '../../../lib/config/schema.js';
 import { workerDatacenter } from '../../datacenter.js';
-import { FileMissingError, SHA256_META, sha256Of, type FileInfo, type FileStore } from './file-store.js';
+import { FileMissingError, PART_SIZE, SHA256_META, sha256Of, type FileInfo, type FileStore, type PartTarget } from './file-store.js';
 import { isNotFound, s3ClientFor } from './s3-client.js';
 
-/** Objects from this size on go up in parts; copy-file.ts uploads them part by part, resumably. */
-export const PART_SIZE = 8 * 1024 * 1024;
-
-export class S3Store implements FileStore {
+export class S3Store implements FileStore, PartTarget {
   private readonly bucket: string;
 
   constructor(
