@@ -95,15 +95,30 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
     return { rowsApplied: batch.rows, alreadyApplied: true, statements: 0, deadLettered: 0, timingsMs: clock.laps, writtenAs: 'atomic' };
   }
   clock.lap('read');
-  const tables = await tablesForLoad(pool, target, spec, changes);
-  const steps = planLoad(changes, tables, { maxStatementBytes: budget });
   const compile = (step: LoadStep): CompiledQuery => {
     const q = dialect.compiler.compileStep(step);
     if (q.kind !== 'query') throw new Error(`${dialect.name} steps must compile to multi-row statements`);
     return q;
   };
-  const partQueries = parallel ? partitionSteps(steps, spec.load.parallelism, inBinlogOrder(tables)).map((p) => p.map(compile)) : undefined;
-  let queries = parallel ? undefined : steps.map(compile);
+  let steps: LoadStep[] = [];
+  let partQueries: CompiledQuery[][] | undefined;
+  let queries: CompiledQuery[] | undefined;
+  const plan = async () => {
+    const tables = await tablesForLoad(pool, target, spec, changes);
+    steps = planLoad(changes, tables, { maxStatementBytes: budget });
+    partQueries = parallel ? partitionSteps(steps, spec.load.parallelism, inBinlogOrder(tables)).map((p) => p.map(compile)) : undefined;
+    queries = parallel ? undefined : steps.map(compile);
+  };
+  // A table this batch writes may not be on the target yet because an earlier batch's DDL
+  // (CREATE, RENAME) has not committed: then the batch plans again once it has its turn, when
+  // every earlier batch is in, and only a table still missing then is refused.
+  let planned = true;
+  try {
+    await plan();
+  } catch (err) {
+    if (!(err instanceof ApplicationFailure && err.type === 'TargetRefused')) throw err;
+    planned = false;
+  }
   clock.lap('plan');
   const conn = await pool.getConnection();
   let statement = '';
@@ -121,6 +136,7 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
       log.info('batch already applied (checkpoint covers it); skipping', { seq: batch.seq });
       return { rowsApplied: batch.rows, alreadyApplied: true, statements: 0, deadLettered: 0, timingsMs: clock.laps, writtenAs: 'atomic' };
     }
+    if (!planned) await plan();
     if (transformed.ddl) {
       statement = transformed.ddl.statement;
       const r = await applyDdl({ pool, conn, dialect, target, spec, batch, ddl: transformed.ddl });

@@ -232,6 +232,32 @@ test('ddl: apply — CREATE, RENAME, TRUNCATE and DROP of tables a regex rule ma
   assert.equal(s.lastError, null);
 });
 
+test('ddl: apply — rows of a table created by the batch before theirs wait for that CREATE to commit, not halt', async () => {
+  // Hold the logs pipeline's checkpoint row: the CREATE's batch waits for its turn, and the next
+  // batch (its rows) reaches the target while app_us.log_5 does not exist yet.
+  const holder = await cluster.target.connect();
+  await holder.query('BEGIN');
+  await holder.query("SELECT * FROM seaotter.seaotter_checkpoint WHERE pipeline = 'logs' FOR UPDATE");
+  const before = (await pipelineStatus(cluster.client, 'logs')).acceptedSeq;
+  try {
+    await src.query('CREATE TABLE app.log_5 (id INT PRIMARY KEY, msg VARCHAR(50))');
+    await src.query("INSERT INTO app.log_5 VALUES (1, 'first'), (2, 'second')");
+    await waitFor('both batches accepted and loading', async () => (await pipelineStatus(cluster.client, 'logs')).acceptedSeq >= before + 2, 60_000, 200);
+    // Time for the rows' load to look at the target while the CREATE is still held back.
+    await new Promise((r) => setTimeout(r, 2000));
+    const st = await pipelineStatus(cluster.client, 'logs');
+    assert.equal(st.lastError, null, `not halted while the CREATE waits: ${st.lastError?.message}`);
+    assert.deepEqual(await layout(dst, 'app_us', 'log_5'), [], 'the CREATE has not run yet');
+  } finally {
+    await holder.query('ROLLBACK');
+    await holder.end();
+  }
+  await assertSame('log_5');
+  const s = await pipelineStatus(cluster.client, 'logs');
+  assert.equal(s.state, 'running');
+  assert.equal(s.lastError, null);
+});
+
 test('ddl: apply — DDL on a table with column rules halts with the statement in lastError', async () => {
   await src.query("INSERT INTO app.people VALUES (1, 'ann', 's1')");
   await waitFor('people row 1', async () => (await dumpTable(dst, 'app_us.people')).length === 1);
