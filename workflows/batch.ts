@@ -18,6 +18,8 @@ export interface SyncBatchInput {
   batch: NumberedBatch;
   /** True when the batch may load at once (the previous one has committed). */
   permitted: boolean;
+  /** An earlier batch in flight carries DDL: the load plans at its turn (activities/load). */
+  afterDdl?: boolean;
 }
 
 /** Result of `syncBatchWorkflow`. */
@@ -90,7 +92,7 @@ export async function syncBatchWorkflow(input: SyncBatchInput): Promise<SyncBatc
   }
   if (copyAfterPermit) await copy();
   setState('loading');
-  const loaded = await a.loadBatch({ spec, batch, transformed });
+  const loaded = await a.loadBatch({ spec, batch, transformed, ...(input.afterDdl ? { afterDdl: true } : {}) });
   // Files of deleted rows go only once the deletes are committed: a row never lacks its file.
   // It also removes the batch's file plan from the stage, so it runs for every batch that has one.
   const deleted = transformed.filesRef ? (await a.deleteFiles({ spec, batch, transformed })).deleted : 0;

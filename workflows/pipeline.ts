@@ -118,6 +118,10 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
       .finally(() => void (captureDone = true));
   };
 
+  // Whether a batch in flight before this one carries DDL. (`patched`: a run started by an older
+  // worker replays its children's inputs as it started them.)
+  const afterDdl = (batch: NumberedBatch) => p.s.pending.some((b) => b.seq < batch.seq && b.ddl) && patched('load-after-ddl');
+
   const startBatch = (batch: NumberedBatch) => {
     const scope = new CancellationScope();
     scopes.set(batch.seq, scope);
@@ -129,7 +133,7 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
         workflowId: batchWorkflowId(p.spec.id, batch.seq),
         // With capture, at the source: see README "Datacenters" for why workflows live there.
         taskQueue: p.spec.sourceQueue,
-        args: [{ spec: p.spec, batch, permitted: mayLoad }],
+        args: [{ spec: p.spec, batch, permitted: mayLoad, ...(afterDdl(batch) ? { afterDdl: true } : {}) }],
         typedSearchAttributes: [
           { key: m.SA_PIPELINE, value: p.spec.id },
           { key: m.SA_BATCH_SEQ, value: batch.seq },

@@ -26,12 +26,17 @@ import { withHeartbeat } from '../heartbeat.js';
 import { loadOracle } from './oracle-target.js';
 import { writeParts } from './parallel-load.js';
 import { applyDdl } from './ddl-apply.js';
-import { tablesForLoad } from './load-tables.js';
+import { forgetNewTableKeys, tablesForLoad } from './load-tables.js';
 
 export interface LoadInput {
   spec: PipelineSpec;
   batch: NumberedBatch;
   transformed: TransformResult;
+  /**
+   * An earlier batch still in flight carries DDL: the target's tables may change before this
+   * batch's turn, so it reads their keys and plans only then (see `plan` below).
+   */
+  afterDdl?: boolean;
 }
 
 export interface LoadResult {
@@ -70,7 +75,7 @@ export function createLoadActivities(deps: { resources: Resources }) {
   };
 }
 
-async function load(deps: { resources: Resources }, { spec, batch, transformed }: LoadInput): Promise<LoadResult> {
+async function load(deps: { resources: Resources }, { spec, batch, transformed, afterDdl }: LoadInput): Promise<LoadResult> {
   if (spec.target.type === 'oracle') return loadOracle(deps, { spec, batch, transformed });
   if (spec.target.type !== 'mysql' && spec.target.type !== 'mariadb') {
     throw ApplicationFailure.nonRetryable(`a ${spec.target.type} data source cannot be a target`, 'TargetRefused');
@@ -109,15 +114,18 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
     partQueries = parallel ? partitionSteps(steps, spec.load.parallelism, inBinlogOrder(tables)).map((p) => p.map(compile)) : undefined;
     queries = parallel ? undefined : steps.map(compile);
   };
-  // A table this batch writes may not be on the target yet because an earlier batch's DDL
-  // (CREATE, RENAME) has not committed: then the batch plans again once it has its turn, when
-  // every earlier batch is in, and only a table still missing then is refused.
-  let planned = true;
-  try {
-    await plan();
-  } catch (err) {
-    if (!(err instanceof ApplicationFailure && err.type === 'TargetRefused')) throw err;
-    planned = false;
+  // Behind a DDL batch the target's tables may still change (a CREATE, RENAME or new key), so
+  // the batch plans once it has its turn, when every earlier batch is in, with keys read afresh.
+  // Otherwise it plans now; a table missing now is looked for again at its turn (batches of runs
+  // started before `afterDdl` existed lack it), and only a table still missing then is refused.
+  let planned = !afterDdl;
+  if (planned) {
+    try {
+      await plan();
+    } catch (err) {
+      if (!(err instanceof ApplicationFailure && err.type === 'TargetRefused')) throw err;
+      planned = false;
+    }
   }
   clock.lap('plan');
   const conn = await pool.getConnection();
@@ -136,7 +144,10 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed }
       log.info('batch already applied (checkpoint covers it); skipping', { seq: batch.seq });
       return { rowsApplied: batch.rows, alreadyApplied: true, statements: 0, deadLettered: 0, timingsMs: clock.laps, writtenAs: 'atomic' };
     }
-    if (!planned) await plan();
+    if (!planned) {
+      if (afterDdl) forgetNewTableKeys(target, spec, changes);
+      await plan();
+    }
     if (transformed.ddl) {
       statement = transformed.ddl.statement;
       const r = await applyDdl({ pool, conn, dialect, target, spec, batch, ddl: transformed.ddl });

@@ -18,6 +18,12 @@ export function forgetTableKeys(target: MysqlSourceConfig, table: string): void 
   keys.delete(keyOf(target, table));
 }
 
+/** Forgets the keys of the tables of `changes` the spec does not name (they are read again). */
+export function forgetNewTableKeys(target: MysqlSourceConfig, spec: PipelineSpec, changes: readonly RowChange[]): void {
+  const known = new Set(spec.tables.map((t) => `${t.target.schema}.${t.target.table}`));
+  for (const name of new Set(changes.map((c) => `${c.schema}.${c.table}`))) if (!known.has(name)) forgetTableKeys(target, name);
+}
+
 async function readKeys(pool: Pool, schema: string, table: string): Promise<{ primaryKey: string[]; uniqueKeys: string[][] }> {
   const [idx] = await pool.query(
     `SELECT INDEX_NAME AS i, COLUMN_NAME AS c FROM information_schema.STATISTICS

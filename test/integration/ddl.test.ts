@@ -258,6 +258,29 @@ test('ddl: apply — rows of a table created by the batch before theirs wait for
   assert.equal(s.lastError, null);
 });
 
+test('ddl: apply — rows right behind a primary key change are merged and written by the new key', async () => {
+  await src.query("CREATE TABLE app.log_6 (id INT NOT NULL, v VARCHAR(10) NOT NULL, PRIMARY KEY (id))");
+  await src.query("INSERT INTO app.log_6 VALUES (1, 'x')");
+  await assertSame('log_6'); // the worker now knows log_6's key: (id)
+  const holder = await cluster.target.connect();
+  await holder.query('BEGIN');
+  await holder.query("SELECT * FROM seaotter.seaotter_checkpoint WHERE pipeline = 'logs' FOR UPDATE");
+  const before = (await pipelineStatus(cluster.client, 'logs')).acceptedSeq;
+  try {
+    await src.query('ALTER TABLE app.log_6 DROP PRIMARY KEY, ADD PRIMARY KEY (id, v)');
+    // Under the old key these two rows are one; under the new one, two.
+    await src.query("INSERT INTO app.log_6 VALUES (1, 'a'), (1, 'b')");
+    await waitFor('both batches accepted and loading', async () => (await pipelineStatus(cluster.client, 'logs')).acceptedSeq >= before + 2, 60_000, 200);
+    await new Promise((r) => setTimeout(r, 2000));
+  } finally {
+    await holder.query('ROLLBACK');
+    await holder.end();
+  }
+  await assertSame('log_6');
+  assert.equal((await dumpTable(dst, 'app_us.log_6')).length, 3);
+  assert.equal((await pipelineStatus(cluster.client, 'logs')).lastError, null);
+});
+
 test('ddl: apply — DDL on a table with column rules halts with the statement in lastError', async () => {
   await src.query("INSERT INTO app.people VALUES (1, 'ann', 's1')");
   await waitFor('people row 1', async () => (await dumpTable(dst, 'app_us.people')).length === 1);
