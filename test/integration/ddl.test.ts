@@ -232,26 +232,39 @@ test('ddl: apply — CREATE, RENAME, TRUNCATE and DROP of tables a regex rule ma
   assert.equal(s.lastError, null);
 });
 
-test('ddl: apply — rows of a table created by the batch before theirs wait for that CREATE to commit, not halt', async () => {
-  // Hold the logs pipeline's checkpoint row: the CREATE's batch waits for its turn, and the next
-  // batch (its rows) reaches the target while app_us.log_5 does not exist yet.
+/**
+ * Runs `write` (a DDL statement, then rows) while the logs pipeline's checkpoint row is held on
+ * the target: the DDL's batch waits for its turn while the next batch, the rows', reaches the
+ * target. `whileHeld` runs once both are loading and the rows' load has had time to look.
+ */
+async function behindHeldDdl(write: () => Promise<void>, whileHeld: () => Promise<void> = async () => {}): Promise<void> {
   const holder = await cluster.target.connect();
   await holder.query('BEGIN');
   await holder.query("SELECT * FROM seaotter.seaotter_checkpoint WHERE pipeline = 'logs' FOR UPDATE");
   const before = (await pipelineStatus(cluster.client, 'logs')).acceptedSeq;
   try {
-    await src.query('CREATE TABLE app.log_5 (id INT PRIMARY KEY, msg VARCHAR(50))');
-    await src.query("INSERT INTO app.log_5 VALUES (1, 'first'), (2, 'second')");
+    await write();
     await waitFor('both batches accepted and loading', async () => (await pipelineStatus(cluster.client, 'logs')).acceptedSeq >= before + 2, 60_000, 200);
-    // Time for the rows' load to look at the target while the CREATE is still held back.
     await new Promise((r) => setTimeout(r, 2000));
-    const st = await pipelineStatus(cluster.client, 'logs');
-    assert.equal(st.lastError, null, `not halted while the CREATE waits: ${st.lastError?.message}`);
-    assert.deepEqual(await layout(dst, 'app_us', 'log_5'), [], 'the CREATE has not run yet');
+    await whileHeld();
   } finally {
     await holder.query('ROLLBACK');
     await holder.end();
   }
+}
+
+test('ddl: apply — rows of a table created by the batch before theirs wait for that CREATE to commit, not halt', async () => {
+  await behindHeldDdl(
+    async () => {
+      await src.query('CREATE TABLE app.log_5 (id INT PRIMARY KEY, msg VARCHAR(50))');
+      await src.query("INSERT INTO app.log_5 VALUES (1, 'first'), (2, 'second')");
+    },
+    async () => {
+      const st = await pipelineStatus(cluster.client, 'logs');
+      assert.equal(st.lastError, null, `not halted while the CREATE waits: ${st.lastError?.message}`);
+      assert.deepEqual(await layout(dst, 'app_us', 'log_5'), [], 'the CREATE has not run yet');
+    },
+  );
   await assertSame('log_5');
   const s = await pipelineStatus(cluster.client, 'logs');
   assert.equal(s.state, 'running');
@@ -259,23 +272,14 @@ test('ddl: apply — rows of a table created by the batch before theirs wait for
 });
 
 test('ddl: apply — rows right behind a primary key change are merged and written by the new key', async () => {
-  await src.query("CREATE TABLE app.log_6 (id INT NOT NULL, v VARCHAR(10) NOT NULL, PRIMARY KEY (id))");
+  await src.query('CREATE TABLE app.log_6 (id INT NOT NULL, v VARCHAR(10) NOT NULL, PRIMARY KEY (id))');
   await src.query("INSERT INTO app.log_6 VALUES (1, 'x')");
   await assertSame('log_6'); // the worker now knows log_6's key: (id)
-  const holder = await cluster.target.connect();
-  await holder.query('BEGIN');
-  await holder.query("SELECT * FROM seaotter.seaotter_checkpoint WHERE pipeline = 'logs' FOR UPDATE");
-  const before = (await pipelineStatus(cluster.client, 'logs')).acceptedSeq;
-  try {
+  await behindHeldDdl(async () => {
     await src.query('ALTER TABLE app.log_6 DROP PRIMARY KEY, ADD PRIMARY KEY (id, v)');
     // Under the old key these two rows are one; under the new one, two.
     await src.query("INSERT INTO app.log_6 VALUES (1, 'a'), (1, 'b')");
-    await waitFor('both batches accepted and loading', async () => (await pipelineStatus(cluster.client, 'logs')).acceptedSeq >= before + 2, 60_000, 200);
-    await new Promise((r) => setTimeout(r, 2000));
-  } finally {
-    await holder.query('ROLLBACK');
-    await holder.end();
-  }
+  });
   await assertSame('log_6');
   assert.equal((await dumpTable(dst, 'app_us.log_6')).length, 3);
   assert.equal((await pipelineStatus(cluster.client, 'logs')).lastError, null);
