@@ -15,7 +15,6 @@ import { quoteIdent } from '../../lib/ddl/parse.js';
 import { formatPosition, type NumberedBatch } from '../../lib/model.js';
 import type { PipelineSpec } from '../../lib/spec.js';
 import type { TargetDdl } from '../transform/ddl-transform.js';
-import { forgetTableKeys } from './load-tables.js';
 
 /** Errors a statement that already ran gives when run again. */
 const ALREADY_DONE = new Map<number, string>([
@@ -86,8 +85,6 @@ export async function applyDdl({ pool, conn, dialect, target, spec, batch, ddl }
     } else {
       throw err;
     }
-  } finally {
-    for (const t of ddl.targets) forgetTableKeys(target, t);
   }
 
   // The checkpoint, under the lock again: nothing else can have moved it (it is still this

@@ -26,7 +26,7 @@ import { withHeartbeat } from '../heartbeat.js';
 import { loadOracle } from './oracle-target.js';
 import { writeParts } from './parallel-load.js';
 import { applyDdl } from './ddl-apply.js';
-import { forgetNewTableKeys, tablesForLoad } from './load-tables.js';
+import { tablesForLoad } from './load-tables.js';
 
 export interface LoadInput {
   spec: PipelineSpec;
@@ -115,7 +115,7 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed, 
     queries = parallel ? undefined : steps.map(compile);
   };
   // Behind a DDL batch the target's tables may still change (a CREATE, RENAME or new key), so
-  // the batch plans once it has its turn, when every earlier batch is in, with keys read afresh.
+  // the batch reads their keys and plans once it has its turn, when every earlier batch is in.
   // Otherwise it plans now; a table missing now is looked for again at its turn (batches of runs
   // started before `afterDdl` existed lack it), and only a table still missing then is refused.
   let planned = !afterDdl;
@@ -144,10 +144,7 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed, 
       log.info('batch already applied (checkpoint covers it); skipping', { seq: batch.seq });
       return { rowsApplied: batch.rows, alreadyApplied: true, statements: 0, deadLettered: 0, timingsMs: clock.laps, writtenAs: 'atomic' };
     }
-    if (!planned) {
-      if (afterDdl) forgetNewTableKeys(target, spec, changes);
-      await plan();
-    }
+    if (!planned) await plan();
     if (transformed.ddl) {
       statement = transformed.ddl.statement;
       const r = await applyDdl({ pool, conn, dialect, target, spec, batch, ddl: transformed.ddl });

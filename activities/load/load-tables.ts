@@ -1,7 +1,7 @@
 /**
  * The tables a load needs to know (target keys, weight): the spec's, plus tables that appeared
  * after `pipeline apply` (created by replayed DDL and matched by a regex rule), whose keys are read
- * from the target once per worker and forgotten when DDL changes the table.
+ * from the target for each batch.
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Pool } from 'mysql2/promise';
@@ -10,57 +10,57 @@ import type { LoadTable } from '../../lib/load-plan.js';
 import type { RowChange } from '../../lib/model.js';
 import type { PipelineSpec } from '../../lib/spec.js';
 
-const keys = new Map<string, { primaryKey: string[]; uniqueKeys: string[][] }>();
-const keyOf = (target: MysqlSourceConfig, table: string) => `${target.host}:${target.port}/${table}`;
-
-/** Drops what this worker learned of a table's keys (DDL changed or removed it). */
-export function forgetTableKeys(target: MysqlSourceConfig, table: string): void {
-  keys.delete(keyOf(target, table));
-}
-
-/** Forgets the keys of the tables of `changes` the spec does not name (they are read again). */
-export function forgetNewTableKeys(target: MysqlSourceConfig, spec: PipelineSpec, changes: readonly RowChange[]): void {
-  const known = new Set(spec.tables.map((t) => `${t.target.schema}.${t.target.table}`));
-  for (const name of new Set(changes.map((c) => `${c.schema}.${c.table}`))) if (!known.has(name)) forgetTableKeys(target, name);
-}
-
-async function readKeys(pool: Pool, schema: string, table: string): Promise<{ primaryKey: string[]; uniqueKeys: string[][] }> {
+/** The primary and unique keys of the given tables, read from the target in one query. */
+async function readKeys(pool: Pool, tables: readonly { schema: string; table: string }[]): Promise<Map<string, { primaryKey: string[]; uniqueKeys: string[][] }>> {
   const [idx] = await pool.query(
-    `SELECT INDEX_NAME AS i, COLUMN_NAME AS c FROM information_schema.STATISTICS
-      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 ORDER BY INDEX_NAME, SEQ_IN_INDEX`,
-    [schema, table],
+    `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t, INDEX_NAME AS i, COLUMN_NAME AS c FROM information_schema.STATISTICS
+      WHERE (TABLE_SCHEMA, TABLE_NAME) IN (${tables.map(() => '(?, ?)').join(', ')}) AND NON_UNIQUE = 0
+      ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`,
+    tables.flatMap((t) => [t.schema, t.table]),
   );
-  const byIndex = new Map<string, string[]>();
-  for (const r of idx as { i: string; c: string }[]) byIndex.set(r.i, [...(byIndex.get(r.i) ?? []), r.c]);
-  const primaryKey = byIndex.get('PRIMARY') ?? [];
-  byIndex.delete('PRIMARY');
-  return { primaryKey, uniqueKeys: [...byIndex.values()] };
+  const byTable = new Map<string, Map<string, string[]>>();
+  for (const r of idx as { s: string; t: string; i: string; c: string }[]) {
+    const name = `${r.s}.${r.t}`;
+    const byIndex = byTable.get(name) ?? new Map<string, string[]>();
+    byIndex.set(r.i, [...(byIndex.get(r.i) ?? []), r.c]);
+    byTable.set(name, byIndex);
+  }
+  const out = new Map<string, { primaryKey: string[]; uniqueKeys: string[][] }>();
+  for (const { schema, table } of tables) {
+    const byIndex = new Map(byTable.get(`${schema}.${table}`) ?? []);
+    const primaryKey = byIndex.get('PRIMARY') ?? [];
+    byIndex.delete('PRIMARY');
+    out.set(`${schema}.${table}`, { primaryKey, uniqueKeys: [...byIndex.values()] });
+  }
+  return out;
 }
 
-/** `spec.tables`, plus an entry for every target table of `changes` the spec does not name. */
+/**
+ * `spec.tables`, plus an entry for every target table of `changes` the spec does not name. Their
+ * keys are read from the target for every batch (one query), never cached: DDL that another
+ * worker applied may have changed them since.
+ */
 export async function tablesForLoad(pool: Pool, target: MysqlSourceConfig, spec: PipelineSpec, changes: readonly RowChange[]): Promise<LoadTable[]> {
   const known = new Set(spec.tables.map((t) => `${t.target.schema}.${t.target.table}`));
-  let extra: LoadTable[] | undefined;
-  const seen = new Set<string>();
+  const extraTables = new Map<string, { schema: string; table: string }>();
   for (const c of changes) {
     const name = `${c.schema}.${c.table}`;
-    if (known.has(name) || seen.has(name)) continue;
-    seen.add(name);
-    let k = keys.get(keyOf(target, name));
-    if (!k) {
-      k = await readKeys(pool, c.schema, c.table);
-      if (k.primaryKey.length === 0) {
-        // Not cached: the operator may create the table or its key and resume.
-        throw ApplicationFailure.nonRetryable(
-          `target table ${name} (for a source table created after pipeline apply) does not exist or has no primary key; ` +
-            'create it on the target (or use ddl: apply) and resume the pipeline',
-          'TargetRefused',
-        );
-      }
-      keys.set(keyOf(target, name), k);
+    if (!known.has(name) && !extraTables.has(name)) extraTables.set(name, { schema: c.schema, table: c.table });
+  }
+  if (extraTables.size === 0) return spec.tables as LoadTable[];
+  const keys = await readKeys(pool, [...extraTables.values()]);
+  const extra: LoadTable[] = [];
+  for (const [name, t] of extraTables) {
+    const k = keys.get(name)!;
+    if (k.primaryKey.length === 0) {
+      throw ApplicationFailure.nonRetryable(
+        `target table ${name} (for a source table created after pipeline apply) on ${target.host}:${target.port} does not exist or has no primary key; ` +
+          'create it on the target (or use ddl: apply) and resume the pipeline',
+        'TargetRefused',
+      );
     }
     // Weight orders tables inside a batch; a new table loads after the configured ones.
-    (extra ??= []).push({ target: { schema: c.schema, table: c.table }, ...k, weight: Number.MIN_SAFE_INTEGER });
+    extra.push({ target: t, ...k, weight: Number.MIN_SAFE_INTEGER });
   }
-  return extra ? [...spec.tables, ...extra] : (spec.tables as LoadTable[]);
+  return [...spec.tables, ...extra];
 }
