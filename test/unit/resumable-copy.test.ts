@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -123,28 +123,6 @@ test('part size: 8 MiB, larger for files over 1,000 parts so a heartbeat stays s
   assert.ok(Math.ceil((50 * 1024 * MIB) / partSizeFor(50 * 1024 * MIB)) <= 1000);
 });
 
-test('a copy that fails at part 3 resumes there: parts 1–2 are not sent again and the whole SHA-256 is verified', async () => {
-  const content = randomBytes(4 * PART_SIZE + 12_345);
-  const src = memorySource(content);
-  const s3 = fakeS3();
-  const source = versionOf(content);
-  s3.failAt(3);
-  const first = await copy(src.store, s3.store, source);
-  assert.match(first.error?.message ?? '', /part 3/);
-  assert.equal(first.last?.etags.length, 2, 'progress recorded through part 2');
-  assert.deepEqual(s3.uploadedParts, [1, 2]);
-
-  const second = await copy(src.store, s3.store, source, first.last);
-  assert.equal(second.error, undefined);
-  assert.equal(second.last, undefined, 'progress cleared once complete');
-  assert.deepEqual(s3.uploadedParts, [1, 2, 3, 4, 5], 'each part sent once');
-  assert.deepEqual(src.reads, [0, 2 * PART_SIZE], 'the second attempt reads from the end of part 2');
-  assert.match(second.notes.join('\n'), new RegExp(`resumes at byte ${2 * PART_SIZE} of ${content.length} \\(part 3\\)`));
-  assert.deepEqual(s3.objects.get('big.bin')?.body, content);
-  assert.equal(s3.objects.get('big.bin')?.sha256, source.sha256);
-  assert.equal(s3.uploads.size, 0, 'no upload left open');
-});
-
 test('a changed source or a vanished upload starts over from byte 0', async () => {
   const content = randomBytes(3 * PART_SIZE);
   const s3 = fakeS3();
@@ -209,25 +187,65 @@ function dirTarget() {
   return { store, dir, written, failAt: (n: number) => void (failPart = n) };
 }
 
-test('into a dir store: a copy that fails at part 3 resumes there from its partial file, and only the file remains', async () => {
-  const content = randomBytes(4 * PART_SIZE + 777);
-  const src = memorySource(content);
-  const dst = dirTarget();
-  const source = versionOf(content);
-  dst.failAt(3);
-  const first = await copy(src.store, dst.store, source);
-  assert.match(first.error?.message ?? '', /part 3/);
-  assert.equal(first.last?.etags.length, 2);
-  assert.equal(readdirSync(dst.dir).length, 1, 'the partial file is kept for the retry');
+/** Either target as the resume test sees it: parts written, the finished file, uploads still open. */
+interface Target {
+  store: PartTarget;
+  written: number[];
+  failAt(n: number): void;
+  file(): Buffer | undefined;
+  openUploads(): number;
+  /** The SHA-256 the target recorded with the file, where it records one (S3 metadata). */
+  recordedSha256?(): string | undefined;
+}
 
-  const second = await copy(src.store, dst.store, source, first.last);
-  assert.equal(second.error, undefined);
-  assert.deepEqual(dst.written, [1, 2, 3, 4, 5], 'each part written once');
-  assert.deepEqual(src.reads, [0, 2 * PART_SIZE]);
-  assert.match(second.notes.join('\n'), /resumes at byte 16777216/);
-  assert.deepEqual(readFileSync(join(dst.dir, 'big.bin')), content);
-  assert.deepEqual(readdirSync(dst.dir), ['big.bin'], 'no partial file left');
-});
+const targets: [string, () => Target][] = [
+  ['a multipart (S3) target', () => {
+    const s3 = fakeS3();
+    return {
+      store: s3.store,
+      written: s3.uploadedParts,
+      failAt: s3.failAt,
+      file: () => s3.objects.get('big.bin')?.body,
+      openUploads: () => s3.uploads.size,
+      recordedSha256: () => s3.objects.get('big.bin')?.sha256,
+    };
+  }],
+  ['a dir store (partial file beside the target)', () => {
+    const d = dirTarget();
+    return {
+      store: d.store,
+      written: d.written,
+      failAt: d.failAt,
+      file: () => (existsSync(join(d.dir, 'big.bin')) ? readFileSync(join(d.dir, 'big.bin')) : undefined),
+      openUploads: () => readdirSync(d.dir).filter((n) => n !== 'big.bin').length,
+    };
+  }],
+];
+
+for (const [name, make] of targets) {
+  test(`into ${name}: a copy that fails at part 3 resumes there, parts 1–2 are not sent again and the whole SHA-256 is verified`, async () => {
+    const content = randomBytes(4 * PART_SIZE + 12_345);
+    const src = memorySource(content);
+    const dst = make();
+    const source = versionOf(content);
+    dst.failAt(3);
+    const first = await copy(src.store, dst.store, source);
+    assert.match(first.error?.message ?? '', /part 3/);
+    assert.equal(first.last?.etags.length, 2, 'progress recorded through part 2');
+    assert.deepEqual(dst.written, [1, 2]);
+    assert.equal(dst.openUploads(), 1, 'the upload is kept for the retry');
+
+    const second = await copy(src.store, dst.store, source, first.last);
+    assert.equal(second.error, undefined);
+    assert.equal(second.last, undefined, 'progress cleared once complete');
+    assert.deepEqual(dst.written, [1, 2, 3, 4, 5], 'each part sent once');
+    assert.deepEqual(src.reads, [0, 2 * PART_SIZE], 'the second attempt reads from the end of part 2');
+    assert.match(second.notes.join('\n'), new RegExp(`resumes at byte ${2 * PART_SIZE} of ${content.length} \\(part 3\\)`));
+    assert.deepEqual(dst.file(), content);
+    if (dst.recordedSha256) assert.equal(dst.recordedSha256(), source.sha256);
+    assert.equal(dst.openUploads(), 0, 'no upload left open');
+  });
+}
 
 test('into a dir store: a partial file whose bytes were damaged, or that is gone, starts the copy over', async () => {
   const content = randomBytes(3 * PART_SIZE);
