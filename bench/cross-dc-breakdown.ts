@@ -41,9 +41,9 @@ type Ts = { seconds?: unknown; nanos?: number | null } | null | undefined;
 const ms = (t: Ts) => (t ? Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6 : NaN);
 
 /** Times of one batch, or undefined when its history is incomplete (still running, or gone). */
-type BatchTimes = Record<Segment, number> & { rows: number };
+export type BatchTimes = Record<Segment, number> & { rows: number };
 
-async function batchTimes(client: Client, pipelineId: string, seq: number): Promise<BatchTimes | undefined> {
+export async function batchTimes(client: Client, pipelineId: string, seq: number): Promise<BatchTimes | undefined> {
   const history = await client.workflow.getHandle(batchWorkflowId(pipelineId, seq)).fetchHistory().catch(() => undefined);
   const events = history?.events ?? [];
   let firstWft = NaN, cutAt = NaN, submittedAt = NaN;

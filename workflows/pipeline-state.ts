@@ -73,8 +73,17 @@ export class Pipeline {
   stopping = false;
   /** Set as the stopped run returns: only then is the pipeline `stopped`. */
   ended = false;
-  /** Set while the run drains before continue-as-new: new batches wait for the next run. */
+  /** Set while the run drains before continue-as-new: no new batch workflow starts in this run. */
   draining = false;
+  /**
+   * While a run drains to continue as new with the same spec, capture goes on: batches are still
+   * accepted and wait in `pending`, carried to the next run, which starts them at once. Not when
+   * the drain is for a new spec version (what capture read under the old one must not load under
+   * the new), nor once a batch has failed (the retry after resume needs this run).
+   */
+  carryOver = false;
+  /** Set once every batch workflow of a draining run has finished: capture ends, the run continues as new. */
+  closing = false;
   committedThisRun = 0;
   acceptedThisRun = 0;
 
@@ -109,9 +118,14 @@ export class Pipeline {
     return this.s.pending.length < this.spec.batch.maxInFlight;
   }
 
+  /** Whether this run takes batches from capture (see `carryOver`). */
+  accepting(): boolean {
+    return !this.stopping && !this.closing && (!this.draining || this.carryOver);
+  }
+
   /** Validator of `submitBatch`: refuses before anything is written to history. */
   validateSubmit(batch: BatchDescriptor): void {
-    if (this.stopping || this.draining) {
+    if (!this.accepting()) {
       throw ApplicationFailure.retryable('pipeline is not accepting batches right now; resubmit', 'NotAccepting');
     }
     if (this.findDuplicate(batch) !== undefined) return;

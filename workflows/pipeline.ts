@@ -71,7 +71,7 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
     m.submitBatchUpdate,
     async (batch) => {
       // Backpressure: the update (and so capture) waits while too many batches are in flight.
-      await condition(() => p.hasRoom() || p.stopping || p.draining || p.findDuplicate(batch) !== undefined);
+      await condition(() => p.hasRoom() || !p.accepting() || p.findDuplicate(batch) !== undefined);
       p.validateSubmit(batch);
       return p.accept(batch);
     },
@@ -82,6 +82,8 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
     (spec) => {
       reconfigured = spec;
       p.draining = true;
+      // Batches captured under the old spec load under it, in this run.
+      p.carryOver = false;
       return `pipeline ${spec.id} takes version ${spec.version} at the next batch boundary`;
     },
     {
@@ -169,10 +171,13 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
 
   // The loop starts children for accepted batches, hands out load permits unless paused or
   // halted, and ends the run on stop, or with continue-as-new once drained (children never
-  // outlive their parent run).
+  // outlive their parent run; batches accepted while it drains start in the next run).
   for (;;) {
     if (captureDone && !p.s.lastError && !p.stopping && !p.draining) startCapture();
-    if (!p.s.lastError) for (const batch of p.s.pending) if (!started.has(batch.seq)) startBatch(batch);
+    // A failed batch is retried (after resume) in this run: a carried batch would wait for it.
+    if (p.carryOver && p.s.lastError) p.carryOver = false;
+    const carrying = p.draining && p.carryOver;
+    if (!p.s.lastError && !carrying) for (const batch of p.s.pending) if (!started.has(batch.seq)) startBatch(batch);
     // Permits go to every accepted batch while the pipeline runs; the target's checkpoint row
     // lock makes their loads commit strictly in seq order (see activities/load), at database
     // speed rather than one workflow round trip per batch.
@@ -189,7 +194,11 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
     const due = patched('run-limits')
       ? dueForContinueAsNew({ ...run, historyLength: info.historyLength, historySize: info.historySize })
       : run.committedThisRun >= run.every || info.continueAsNewSuggested;
-    if (due) p.draining = true;
+    if (due && !p.draining) {
+      p.draining = true;
+      // (`patched`: a run started by an older worker drained with capture stopped.)
+      p.carryOver = patched('carry-over-at-continue-as-new');
+    }
     if (p.stopping) {
       captureScope.cancel();
       await stopInFlight(p, permitted, scopes);
@@ -197,14 +206,19 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
       break;
     }
     if (p.draining) {
-      captureScope.cancel();
-      if (captureDone && p.s.pending.length === 0) {
+      // Drained: every batch workflow of this run has finished; carried batches wait in pending.
+      const drained = p.carryOver ? scopes.size === 0 : p.s.pending.length === 0;
+      if (!p.carryOver || drained) {
+        p.closing = true;
+        captureScope.cancel();
+      }
+      if (captureDone && drained) {
         await condition(allHandlersFinished);
         await continueAsNew<typeof pipelineWorkflow>({ spec: reconfigured ?? p.spec, snapshot: p.s });
       }
     }
-    const signature = loopSignature(p, handles, permitted, captureDone);
-    await condition(() => loopSignature(p, handles, permitted, captureDone) !== signature);
+    const signature = loopSignature(p, handles, scopes, permitted, captureDone);
+    await condition(() => loopSignature(p, handles, scopes, permitted, captureDone) !== signature);
   }
   p.ended = true;
   publishState();
@@ -220,8 +234,8 @@ async function stopInFlight(p: Pipeline, permitted: Set<number>, scopes: Map<num
 }
 
 /** A cheap fingerprint of everything the loop reacts to; the loop sleeps until it changes. */
-function loopSignature(p: Pipeline, handles: Map<number, unknown>, permitted: Set<number>, captureDone: boolean): string {
-  return [p.acceptedSeq, p.s.committedSeq, p.s.paused, p.s.lastError?.seq ?? '', p.stopping, p.draining, [...handles.keys()].join(','), permitted.size, captureDone].join('|');
+function loopSignature(p: Pipeline, handles: Map<number, unknown>, scopes: Map<number, unknown>, permitted: Set<number>, captureDone: boolean): string {
+  return [p.acceptedSeq, p.s.committedSeq, p.s.paused, p.s.lastError?.seq ?? '', p.stopping, p.draining, p.carryOver, [...handles.keys()].join(','), scopes.size, permitted.size, captureDone].join('|');
 }
 
 function rootMessage(err: unknown): string {

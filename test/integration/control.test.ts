@@ -60,28 +60,45 @@ test('pause with the temporal CLI holds new writes back; resume lets them throug
   assert.equal((await pipelineStatus(cluster.client, 'ctl')).state, 'running');
 });
 
-test('continue-as-new every 3 batches loses and reorders nothing', async () => {
-  const cycles = async () => {
-    let n = 0;
-    for await (const x of cluster.client.workflow.list({ query: `WorkflowId = 'seaotter-pipeline-ctl'` })) if (x.status.name === 'CONTINUED_AS_NEW') n++;
-    return n;
-  };
+/**
+ * Runs of the ctl pipeline, and how many batches each took over from the run before: capture goes
+ * on while a run drains, and a batch accepted then starts in the next run, in that run's first
+ * workflow task, before it accepts any batch of its own.
+ */
+async function pipelineRuns(): Promise<{ continued: number; carried: number[] }> {
+  let continued = 0;
+  const carried: number[] = [];
+  for await (const x of cluster.client.workflow.list({ query: `WorkflowId = 'seaotter-pipeline-ctl'` })) {
+    if (x.status.name === 'CONTINUED_AS_NEW') continued++;
+    const events = (await cluster.client.workflow.getHandle(x.workflowId, x.runId).fetchHistory()).events ?? [];
+    const firstAccept = events.findIndex((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
+    const early = firstAccept < 0 ? events : events.slice(0, firstAccept);
+    carried.push(early.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes).length);
+  }
+  return { continued, carried };
+}
+
+test('continue-as-new every 3 batches loses and reorders nothing; batches accepted while a run drains start in the next', async () => {
   const w = new Workload(src, 3);
   w.start();
+  let runs = await pipelineRuns();
   try {
-    await waitFor('three continue-as-new cycles under load', async () => (await cycles()) >= 3, 90_000, 500);
+    await waitFor('three continue-as-new cycles under load, one of them carrying batches over', async () => {
+      runs = await pipelineRuns();
+      return runs.continued >= 3 && runs.carried.some((n) => n > 0);
+    }, 90_000, 500);
   } finally {
     await w.stop();
   }
   await assertInSync();
-  const continued = await cycles();
+  const continued = (runs = await pipelineRuns()).continued;
   const status = await waitFor('pipeline idle', async () => {
     const st = await pipelineStatus(cluster.client, 'ctl');
     return st.batchesInFlight === 0 ? st : null;
   });
   const [cp] = await dst.query('SELECT seq FROM seaotter.seaotter_checkpoint WHERE pipeline = ?', ['ctl']);
   assert.equal(Number((cp as { seq: number }[])[0].seq), status.committedSeq);
-  console.log(`continue-as-new: ${continued} cycles, ${status.committedSeq} batches committed`);
+  console.log(`continue-as-new: ${continued} cycles, ${status.committedSeq} batches committed; batches carried into each run: ${runs.carried.join(', ')}`);
 });
 
 test('stop while a batch loads: stopping (apply refuses) until that load commits, then stopped; apply again resumes at the checkpoint, nothing twice', async () => {

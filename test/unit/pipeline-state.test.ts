@@ -118,3 +118,29 @@ test('acceptedThisRun counts new batches, not resubmissions', () => {
   p.accept(batch(100, 200));
   assert.equal(p.acceptedThisRun, 2);
 });
+
+test('a run draining to continue as new still accepts batches (carried to the next run), until it closes', () => {
+  const p = new Pipeline({ spec });
+  p.accept(batch(4, 100));
+  p.draining = true;
+  p.carryOver = true;
+  p.validateSubmit(batch(100, 200));
+  assert.deepEqual(p.accept(batch(100, 200)), { seq: 2, duplicate: false });
+  // Once every batch workflow of the run has finished, capture is told to stop.
+  p.closing = true;
+  assert.throws(() => p.validateSubmit(batch(200, 300)), { type: 'NotAccepting' });
+  // The carried batch is state of the next run: its snapshot holds it, in order.
+  const next = new Pipeline({ spec, snapshot: p.s });
+  assert.deepEqual(next.s.pending.map((b) => b.seq), [1, 2]);
+  next.validateSubmit(batch(200, 300));
+  assert.deepEqual(next.accept(batch(200, 300)), { seq: 3, duplicate: false });
+});
+
+test('a run draining for a new spec version, or stopping, accepts nothing more', () => {
+  const forNewSpec = new Pipeline({ spec });
+  forNewSpec.draining = true;
+  assert.throws(() => forNewSpec.validateSubmit(batch(4, 100)), { type: 'NotAccepting' });
+  const stopping = new Pipeline({ spec });
+  stopping.stopping = true;
+  assert.throws(() => stopping.validateSubmit(batch(4, 100)), { type: 'NotAccepting' });
+});
