@@ -102,6 +102,11 @@ export class TransactionBatcher {
     return quiet;
   }
 
+  /** Where the next batch cut starts. */
+  get nextFrom(): BinlogPosition {
+    return this.from;
+  }
+
   /** Rows buffered in committed transactions, waiting for a cut. */
   get readyRows(): number {
     return this.rows;

@@ -126,7 +126,10 @@ export class Pipeline {
   /** Validator of `submitBatch`: refuses before anything is written to history. */
   validateSubmit(batch: BatchDescriptor): void {
     if (!this.accepting()) {
-      throw ApplicationFailure.retryable('pipeline is not accepting batches right now; resubmit', 'NotAccepting');
+      // (The detail tells capture whether a next run will ask for the batch: see capture-session.ts.)
+      throw ApplicationFailure.retryable('pipeline is not accepting batches right now; resubmit', 'NotAccepting', {
+        continuingAsNew: this.draining && !this.stopping,
+      });
     }
     if (this.findDuplicate(batch) !== undefined) return;
     const accepted = this.s.acceptedPosition;

@@ -6,14 +6,13 @@
  */
 import { activityInfo, ApplicationFailure, Context, heartbeat, log } from '@temporalio/activity';
 import { type Client, WorkflowUpdateFailedError } from '@temporalio/client';
-import { TransactionBatcher, type CutBatch } from '../../lib/batcher.js';
+import type { CutBatch } from '../../lib/batcher.js';
 import { formatPosition, positionKey, type BatchDescriptor, type BinlogPosition } from '../../lib/model.js';
 import { pipelineWorkflowId, type PipelineSpec } from '../../lib/spec.js';
 import { statusQuery, submitBatchUpdate } from '../../workflows/messages.js';
 import { workerShutdown } from '../shutdown.js';
 import { openStage } from '../stage/stage.js';
-import { BinlogStream } from './binlog-stream.js';
-import { ddlConcernsPipeline, tableFilter } from './ddl-filter.js';
+import { adopt, CaptureSession, park } from './capture-session.js';
 
 /** Input of `captureBinlog`. */
 export interface CaptureInput {
@@ -29,14 +28,6 @@ interface CaptureProgress {
 
 const HEARTBEAT_MS = 2000;
 
-/** A server id per pipeline, stable across restarts, away from small ids servers usually use. */
-export function captureServerId(spec: PipelineSpec): number {
-  if (spec.source.serverId) return spec.source.serverId;
-  let h = 0;
-  for (const ch of spec.id) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
-  return 100_000 + (h % 1_000_000_000);
-}
-
 export function createCaptureActivities(deps: { client: () => Client }) {
   return {
     async captureBinlog(input: CaptureInput): Promise<void> {
@@ -51,42 +42,24 @@ export function createCaptureActivities(deps: { client: () => Client }) {
       log.info('capture starting', { pipeline: spec.id, from: formatPosition(accepted), attempt: activityInfo().attempt });
 
       const stage = openStage(spec.stage);
-      const batcher = new TransactionBatcher(spec.batch, accepted);
-      const tables: Record<string, string[]> = {};
-      for (const t of spec.tables) (tables[t.source.schema] ??= []).push(t.source.table);
+      // The previous run's session, still reading where this run starts; else a new stream.
+      const adopted = adopt(spec, accepted);
+      const session = adopted ?? new CaptureSession(spec, accepted, eventTime);
+      const { batcher, stream } = session;
+      if (adopted) log.info('capture takes over the stream of the previous run', { pipeline: spec.id, readyRows: batcher.readyRows });
+      let parked = false;
+      /** Set as this attempt ends (a submission can outlive it, after a cancellation won the race). */
+      let ended = false;
 
-      let failure: Error | undefined;
-      let submitting = false;
-      let wake: () => void = () => {};
-      const poke = () => wake();
-      const stream = new BinlogStream(
-        { source: spec.source, serverId: captureServerId(spec), from: accepted, tables, ...(spec.rules ? { wants: tableFilter(spec) } : {}) },
-        {
-          onRows: (changes, t) => batcher.addRows(changes, eventTime(t)),
-          onCommit: (pos, t) => {
-            batcher.commit(pos, eventTime(t), Date.now());
-            // Backpressure: while a submission waits, read on only until one more batch is full.
-            if (submitting && batcher.readyRows >= spec.batch.maxRows) stream.pause();
-            // Wake the loop: it may be sleeping on an idle timer, not on this batch's maxWaitMs.
-            poke();
-          },
-          onDdl: (schema, sql, pos, t) => {
-            // A DDL batch of its own, so rows before and after it never share a batch.
-            if (ddlConcernsPipeline(spec, schema, sql)) batcher.addDdl({ schema, statement: sql }, pos, eventTime(t), Date.now());
-          },
-          onError: (err) => {
-            failure = err;
-            poke();
-          },
-        },
-      );
-
-      /** 'closed' when the pipeline takes no more batches in this run (stopping, or continuing as new). */
-      const submit = async (b: CutBatch): Promise<'accepted' | 'closed'> => {
+      /**
+       * 'closed' when the pipeline takes no more batches in this run (stopping, or continuing as
+       * new: then the batch is kept in the session for the next run's capture).
+       */
+      const submit = async (b: CutBatch, staged = false): Promise<'accepted' | 'closed'> => {
         // Named by the whole range: a re-cut batch never overwrites one the pipeline already holds.
         const ref = `${spec.id}/capture/${positionKey(b.from)}..${positionKey(b.to)}.jsonl.gz`;
         const cutAt = Date.now();
-        await stage.putChanges(ref, b.changes);
+        if (!staged) await stage.putChanges(ref, b.changes);
         const descriptor: BatchDescriptor = {
           from: b.from,
           to: b.to,
@@ -116,8 +89,14 @@ export function createCaptureActivities(deps: { client: () => Client }) {
             if (type !== 'NotAccepting') throw err;
             // The pipeline is stopping or continuing as new. Ending now, rather than waiting for
             // the cancellation (it arrives with a heartbeat, up to seconds later), lets the next
-            // run start capture at once; it resumes at the accepted position, so this batch is
-            // cut again there.
+            // run start capture at once. It resumes at the accepted position: with this session
+            // (parked with the batch) when it runs here, else by cutting the batch again there.
+            const details = ((err as Error).cause as ApplicationFailure | undefined)?.details?.[0] as { continuingAsNew?: boolean } | undefined;
+            if (details?.continuingAsNew && !session.failure && !ended) {
+              session.unsent = { batch: b, staged: true };
+              park(session);
+              parked = true;
+            }
             return 'closed';
           }
         }
@@ -131,45 +110,37 @@ export function createCaptureActivities(deps: { client: () => Client }) {
       shutdown.catch(() => undefined);
       const timer = setInterval(() => {
         heartbeat({ accepted, batches } satisfies CaptureProgress);
-        poke();
+        session.poke();
       }, HEARTBEAT_MS);
-      stream.start();
+      if (!adopted) session.start();
       try {
         for (;;) {
           const now = Date.now();
-          if (failure) throw failure;
-          if (batcher.due(now)) {
-            const batch = batcher.cut()!;
-            submitting = true;
+          if (session.failure) throw session.failure;
+          const unsent = session.unsent;
+          if (unsent || batcher.due(now)) {
+            session.unsent = undefined;
+            const batch = unsent?.batch ?? batcher.cut()!;
+            session.holding = true;
             try {
-              if ((await Promise.race([submit(batch), ctx.cancelled])) === 'closed') {
+              if ((await Promise.race([submit(batch, unsent?.staged), ctx.cancelled])) === 'closed') {
                 log.info('pipeline takes no more batches in this run; capture ends', { pipeline: spec.id, accepted: formatPosition(accepted) });
                 return;
               }
             } finally {
-              submitting = false;
-              stream.resume();
+              if (!parked) {
+                session.holding = false;
+                stream.resume();
+              }
             }
             continue;
           }
-          const waitMs = batcher.msUntilDue(now) ?? HEARTBEAT_MS;
-          let sleeper: NodeJS.Timeout | undefined;
-          try {
-            await Promise.race([
-              new Promise<void>((resolve) => {
-                wake = resolve;
-                sleeper = setTimeout(resolve, Math.max(1, waitMs));
-              }),
-              ctx.cancelled,
-              shutdown,
-            ]);
-          } finally {
-            clearTimeout(sleeper);
-          }
+          await session.sleep(batcher.msUntilDue(now) ?? HEARTBEAT_MS, [ctx.cancelled, shutdown]);
         }
       } finally {
+        ended = true;
         clearInterval(timer);
-        await stream.stop();
+        if (!parked) await session.stop();
       }
     },
   };

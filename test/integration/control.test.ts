@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { Connection } from 'mysql2/promise';
@@ -78,14 +79,19 @@ async function pipelineRuns(): Promise<{ continued: number; carried: number[] }>
   return { continued, carried };
 }
 
-test('continue-as-new every 3 batches loses and reorders nothing; batches accepted while a run drains start in the next', async () => {
+/** Times the worker's capture took over the binlog stream its previous run parked. */
+function streamTakeovers(): number {
+  return cluster.workers.map((w) => (readFileSync(w.logFile, 'utf8').match(/capture takes over the stream of the previous run/g) ?? []).length).reduce((a, b) => a + b, 0);
+}
+
+test('continue-as-new every 3 batches loses and reorders nothing; batches accepted while a run drains start in the next, and its capture keeps its stream', async () => {
   const w = new Workload(src, 3);
   w.start();
   let runs = await pipelineRuns();
   try {
-    await waitFor('three continue-as-new cycles under load, one of them carrying batches over', async () => {
+    await waitFor('three continue-as-new cycles under load, batches carried over, a capture stream taken over', async () => {
       runs = await pipelineRuns();
-      return runs.continued >= 3 && runs.carried.some((n) => n > 0);
+      return runs.continued >= 3 && runs.carried.some((n) => n > 0) && streamTakeovers() > 0;
     }, 90_000, 500);
   } finally {
     await w.stop();
@@ -98,7 +104,7 @@ test('continue-as-new every 3 batches loses and reorders nothing; batches accept
   });
   const [cp] = await dst.query('SELECT seq FROM seaotter.seaotter_checkpoint WHERE pipeline = ?', ['ctl']);
   assert.equal(Number((cp as { seq: number }[])[0].seq), status.committedSeq);
-  console.log(`continue-as-new: ${continued} cycles, ${status.committedSeq} batches committed; batches carried into each run: ${runs.carried.join(', ')}`);
+  console.log(`continue-as-new: ${continued} cycles, ${status.committedSeq} batches committed; batches carried into each run: ${runs.carried.join(', ')}; streams taken over: ${streamTakeovers()}`);
 });
 
 test('stop while a batch loads: stopping (apply refuses) until that load commits, then stopped; apply again resumes at the checkpoint, nothing twice', async () => {
