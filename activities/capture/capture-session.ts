@@ -144,11 +144,6 @@ export function adopt(spec: PipelineSpec, from: BinlogPosition): CaptureSession 
   return s;
 }
 
-/** Parked sessions now (for tests). */
-export function parkedSessions(): string[] {
-  return [...parked.keys()];
-}
-
 void workerShutdown.then(() => {
   for (const [key, { session, timer }] of parked) {
     clearTimeout(timer);
