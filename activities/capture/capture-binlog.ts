@@ -12,6 +12,7 @@ import { pipelineWorkflowId, type PipelineSpec } from '../../lib/spec.js';
 import { statusQuery, submitBatchUpdate } from '../../workflows/messages.js';
 import { workerShutdown } from '../shutdown.js';
 import { openStage } from '../stage/stage.js';
+import { captureThreadEnabled } from './binlog-thread.js';
 import { adopt, CaptureSession, park } from './capture-session.js';
 
 /** Input of `captureBinlog`. */
@@ -47,6 +48,7 @@ export function createCaptureActivities(deps: { client: () => Client }) {
       const session = adopted ?? new CaptureSession(spec, accepted, eventTime);
       const { batcher, stream } = session;
       if (adopted) log.info('capture takes over the stream of the previous run', { pipeline: spec.id, readyRows: batcher.readyRows });
+      else log.info('binlog stream opened', { pipeline: spec.id, decodedOn: captureThreadEnabled() ? 'a thread of its own' : 'the main thread' });
       let parked = false;
       /** Set as this attempt ends (a submission can outlive it, after a cancellation won the race). */
       let ended = false;

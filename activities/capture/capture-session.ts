@@ -11,7 +11,8 @@ import { TransactionBatcher, type CutBatch } from '../../lib/batcher.js';
 import { positionKey, type BinlogPosition } from '../../lib/model.js';
 import { type PipelineSpec } from '../../lib/spec.js';
 import { workerShutdown } from '../shutdown.js';
-import { BinlogStream } from './binlog-stream.js';
+import { BinlogStream, type BinlogHandler, type BinlogStreamOptions } from './binlog-stream.js';
+import { BinlogThread, captureThreadEnabled, type BinlogSource } from './binlog-thread.js';
 import { ddlConcernsPipeline, tableFilter } from './ddl-filter.js';
 
 /** How long a parked session waits for the next run's capture. */
@@ -27,7 +28,7 @@ export function captureServerId(spec: PipelineSpec): number {
 
 export class CaptureSession {
   readonly batcher: TransactionBatcher;
-  readonly stream: BinlogStream;
+  readonly stream: BinlogSource;
   /** A stream error; the activity that owns the session fails with it. */
   failure: Error | undefined;
   /** True while a submission waits, or while parked: the stream pauses once a batch is full. */
@@ -45,27 +46,27 @@ export class CaptureSession {
     const batcher = (this.batcher = new TransactionBatcher(spec.batch, from));
     const tables: Record<string, string[]> = {};
     for (const t of spec.tables) (tables[t.source.schema] ??= []).push(t.source.table);
-    this.stream = new BinlogStream(
-      { source: spec.source, serverId: captureServerId(spec), from, tables, ...(spec.rules ? { wants: tableFilter(spec) } : {}) },
-      {
-        onRows: (changes, t) => batcher.addRows(changes, eventTime(t)),
-        onCommit: (pos, t) => {
-          batcher.commit(pos, eventTime(t), Date.now());
-          // Backpressure: while a submission waits, read on only until one more batch is full.
-          if (this.holding && batcher.readyRows >= spec.batch.maxRows) this.stream.pause();
-          // Wake the loop: it may be sleeping on an idle timer, not on this batch's maxWaitMs.
-          this.poke();
-        },
-        onDdl: (schema, sql, pos, t) => {
-          // A DDL batch of its own, so rows before and after it never share a batch.
-          if (ddlConcernsPipeline(spec, schema, sql)) batcher.addDdl({ schema, statement: sql }, pos, eventTime(t), Date.now());
-        },
-        onError: (err) => {
-          this.failure = err;
-          this.poke();
-        },
+    const opts: BinlogStreamOptions = { source: spec.source, serverId: captureServerId(spec), from, tables, ...(spec.rules ? { wants: tableFilter(spec) } : {}) };
+    const handler: BinlogHandler = {
+      onRows: (changes, t) => batcher.addRows(changes, eventTime(t)),
+      onCommit: (pos, t) => {
+        batcher.commit(pos, eventTime(t), Date.now());
+        // Backpressure: while a submission waits, read on only until one more batch is full.
+        if (this.holding && batcher.readyRows >= spec.batch.maxRows) this.stream.pause();
+        // Wake the loop: it may be sleeping on an idle timer, not on this batch's maxWaitMs.
+        this.poke();
       },
-    );
+      onDdl: (schema, sql, pos, t) => {
+        // A DDL batch of its own, so rows before and after it never share a batch.
+        if (ddlConcernsPipeline(spec, schema, sql)) batcher.addDdl({ schema, statement: sql }, pos, eventTime(t), Date.now());
+      },
+      onError: (err) => {
+        this.failure = err;
+        this.poke();
+      },
+    };
+    // Decoding on a thread of its own keeps the main thread free for workflow tasks and loads.
+    this.stream = captureThreadEnabled() ? new BinlogThread({ ...opts, ...(spec.rules ? { filterSpec: spec } : {}) }, handler) : new BinlogStream(opts, handler);
   }
 
   /** Where the next batch this session submits starts. */

@@ -1,0 +1,169 @@
+/**
+ * The binlog stream on a thread of its own. Decoding row events (zongji) is the costliest thing
+ * capture does, and on the worker's main thread it delays everything else that runs there: the
+ * workflow tasks, transforms and loads of every pipeline the worker serves. Here a worker thread
+ * reads and decodes; the main thread receives each event's result, in order, as the same handler
+ * calls `BinlogStream` makes (rows, commit, DDL, error). Backpressure (`pause`/`resume`) and
+ * `stop` travel the other way. Set SEAOTTER_CAPTURE_THREAD=0 to decode on the main thread.
+ */
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import type { BinlogPosition, Row, RowChange } from '../../lib/model.js';
+import type { PipelineSpec } from '../../lib/spec.js';
+import { mysqlOptions } from '../resources.js';
+import { BinlogStream, type BinlogHandler, type BinlogStreamOptions } from './binlog-stream.js';
+import { tableFilter } from './ddl-filter.js';
+
+/** What capture needs of a binlog stream, on this thread or another. */
+export interface BinlogSource {
+  start(): void;
+  pause(): void;
+  resume(): void;
+  stop(): Promise<void>;
+}
+
+/** `BinlogStreamOptions` as they cross to the thread: the table filter is rebuilt there from the spec. */
+type ThreadOptions = Omit<BinlogStreamOptions, 'wants'> & { filterSpec?: PipelineSpec; seaotterBinlogThread: true };
+
+/** One handler call, as posted by the thread (several per message, in order). */
+type Event =
+  | { k: 'rows'; changes: RowChange[]; t: number }
+  | { k: 'commit'; pos: BinlogPosition; t: number }
+  | { k: 'ddl'; schema: string; sql: string; pos: BinlogPosition; t: number }
+  | { k: 'error'; message: string; name?: string; code?: string; errno?: number; stack?: string };
+
+type Command = 'start' | 'pause' | 'resume' | 'stop';
+
+/** Whether captures of this worker decode on a thread (the default). */
+export function captureThreadEnabled(): boolean {
+  return process.env.SEAOTTER_CAPTURE_THREAD !== '0';
+}
+
+/** A binlog stream whose reading and decoding run on a worker thread. */
+export class BinlogThread implements BinlogSource {
+  private readonly worker: Worker;
+  private exited = false;
+  private stopped: Promise<void> | undefined;
+  private stopping = false;
+
+  constructor(opts: BinlogStreamOptions & { filterSpec?: PipelineSpec }, handler: BinlogHandler) {
+    // Fails here, as the stream itself would, when the password's variable is not set.
+    mysqlOptions(opts.source);
+    const { wants: _wants, ...rest } = opts;
+    this.worker = new Worker(new URL(import.meta.url), { workerData: { ...rest, seaotterBinlogThread: true } satisfies ThreadOptions });
+    // The capture activity (or the parked session's timer) owns the stream's lifetime.
+    this.worker.unref();
+    this.worker.on('message', (events: Event[]) => {
+      if (this.stopping) return;
+      for (const e of events) {
+        if (e.k === 'rows') handler.onRows(asBuffers(e.changes), e.t);
+        else if (e.k === 'commit') handler.onCommit(e.pos, e.t);
+        else if (e.k === 'ddl') handler.onDdl?.(e.schema, e.sql, e.pos, e.t);
+        else handler.onError(Object.assign(new Error(e.message), { name: e.name ?? 'Error', stack: e.stack, code: e.code, errno: e.errno }));
+      }
+    });
+    this.worker.on('error', (err) => {
+      if (!this.stopping) handler.onError(err);
+    });
+    this.worker.on('exit', (code) => {
+      this.exited = true;
+      if (!this.stopping) handler.onError(new Error(`binlog reader thread exited unexpectedly (code ${code})`));
+    });
+  }
+
+  start(): void {
+    this.send('start');
+  }
+
+  pause(): void {
+    this.send('pause');
+  }
+
+  resume(): void {
+    this.send('resume');
+  }
+
+  stop(): Promise<void> {
+    this.stopping = true;
+    return (this.stopped ??= new Promise<void>((resolve) => {
+      if (this.exited) return resolve();
+      // The thread closes the binlog connection, then exits; a stuck one is terminated.
+      const timer = setTimeout(() => void this.worker.terminate().finally(resolve), 3000);
+      this.worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.send('stop');
+    }));
+  }
+
+  private send(c: Command): void {
+    if (!this.exited) this.worker.postMessage(c);
+  }
+}
+
+/**
+ * Byte values arrive as plain Uint8Arrays (a thread's message keeps the bytes, not Buffer's
+ * prototype); the rest of the worker, and user processors, get Buffers as on the main thread.
+ */
+function asBuffers(changes: RowChange[]): RowChange[] {
+  for (const c of changes) {
+    if (c.before) fixRow(c.before);
+    if (c.after) fixRow(c.after);
+  }
+  return changes;
+}
+
+function fixRow(row: Row): void {
+  for (const k in row) {
+    const v = row[k];
+    if (v instanceof Uint8Array && !Buffer.isBuffer(v)) row[k] = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  }
+}
+
+/** The thread's side: a `BinlogStream` whose handler posts its calls, a message per turn of the loop. */
+function runThread(): void {
+  const port = parentPort!;
+  const { filterSpec, seaotterBinlogThread: _flag, ...opts } = workerData as ThreadOptions;
+  let queue: Event[] = [];
+  let scheduled = false;
+  const post = (e: Event) => {
+    queue.push(e);
+    if (scheduled) return;
+    scheduled = true;
+    // Events decoded from one socket read go together: one message instead of one per event.
+    setImmediate(() => {
+      scheduled = false;
+      const out = queue;
+      queue = [];
+      port.postMessage(out);
+    });
+  };
+  let stream: BinlogStream;
+  try {
+    stream = new BinlogStream(
+      { ...opts, ...(filterSpec ? { wants: tableFilter(filterSpec) } : {}) },
+      {
+        onRows: (changes, t) => post({ k: 'rows', changes, t }),
+        onCommit: (pos, t) => post({ k: 'commit', pos, t }),
+        onDdl: (schema, sql, pos, t) => post({ k: 'ddl', schema, sql, pos, t }),
+        onError: (err) => post(errorEvent(err)),
+      },
+    );
+  } catch (err) {
+    post(errorEvent(err as Error));
+    return;
+  }
+  port.on('message', (c: Command) => {
+    if (c === 'start') stream.start();
+    else if (c === 'pause') stream.pause();
+    else if (c === 'resume') stream.resume();
+    else void stream.stop().finally(() => process.exit(0));
+  });
+}
+
+function errorEvent(err: Error): Event {
+  const e = err as Error & { code?: string; errno?: number };
+  return { k: 'error', message: e.message, name: e.name, stack: e.stack, ...(e.code !== undefined ? { code: String(e.code) } : {}), ...(e.errno !== undefined ? { errno: e.errno } : {}) };
+}
+
+if (!isMainThread && (workerData as Partial<ThreadOptions> | undefined)?.seaotterBinlogThread) runThread();
