@@ -32,9 +32,42 @@ const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).to
 
 const NUMERIC = ['seconds', 'threads', 'rate', 'tables', 'table-size', 'backlog-rows', 'backlog-tx-rows', 'small-tx-rows', 'low-seconds', 'low-tps', 'max-rows', 'max-wait-ms', 'max-in-flight', 'inline-max-bytes', 'continue-as-new-every'];
 // --cross-dc runs bench/cross-dc.ts instead (its own phases and defaults; --latency-ms is its own).
-const options: Record<string, { type: 'string' | 'boolean' }> = { quick: { type: 'boolean' }, 'cross-dc': { type: 'boolean' }, 'latency-ms': { type: 'string' } };
+const options: Record<string, { type: 'string' | 'boolean' }> = { quick: { type: 'boolean' }, 'cross-dc': { type: 'boolean' }, 'latency-ms': { type: 'string' }, help: { type: 'boolean' } };
 for (const k of NUMERIC) options[k] = { type: 'string' };
-const argv = parseArgs({ options, strict: true }).values as Record<string, string | boolean | undefined>;
+const HELP = `usage: npm run bench -- [options]        (or: node dist/bench/main.js [options])
+
+seaotter against MariaDB's native replication, side by side on this machine: lag under sysbench
+oltp_write_only, catch-up after a backlog (1000-row and 10-row transactions), lag under low
+traffic, and CHECKSUM TABLE of every copy after each phase. Writes bench/results/<time>.json.
+
+  --quick                      a short run (15 s of load, 100,000-row backlogs, 10 s of low traffic)
+  --seconds N                  seconds of sysbench load (60)
+  --threads N                  sysbench threads (8)
+  --rate TPS                   sysbench --rate, fixed transactions/s (unlimited)
+  --tables N, --table-size N   sysbench tables and rows each (4, 10000)
+  --backlog-rows N             row changes in each backlog (1000000)
+  --backlog-tx-rows N          rows per transaction of the first backlog (1000)
+  --small-tx-rows N            rows per transaction of the second backlog, 0 skips it (10)
+  --low-seconds N, --low-tps N low-traffic phase: seconds and single-row transactions/s (30, 10)
+  --max-rows N, --max-wait-ms N, --max-in-flight N, --inline-max-bytes N
+                               the pipeline's batch settings (20000, 50, 4, 0)
+  --continue-as-new-every N    the pipeline's continueAsNewEvery (500)
+  --cross-dc                   two datacenters over a slow link instead (bench/cross-dc.ts);
+    --latency-ms N             one-way latency of that link (100)
+
+SEAOTTER_KEEP_TMP=1 keeps the servers' data and logs; SEAOTTER_WORKER_NODE_ARGS passes node
+options to the worker (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").`;
+let argv: Record<string, string | boolean | undefined>;
+try {
+  argv = parseArgs({ options, strict: true }).values as Record<string, string | boolean | undefined>;
+} catch (err) {
+  console.error(`${(err as Error).message}\n\n${HELP}`);
+  process.exit(2);
+}
+if (argv.help) {
+  console.log(HELP);
+  process.exit(0);
+}
 const quick = argv.quick === true;
 function num(key: string, fallback: number): number {
   const raw = argv[key];

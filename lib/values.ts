@@ -58,7 +58,7 @@ function describe(v: unknown): string {
  * Writes a property without tripping over a column named `__proto__` (plain assignment would set
  * the prototype instead).
  */
-function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+export function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
   if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
   else obj[key] = value;
 }
