@@ -82,12 +82,15 @@ export class BinlogThread implements BinlogSource {
         else handler.onError(Object.assign(new Error(e.message), { name: e.name ?? 'Error', stack: e.stack, code: e.code, errno: e.errno }));
       }
     });
+    // An exception the thread did not catch ends it: 'error', then 'exit'. Capture sees the first.
+    let crashed = false;
     this.worker.on('error', (err) => {
+      crashed = true;
       if (!this.stopping) handler.onError(err);
     });
     this.worker.on('exit', (code) => {
       this.exited = true;
-      if (!this.stopping) handler.onError(new Error(`binlog reader thread exited unexpectedly (code ${code})`));
+      if (!this.stopping && !crashed) handler.onError(new Error(`binlog reader thread exited unexpectedly (code ${code})`));
     });
   }
 

@@ -61,7 +61,8 @@ export class CaptureSession {
         if (ddlConcernsPipeline(spec, schema, sql)) batcher.addDdl({ schema, statement: sql }, pos, eventTime(t), Date.now());
       },
       onError: (err) => {
-        this.failure = err;
+        // The first error says what went wrong; what follows (a closed connection) only echoes it.
+        this.failure ??= err;
         this.poke();
       },
     };
