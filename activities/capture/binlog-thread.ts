@@ -125,6 +125,7 @@ export class BinlogThread implements BinlogSource {
   }
 }
 
+/** The rows of one binlog event (at least one), as they travel to the main thread. */
 export function flatten(changes: RowChange[]): FlatRows {
   const first = changes[0]!;
   const columns = Object.keys(first.after ?? first.before ?? {});

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -52,7 +53,8 @@ pipelines:
 `);
   const worker = cluster.startWorker();
   await cluster.cliOk(['pipeline', 'apply', '--config', cluster.configPath]);
-  await waitFor('the worker to say its payloads are encrypted', async () => /payloads are encrypted with key id [0-9a-f]{8}/.test(tailFile(worker.logFile)));
+  // The whole log: the line comes first, and the capture's start can follow it within the second.
+  await waitFor('the worker to say its payloads are encrypted', async () => /payloads are encrypted with key id [0-9a-f]{8}/.test(fs.readFileSync(worker.logFile, 'utf8')));
   plainConnection = await Connection.connect({ address: cluster.temporal.address });
   plain = new Client({ connection: plainConnection });
 });
