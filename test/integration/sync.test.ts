@@ -3,6 +3,7 @@
  * over several tables in multi-statement transactions; afterwards the target equals the source.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import type { Connection } from 'mysql2/promise';
 import { checksum, Cluster, dumpTable, waitFor } from '../support/cluster.js';
@@ -93,5 +94,8 @@ test('random transactions over three tables arrive exactly, in order', async () 
   const [cp] = await dst.query('SELECT seq FROM seaotter.seaotter_checkpoint WHERE pipeline = ?', ['shop']);
   assert.equal(Number((cp as { seq: number }[])[0].seq), status.committedSeq, 'checkpoint seq = committed seq');
   assert.ok(status.committedSeq >= 2, `several batches (${status.committedSeq})`);
+  // The rows above came through capture's own binlog thread (the default; activities/capture/binlog-thread.ts).
+  const log = readFileSync(cluster.workers[0]!.logFile, 'utf8');
+  assert.match(log, /binlog stream opened[^}]*decodedOn: 'a thread of its own'/);
   console.log(`synced ${statements} statements in 300 transactions as ${status.committedSeq} batches, ${status.rowsApplied} row changes`);
 });
