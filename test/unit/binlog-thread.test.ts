@@ -1,8 +1,8 @@
 /**
  * The binlog stream on its own thread: what goes wrong there reaches capture as it would from a
- * stream on the main thread (the error, with its code), a missing password fails at once, and
- * the thread stops when asked, and rows cross exactly. Reading real binlogs through it is covered by the integration
- * tests (sync, fidelity, crash, ddl), which run with it.
+ * stream on the main thread (the error, with its code), a missing password fails at once, the
+ * thread stops when asked, and rows cross exactly. Reading real binlogs through it is covered by
+ * the integration tests (sync, fidelity, crash, ddl), which run with it.
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
