@@ -3,9 +3,9 @@
  * cut) resumes at the last part its heartbeat recorded, not at byte 0. The recorded progress names
  * the upload (S3 multipart, or a dir store's partial file), the ETags of its parts and the SHA-256
  * state after their bytes (hash-wasm saves and loads that state), so the whole file's SHA-256 is
- * still verified at the end without reading the bytes already sent again. Progress is trusted only for the same source version
- * (size, SHA-256, ETag or mtime) and while the upload still holds exactly those parts; otherwise
- * the copy starts over.
+ * still verified at the end without reading the bytes already sent again. Progress is trusted
+ * only for the same source version (size, SHA-256, ETag or mtime) and while the upload still holds
+ * exactly those parts; otherwise the copy starts over.
  */
 import type { Readable } from 'node:stream';
 import { createSHA256 } from 'hash-wasm';
