@@ -28,6 +28,8 @@ interface CaptureProgress {
 }
 
 const HEARTBEAT_MS = 2000;
+/** How often a submission the pipeline has not taken yet is logged. */
+const SUBMIT_WAIT_LOG_MS = 30_000;
 
 export function createCaptureActivities(deps: { client: () => Client }) {
   return {
@@ -74,33 +76,44 @@ export function createCaptureActivities(deps: { client: () => Client }) {
           cutAt,
           submittedAt: Date.now(),
         };
-        for (;;) {
-          try {
-            // The update id is the batch's range: a retried submission of it is the same update.
-            const r = await handle.executeUpdate(submitBatchUpdate, { args: [descriptor], updateId: `batch-${positionKey(b.from)}-${positionKey(b.to)}` });
-            accepted = b.to;
-            batches++;
-            heartbeat({ accepted, batches } satisfies CaptureProgress);
-            if (r.duplicate) log.info('batch was already accepted', { seq: r.seq, from: formatPosition(b.from) });
-            return 'accepted';
-          } catch (err) {
-            const type = err instanceof WorkflowUpdateFailedError ? (err.cause as ApplicationFailure | undefined)?.type : undefined;
-            // Out of step with the pipeline (a stale attempt's batch got in first): this attempt
-            // ends and the retry resumes from the pipeline's accepted position.
-            if (type === 'PositionGap') throw ApplicationFailure.retryable(((err as Error).cause as Error | undefined)?.message ?? String(err), 'PositionGap');
-            if (type !== 'NotAccepting') throw err;
-            // The pipeline is stopping or continuing as new. Ending now, rather than waiting for
-            // the cancellation (it arrives with a heartbeat, up to seconds later), lets the next
-            // run start capture at once. It resumes at the accepted position: with this session
-            // (parked with the batch) when it runs here, else by cutting the batch again there.
-            const details = ((err as Error).cause as ApplicationFailure | undefined)?.details?.[0] as { continuingAsNew?: boolean } | undefined;
-            if (details?.continuingAsNew && !session.failure && !ended) {
-              session.unsent = { batch: b, staged: true };
-              park(session);
-              parked = true;
-            }
-            return 'closed';
+        // A submission waits while the pipeline is paused, halted or at its in-flight limit; say
+        // so in the log now and then, so a capture that seems idle explains itself.
+        const since = Date.now();
+        const waiting = setInterval(() => {
+          log.info('batch waits for the pipeline to take it (paused, halted, or at its in-flight limit)', {
+            pipeline: spec.id,
+            from: formatPosition(b.from),
+            rows: b.changes.length,
+            waitingSeconds: Math.round((Date.now() - since) / 1000),
+          });
+        }, SUBMIT_WAIT_LOG_MS);
+        try {
+          // The update id is the batch's range: a retried submission of it is the same update.
+          const r = await handle.executeUpdate(submitBatchUpdate, { args: [descriptor], updateId: `batch-${positionKey(b.from)}-${positionKey(b.to)}` });
+          accepted = b.to;
+          batches++;
+          heartbeat({ accepted, batches } satisfies CaptureProgress);
+          if (r.duplicate) log.info('batch was already accepted', { seq: r.seq, from: formatPosition(b.from) });
+          return 'accepted';
+        } catch (err) {
+          const type = err instanceof WorkflowUpdateFailedError ? (err.cause as ApplicationFailure | undefined)?.type : undefined;
+          // Out of step with the pipeline (a stale attempt's batch got in first): this attempt
+          // ends and the retry resumes from the pipeline's accepted position.
+          if (type === 'PositionGap') throw ApplicationFailure.retryable(((err as Error).cause as Error | undefined)?.message ?? String(err), 'PositionGap');
+          if (type !== 'NotAccepting') throw err;
+          // The pipeline is stopping or continuing as new. Ending now, rather than waiting for
+          // the cancellation (it arrives with a heartbeat, up to seconds later), lets the next
+          // run start capture at once. It resumes at the accepted position: with this session
+          // (parked with the batch) when it runs here, else by cutting the batch again there.
+          const details = ((err as Error).cause as ApplicationFailure | undefined)?.details?.[0] as { continuingAsNew?: boolean } | undefined;
+          if (details?.continuingAsNew && !session.failure && !ended) {
+            session.unsent = { batch: b, staged: true };
+            park(session);
+            parked = true;
           }
+          return 'closed';
+        } finally {
+          clearInterval(waiting);
         }
       };
 

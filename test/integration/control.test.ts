@@ -24,7 +24,7 @@ async function countRows(c: Connection): Promise<number> {
   return Number((rows as { n: number }[])[0].n);
 }
 
-const assertInSync = () => assertWorkloadInSync(src, dst, 90_000);
+const assertInSync = () => assertWorkloadInSync(src, dst, 90_000, cluster);
 
 async function temporalSignal(name: string): Promise<void> {
   await run(resolveTemporalBin(), ['workflow', 'signal', '--address', cluster.temporal.address, '--workflow-id', 'seaotter-pipeline-ctl', '--name', name]);

@@ -69,7 +69,7 @@ test('kill -9 of the worker, six times under load, loses and duplicates nothing'
   }
   assert.equal(kills, 6);
 
-  await assertWorkloadInSync(src, dst);
+  await assertWorkloadInSync(src, dst, undefined, cluster);
 
   const status = await waitFor('pipeline idle', async () => {
     const s = await pipelineStatus(cluster.client, 'crash');

@@ -73,7 +73,7 @@ test('only the hz worker: capture runs, batches are accepted, loads wait on seao
 
   us = cluster.startWorker('us');
   for (let i = 0; i < 20; i++) await w.one();
-  await assertWorkloadInSync(src, dst, 120_000);
+  await assertWorkloadInSync(src, dst, 120_000, cluster);
   const caughtUp = await waitFor('no batch in flight', async () => {
     const s = await pipelineStatus(cluster.client, ID);
     return s.batchesInFlight === 0 ? s : null;
@@ -158,7 +158,7 @@ test('without an hz worker capture waits on seaotter.hz, visibly; it resumes whe
   assert.match(apply.stderr, /pipeline xdc is running, but no worker polls seaotter\.hz to answer; start one with "seaotter worker --dc hz"/);
 
   hz = cluster.startWorker('hz');
-  await assertWorkloadInSync(src, dst, 120_000);
+  await assertWorkloadInSync(src, dst, 120_000, cluster);
   const s = await waitFor('answering again, nothing in flight', async () => {
     const st = await pipelineStatus(cluster.client, ID);
     return st.batchesInFlight === 0 ? st : null;

@@ -40,7 +40,7 @@ test('small batches travel inline, mid-sized ones gzip\'d, a big one through the
   w.start();
   await new Promise((r) => setTimeout(r, 4000));
   await w.stop();
-  await assertWorkloadInSync(src, dst);
+  await assertWorkloadInSync(src, dst, undefined, cluster);
 
   // Paused, batches wait transformed: the small ones leave nothing on the stage.
   await cluster.cliOk(['pipeline', 'pause', 'inl']);
@@ -59,7 +59,7 @@ test('small batches travel inline, mid-sized ones gzip\'d, a big one through the
   await waitFor('the big batch staged', async () => (await transformedFiles()).length > 0, 60_000);
 
   await cluster.cliOk(['pipeline', 'resume', 'inl']);
-  await assertWorkloadInSync(src, dst);
+  await assertWorkloadInSync(src, dst, undefined, cluster);
   const forms: string[] = [];
   for await (const wf of cluster.client.workflow.list({ query: `WorkflowType = 'syncBatchWorkflow'` })) {
     const history = await cluster.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();

@@ -61,7 +61,7 @@ test('under a write load, parallel parts leave the target equal to the source, n
   await new Promise((r) => setTimeout(r, 8000));
   await w.stop();
   assert.ok(w.transactions > 100, `${w.transactions} transactions written`);
-  await assertWorkloadInSync(src, dst);
+  await assertWorkloadInSync(src, dst, undefined, cluster);
   const how = await writtenAs();
   assert.ok((how.get('parallel') ?? 0) > 0, `some batches written in parallel: ${JSON.stringify([...how])}`);
 });

@@ -2,12 +2,14 @@
  * A whole seaotter installation for one integration test: a Temporal dev server, a source and a
  * target MariaDB, worker processes (real ones, so they can be killed with -9) and the CLI.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Connection as SqlConnection } from 'mysql2/promise';
 import { dataConverterFromEnv } from '../../client/codec.js';
+import { formatStatus, listPipelines, pipelineStatus } from '../../client/pipeline-commands.js';
+import { pipelineWorkflowId } from '../../lib/spec.js';
 import { startMariadb, type MariadbServer } from '../../client/servers/mariadb.js';
 import { isAlive, killPid, stopPid } from '../../client/servers/ports.js';
 import { runSeaotter, spawnSeaotterWorker, type CliResult } from '../../client/servers/seaotter-process.js';
@@ -122,6 +124,49 @@ export class Cluster {
     this.workers = this.workers.filter((x) => x !== w);
   }
 
+  /**
+   * What a failed test needs to be understood from CI's output alone: each pipeline's status, the
+   * pipeline workflow's pending activities, and the end of every worker's log, a line per record
+   * (without the SDK's connection-retry warnings and the activity context every record repeats).
+   */
+  async postMortem(pipelines?: string[]): Promise<string> {
+    const out: string[] = ['--- post-mortem ---'];
+    const ids = pipelines ?? (await listPipelines(this.client).catch(() => []));
+    for (const id of ids) {
+      try {
+        out.push(formatStatus(await pipelineStatus(this.client, id)));
+      } catch (err) {
+        out.push(`${id}: status failed: ${(err as Error).message}`);
+      }
+      try {
+        const d = await this.client.workflow.getHandle(pipelineWorkflowId(id)).describe();
+        for (const a of d.raw.pendingActivities ?? []) {
+          const beat = a.lastHeartbeatTime?.seconds ? new Date(Number(a.lastHeartbeatTime.seconds) * 1000).toISOString() : '-';
+          out.push(`  pending ${a.activityType?.name} attempt ${a.attempt} ${PENDING_STATES[a.state ?? 0] ?? `state ${a.state}`} last heartbeat ${beat}${a.lastFailure?.message ? ` last failure: ${a.lastFailure.message}` : ''}`);
+        }
+      } catch (err) {
+        out.push(`  describe failed: ${(err as Error).message}`);
+      }
+    }
+    const logs = (await readdir(this.dir).catch(() => [] as string[])).filter((f) => /^worker-.*\.log$/.test(f)).sort();
+    for (const f of logs) {
+      const records = logRecords(await readFile(path.join(this.dir, f), 'utf8').catch(() => ''));
+      out.push(`--- ${f}, last 30 of ${records.length} records ---`, ...records.slice(-30));
+    }
+    return out.join('\n');
+  }
+
+  /** Runs `fn`; when it fails, its error message gets the post-mortem (CI shows failures' messages). */
+  async explainFailure<T>(fn: () => Promise<T>, pipelines?: string[]): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      const pm = await this.postMortem(pipelines).catch((e) => `post-mortem failed: ${(e as Error).message}`);
+      if (err instanceof Error) err.message += `\n${pm}`;
+      throw err;
+    }
+  }
+
   async close(): Promise<void> {
     for (const w of this.workers) if (isAlive(w.pid)) await killPid(w.pid);
     this.workers = [];
@@ -130,6 +175,25 @@ export class Cluster {
     // Data directories are hundreds of MB per test; SEAOTTER_KEEP_TMP=1 keeps them for a post-mortem.
     if (process.env.SEAOTTER_KEEP_TMP !== '1') await rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/** PendingActivityState's values. */
+const PENDING_STATES = ['unspecified', 'scheduled', 'started', 'cancel requested', 'paused', 'pause requested'];
+
+/** Context every activity log record repeats; left out of post-mortems. */
+const REPEATED_KEYS = /^\s*(sdkComponent|taskQueue|isLocal|namespace|taskToken|activityId|workflowRunId|workflowType|workflowId|runId):/;
+
+/** A worker log as one line per record: a multi-line record's fields are joined onto its first line. */
+function logRecords(text: string): string[] {
+  const records: string[] = [];
+  // eslint-disable-next-line no-control-regex
+  for (const line of text.replace(/\x1b\[[0-9;]*m/g, '').split('\n')) {
+    if (!line.trim() || line.includes('temporalio_client::retry')) continue;
+    if (/^\s/.test(line) || line === '}') {
+      if (records.length && !REPEATED_KEYS.test(line)) records[records.length - 1] += ` ${line.trim()}`;
+    } else records.push(line);
+  }
+  return records.map((r) => (r.length > 400 ? `${r.slice(0, 400)}…` : r));
 }
 
 /** Polls `check` until it returns a truthy value; fails with `what` after `timeoutMs`. */

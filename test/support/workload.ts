@@ -83,12 +83,35 @@ ${opts.extraYaml ?? ''}
   return { cluster, src, dst };
 }
 
-/** Waits until every workload table on the target equals the source (full rows, then CHECKSUM TABLE), and checks nothing was applied twice. */
-export async function assertWorkloadInSync(src: Connection, dst: Connection, timeoutMs = 120_000): Promise<void> {
-  for (const t of WORKLOAD_TABLES) {
-    const want = await dumpTable(src, t);
-    await waitFor(`${t} in sync`, async () => JSON.stringify(await dumpTable(dst, t)) === JSON.stringify(want), timeoutMs, 300);
-    assert.equal(await checksum(dst, t), await checksum(src, t), `CHECKSUM TABLE ${t}`);
-  }
-  assert.equal(await duplicateApplications(dst), 0, 'no row applied twice');
+/**
+ * Waits until every workload table on the target equals the source (full rows, then CHECKSUM
+ * TABLE), and checks nothing was applied twice. Given the cluster, a failure first prints its
+ * post-mortem and which rows differ.
+ */
+export async function assertWorkloadInSync(src: Connection, dst: Connection, timeoutMs = 120_000, cluster?: Cluster): Promise<void> {
+  const check = async () => {
+    for (const t of WORKLOAD_TABLES) {
+      const want = await dumpTable(src, t);
+      try {
+        await waitFor(`${t} in sync`, async () => JSON.stringify(await dumpTable(dst, t)) === JSON.stringify(want), timeoutMs, 300);
+      } catch (err) {
+        throw new Error(`${(err as Error).message}; ${describeDifference(want, await dumpTable(dst, t))}`);
+      }
+      assert.equal(await checksum(dst, t), await checksum(src, t), `CHECKSUM TABLE ${t}`);
+    }
+    assert.equal(await duplicateApplications(dst), 0, 'no row applied twice');
+  };
+  await (cluster ? cluster.explainFailure(check) : check());
+}
+
+/** Which rows (by first column, the key) the target lacks, has extra, or has different. */
+function describeDifference(want: string[], got: string[]): string {
+  const byKey = (rows: string[]) => new Map(rows.map((r) => [String((JSON.parse(r) as unknown[])[0]), r]));
+  const w = byKey(want);
+  const g = byKey(got);
+  const missing = [...w.keys()].filter((k) => !g.has(k));
+  const extra = [...g.keys()].filter((k) => !w.has(k));
+  const differ = [...w.keys()].filter((k) => g.has(k) && g.get(k) !== w.get(k));
+  const few = (keys: string[]) => `${keys.length}${keys.length ? ` (${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', …' : ''})` : ''}`;
+  return `source ${want.length} rows, target ${got.length}: missing ${few(missing)}, extra ${few(extra)}, different ${few(differ)}`;
 }
