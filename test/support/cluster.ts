@@ -148,6 +148,7 @@ export class Cluster {
         out.push(`  describe failed: ${(err as Error).message}`);
       }
     }
+    for (const w of this.workers) out.push(`worker pid ${w.pid} (${path.basename(w.logFile)}): ${isAlive(w.pid) ? 'running' : 'exited'}`);
     const logs = (await readdir(this.dir).catch(() => [] as string[])).filter((f) => /^worker-.*\.log$/.test(f)).sort();
     for (const f of logs) {
       const records = logRecords(await readFile(path.join(this.dir, f), 'utf8').catch(() => ''));
