@@ -85,8 +85,8 @@ ${opts.extraYaml ?? ''}
 
 /**
  * Waits until every workload table on the target equals the source (full rows, then CHECKSUM
- * TABLE), and checks nothing was applied twice. Given the cluster, a failure first prints its
- * post-mortem and which rows differ.
+ * TABLE), and checks nothing was applied twice. A failure names the rows that differ; given the
+ * cluster, its message also carries the cluster's post-mortem.
  */
 export async function assertWorkloadInSync(src: Connection, dst: Connection, timeoutMs = 120_000, cluster?: Cluster): Promise<void> {
   const check = async () => {
