@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { setWorkerDatacenter } from '../activities/datacenter.js';
 import { createActivities } from '../activities/index.js';
+import { COMMIT_LAG_BUCKETS_SECONDS, METRICS } from '../activities/metrics.js';
 import { Resources } from '../activities/resources.js';
 import { beginShutdown } from '../activities/shutdown.js';
 import { codecFromEnv } from '../client/codec.js';
@@ -37,7 +38,10 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   const dataConverter = { payloadCodecs: codec ? [codec] : [] };
   if (opts.metricsPort) {
     Runtime.install({
-      telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${opts.metricsPort}` } } },
+      // seaotter's own metrics (activities/metrics.ts) are served here too, with buckets in seconds.
+      telemetryOptions: {
+        metrics: { prometheus: { bindAddress: `127.0.0.1:${opts.metricsPort}`, histogramBucketOverrides: { [METRICS.commitLag[0]]: COMMIT_LAG_BUCKETS_SECONDS } } },
+      },
     });
   }
   const nativeConnection = await NativeConnection.connect({ address: opts.address });

@@ -4,7 +4,7 @@
  * already covers is skipped, so a load retried after a crash (even one that crashed after its
  * commit) applies every batch exactly once.
  */
-import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context, log } from '@temporalio/activity';
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import type { MysqlSourceConfig } from '../../lib/config/schema.js';
 import { dialectFor, type SqlDialect } from '../../lib/dialects/index.js';
@@ -23,6 +23,7 @@ import { ensureCheckpointTable, maxStatementBytes } from './target-meta.js';
 import { classifyMysqlError } from './errors.js';
 import { deadLetterPath, runStepSkippingRefused, writeDeadLetters, type DeadLetter } from './dead-letter.js';
 import { withHeartbeat } from '../heartbeat.js';
+import { recordCommitted, recordLoadFailure } from '../metrics.js';
 import { loadOracle } from './oracle-target.js';
 import { writeParts } from './parallel-load.js';
 import { applyDdl } from './ddl-apply.js';
@@ -69,8 +70,16 @@ class PhaseClock {
 
 export function createLoadActivities(deps: { resources: Resources }) {
   return {
-    loadBatch(input: LoadInput): Promise<LoadResult> {
-      return withHeartbeat(() => load(deps, input));
+    async loadBatch(input: LoadInput): Promise<LoadResult> {
+      const { metricMeter } = Context.current();
+      try {
+        const result = await withHeartbeat(() => load(deps, input));
+        if (!result.alreadyApplied) recordCommitted(metricMeter, input.spec.id, input.batch, result);
+        return result;
+      } catch (err) {
+        if (!(err instanceof CancelledFailure)) recordLoadFailure(metricMeter, input.spec.id, err instanceof ApplicationFailure ? (err.type ?? 'ApplicationFailure') : ((err as Error).name ?? 'Error'));
+        throw err;
+      }
     },
   };
 }

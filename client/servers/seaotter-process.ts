@@ -35,9 +35,10 @@ export async function runSeaotterOk(args: string[], env: NodeJS.ProcessEnv, time
  * Like the servers, it is killed when this process exits. `SEAOTTER_WORKER_NODE_ARGS` (space
  * separated, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) adds Node options, for profiling a run.
  */
-export function spawnSeaotterWorker(opts: { configPath: string; dc: string; env: NodeJS.ProcessEnv; logFile: string }): { pid: number; logFile: string } {
+export function spawnSeaotterWorker(opts: { configPath: string; dc: string; env: NodeJS.ProcessEnv; logFile: string; metricsPort?: number }): { pid: number; logFile: string } {
   const nodeArgs = (opts.env.SEAOTTER_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const args = [...nodeArgs, SEAOTTER_MAIN, 'worker', '--config', opts.configPath, '--dc', opts.dc];
+  const metrics = opts.metricsPort ? ['--metrics-port', String(opts.metricsPort)] : [];
+  const args = [...nodeArgs, SEAOTTER_MAIN, 'worker', '--config', opts.configPath, '--dc', opts.dc, ...metrics];
   const child = spawnServer(process.execPath, args, { logFile: opts.logFile, env: opts.env });
   return { pid: child.pid!, logFile: opts.logFile };
 }

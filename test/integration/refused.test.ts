@@ -8,11 +8,13 @@ import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import type { Connection } from 'mysql2/promise';
 import { pipelineStatus } from '../../client/pipeline-commands.js';
-import { Cluster, dumpTable, waitFor } from '../support/cluster.js';
+import { freePort } from '../../client/servers/ports.js';
+import { Cluster, dumpTable, metricValue, scrapeMetrics, waitFor } from '../support/cluster.js';
 
 let cluster: Cluster;
 let src: Connection;
 let dst: Connection;
+let metricsPort: number;
 
 before(async () => {
   cluster = await Cluster.start({ name: 'refused' });
@@ -24,7 +26,7 @@ before(async () => {
   await dst.query('CREATE TABLE app.h (id INT PRIMARY KEY, v VARCHAR(5))');
   await src.query('CREATE TABLE app.s (id INT PRIMARY KEY, v VARCHAR(50))');
   await dst.query('CREATE TABLE app.s (id INT PRIMARY KEY, v VARCHAR(5))');
-  await cluster.runPipelines(`pipelines:
+  const pipelines = `pipelines:
   - id: halts
     source: src
     target: dst
@@ -34,7 +36,12 @@ before(async () => {
     target: dst
     tables: [{ source: app.s }]
     load: { onError: skip }
-`);
+`;
+  // The worker serves its metrics, which the tests read as an alarm would.
+  await cluster.writeConfig(`${cluster.dataSourcesYaml()}\n${pipelines}`);
+  metricsPort = await freePort();
+  cluster.startWorker('hz', { metricsPort });
+  await cluster.runPipelines(pipelines);
 });
 
 after(async () => {
@@ -61,11 +68,32 @@ test('default: the pipeline halts on a refused row, then resumes once the target
   await new Promise((r) => setTimeout(r, 1500));
   assert.deepEqual(await dumpTable(dst, 'app.h'), ['[1,"ok"]']);
 
+  // What an alarm sees meanwhile: the refused load, and changes accepted but not applied.
+  const h = { pipeline: 'halts' };
+  const stuck = await waitFor('row 4 accepted', async () => {
+    const m = await scrapeMetrics(metricsPort);
+    return (metricValue(m, 'seaotter_rows_captured_total', h) ?? 0) >= 4 ? m : null;
+  });
+  assert.ok((metricValue(stuck, 'seaotter_load_failures_total', { ...h, error: 'TargetRefused' }) ?? 0) >= 1, 'the refused load is counted');
+  assert.equal(metricValue(stuck, 'seaotter_rows_applied_total', h), 1);
+  assert.ok(metricValue(stuck, 'seaotter_accepted_event_timestamp_seconds', h)! > metricValue(stuck, 'seaotter_applied_event_timestamp_seconds', h)!, 'accepted changes are newer than applied ones');
+  assert.ok(Date.now() / 1000 - metricValue(stuck, 'seaotter_last_commit_timestamp_seconds', h)! >= 1.5, 'no commit since the halt');
+
   await dst.query('ALTER TABLE app.h MODIFY v VARCHAR(50)');
   await cluster.cliOk(['pipeline', 'resume', 'halts']);
   const want = await dumpTable(src, 'app.h');
   await waitFor('caught up after resume', async () => JSON.stringify(await dumpTable(dst, 'app.h')) === JSON.stringify(want), 60_000);
-  assert.equal((await pipelineStatus(cluster.client, 'halts')).state, 'running');
+  const status = await pipelineStatus(cluster.client, 'halts');
+  assert.equal(status.state, 'running');
+
+  // Every row change counted once (the refused batch's two rows when they committed), one lag
+  // observation per committed batch, and nothing accepted that is not applied.
+  const m = await scrapeMetrics(metricsPort);
+  assert.equal(metricValue(m, 'seaotter_rows_applied_total', h), 4);
+  assert.equal(metricValue(m, 'seaotter_rows_captured_total', h), 4);
+  assert.equal(metricValue(m, 'seaotter_batches_committed_total', h), status.committedSeq);
+  assert.equal(metricValue(m, 'seaotter_commit_lag_seconds_count', h), status.committedSeq);
+  assert.equal(metricValue(m, 'seaotter_accepted_event_timestamp_seconds', h), metricValue(m, 'seaotter_applied_event_timestamp_seconds', h));
 });
 
 test('onError: skip dead-letters the refused row and applies the rest', async () => {
@@ -86,4 +114,7 @@ test('onError: skip dead-letters the refused row and applies the rest', async ()
   assert.equal(dead.table, 'app.s');
   assert.deepEqual(dead.row, { id: 2, v: 'this one is far too long' });
   assert.equal(dead.errno, 1406);
+  const m = await scrapeMetrics(metricsPort);
+  assert.equal(metricValue(m, 'seaotter_rows_dead_lettered_total', { pipeline: 'skips' }), 1);
+  assert.equal(metricValue(m, 'seaotter_load_failures_total', { pipeline: 'skips' }), undefined, 'a dead-lettered row fails no load');
 });

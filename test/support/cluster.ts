@@ -107,9 +107,10 @@ export class Cluster {
     return this.cliOk(['pipeline', 'apply', '--config', this.configPath]);
   }
 
-  startWorker(dc = 'hz'): WorkerProcess {
+  /** Starts a worker; with `metricsPort` it serves Prometheus metrics there (see `scrapeMetrics`). */
+  startWorker(dc = 'hz', opts: { metricsPort?: number } = {}): WorkerProcess {
     const logFile = path.join(this.dir, `worker-${dc}-${++this.workerCount}.log`);
-    const w = spawnSeaotterWorker({ configPath: this.configPath, dc, env: this.env(), logFile });
+    const w = spawnSeaotterWorker({ configPath: this.configPath, dc, env: this.env(), logFile, ...opts });
     this.workers.push(w);
     return w;
   }
@@ -195,6 +196,33 @@ function logRecords(text: string): string[] {
     } else records.push(line);
   }
   return records.map((r) => (r.length > 400 ? `${r.slice(0, 400)}…` : r));
+}
+
+/** One sample of a Prometheus text exposition. */
+export interface MetricSample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** The samples a worker's `--metrics-port` serves. */
+export async function scrapeMetrics(port: number): Promise<MetricSample[]> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const samples: MetricSample[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
+    samples.push({ name: m[1], labels, value: Number(m[3]) });
+  }
+  return samples;
+}
+
+/** The sum of a metric's samples whose labels include `labels` (undefined when there are none). */
+export function metricValue(samples: MetricSample[], name: string, labels: Record<string, string> = {}): number | undefined {
+  const hits = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  return hits.length ? hits.reduce((sum, s) => sum + s.value, 0) : undefined;
 }
 
 /** Polls `check` until it returns a truthy value; fails with `what` after `timeoutMs`. */
