@@ -25,20 +25,33 @@ export const METRICS = {
 /** Buckets of `seaotter_commit_lag_seconds` (the SDK's default buckets are for milliseconds). */
 export const COMMIT_LAG_BUCKETS_SECONDS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800];
 
+/** Metrics never fail what they measure: a committed load must not be retried for a meter error. */
+function safely(record: () => void): void {
+  try {
+    record();
+  } catch {
+    // Nothing to do: the measurement is lost, the work is not.
+  }
+}
+
 const counter = (meter: MetricMeter, [name, help]: readonly [string, string], unit: string) => meter.createCounter(name, unit, help);
 const gauge = (meter: MetricMeter, [name, help]: readonly [string, string]) => meter.createGauge(name, 'float', 's', help);
 
 /** What capture reports when the pipeline accepts a batch (not a duplicate). */
 export function recordAccepted(meter: MetricMeter, pipeline: string, batch: { rows: number; lastEventTime: number }): void {
-  const tags = { pipeline };
-  counter(meter, METRICS.batchesAccepted, 'batches').add(1, tags);
-  counter(meter, METRICS.rowsCaptured, 'rows').add(batch.rows, tags);
-  gauge(meter, METRICS.acceptedEventTime).set(batch.lastEventTime / 1000, tags);
+  safely(() => {
+    const tags = { pipeline };
+    counter(meter, METRICS.batchesAccepted, 'batches').add(1, tags);
+    counter(meter, METRICS.rowsCaptured, 'rows').add(batch.rows, tags);
+    gauge(meter, METRICS.acceptedEventTime).set(batch.lastEventTime / 1000, tags);
+  });
 }
 
 /** What capture reports when an attempt ends with an error (it is retried). */
 export function recordCaptureFailure(meter: MetricMeter, pipeline: string, error: string): void {
-  counter(meter, METRICS.captureFailures, 'attempts').add(1, { pipeline, error });
+  safely(() => {
+    counter(meter, METRICS.captureFailures, 'attempts').add(1, { pipeline, error });
+  });
 }
 
 /** What a load reports once its batch is committed on the target. */
@@ -49,17 +62,21 @@ export function recordCommitted(
   result: { rowsApplied: number; deadLettered: number },
   now = Date.now(),
 ): void {
-  const tags = { pipeline };
-  counter(meter, METRICS.batchesCommitted, 'batches').add(1, tags);
-  counter(meter, METRICS.rowsApplied, 'rows').add(result.rowsApplied, tags);
-  if (result.deadLettered > 0) counter(meter, METRICS.rowsDeadLettered, 'rows').add(result.deadLettered, tags);
-  const [lagName, lagHelp] = METRICS.commitLag;
-  meter.createHistogram(lagName, 'float', 's', lagHelp).record(Math.max(0, (now - batch.firstEventTime) / 1000), tags);
-  gauge(meter, METRICS.appliedEventTime).set(batch.lastEventTime / 1000, tags);
-  gauge(meter, METRICS.lastCommitTime).set(now / 1000, tags);
+  safely(() => {
+    const tags = { pipeline };
+    counter(meter, METRICS.batchesCommitted, 'batches').add(1, tags);
+    counter(meter, METRICS.rowsApplied, 'rows').add(result.rowsApplied, tags);
+    if (result.deadLettered > 0) counter(meter, METRICS.rowsDeadLettered, 'rows').add(result.deadLettered, tags);
+    const [lagName, lagHelp] = METRICS.commitLag;
+    meter.createHistogram(lagName, 'float', 's', lagHelp).record(Math.max(0, (now - batch.firstEventTime) / 1000), tags);
+    gauge(meter, METRICS.appliedEventTime).set(batch.lastEventTime / 1000, tags);
+    gauge(meter, METRICS.lastCommitTime).set(now / 1000, tags);
+  });
 }
 
 /** What a load reports when an attempt fails (TargetRefused halts the pipeline; others retry). */
 export function recordLoadFailure(meter: MetricMeter, pipeline: string, error: string): void {
-  counter(meter, METRICS.loadFailures, 'attempts').add(1, { pipeline, error });
+  safely(() => {
+    counter(meter, METRICS.loadFailures, 'attempts').add(1, { pipeline, error });
+  });
 }

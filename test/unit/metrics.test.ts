@@ -82,3 +82,11 @@ test('the example alerting rules parse and name only metrics seaotter emits', as
     assert.ok(used.includes(name), `no rule uses ${name}`);
   }
 });
+
+test('a meter that fails loses the measurement, never the work', () => {
+  const broken = new Proxy({}, { get: () => () => { throw new Error('meter broken'); } }) as MetricMeter;
+  assert.doesNotThrow(() => recordCommitted(broken, 'orders', { firstEventTime: 1, lastEventTime: 2 }, { rowsApplied: 1, deadLettered: 1 }));
+  assert.doesNotThrow(() => recordAccepted(broken, 'orders', { rows: 1, lastEventTime: 2 }));
+  assert.doesNotThrow(() => recordCaptureFailure(broken, 'orders', 'Error'));
+  assert.doesNotThrow(() => recordLoadFailure(broken, 'orders', 'Error'));
+});
