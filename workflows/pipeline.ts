@@ -93,13 +93,16 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
     },
   );
 
-  const publishState = () =>
+  let publishedState = p.state;
+  const publishState = () => {
+    publishedState = p.state;
     upsertSearchAttributes([
       { key: m.SA_PIPELINE, value: p.spec.id },
       { key: m.SA_STATE, value: p.state },
       { key: m.SA_POSITION, value: formatPosition(p.s.committedPosition) },
       { key: m.SA_BATCH_SEQ, value: p.s.committedSeq },
     ]);
+  };
   publishState();
 
   // Capture runs until stop or continue-as-new cancels it. A crash of its worker is a retry that
@@ -173,6 +176,9 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
   // halted, and ends the run on stop, or with continue-as-new once drained (children never
   // outlive their parent run; batches accepted while it drains start in the next run).
   for (;;) {
+    // Pause, resume and stop change the state with no batch finishing: the Web UI's
+    // SeaotterState follows them too. (`patched`: runs of older workers published only there.)
+    if (p.state !== publishedState && patched('publish-state-changes')) publishState();
     if (captureDone && !p.s.lastError && !p.stopping && !p.draining) startCapture();
     // A failed batch is retried (after resume) in this run: a carried batch would wait for it.
     if (p.carryOver && p.s.lastError) p.carryOver = false;

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import type { Connection } from 'mysql2/promise';
 import { pipelineStatus } from '../../client/pipeline-commands.js';
 import { resolveTemporalBin } from '../../client/servers/temporal-dev.js';
+import { SA_STATE } from '../../workflows/messages.js';
 import { Cluster, waitFor } from '../support/cluster.js';
 import { assertWorkloadInSync, startWorkloadCluster, Workload } from '../support/workload.js';
 
@@ -50,6 +51,8 @@ test('pause with the temporal CLI holds new writes back; resume lets them throug
   await assertInSync();
   await temporalSignal('pause');
   await waitFor('state paused', async () => (await pipelineStatus(cluster.client, 'ctl')).state === 'paused');
+  // The Web UI's SeaotterState follows, though no batch was in flight to finish.
+  await waitFor('SeaotterState paused', async () => (await stateAttribute()) === 'paused', 10_000);
   const before = await countRows(dst);
   for (let i = 0; i < 20; i++) await w.one();
   await new Promise((r) => setTimeout(r, 3000));
@@ -59,7 +62,13 @@ test('pause with the temporal CLI holds new writes back; resume lets them throug
   await temporalSignal('resume');
   await assertInSync();
   assert.equal((await pipelineStatus(cluster.client, 'ctl')).state, 'running');
+  await waitFor('SeaotterState running', async () => (await stateAttribute()) === 'running', 10_000);
 });
+
+/** The pipeline workflow's SeaotterState search attribute, as the Web UI shows it. */
+async function stateAttribute(): Promise<string | undefined> {
+  return (await cluster.client.workflow.getHandle('seaotter-pipeline-ctl').describe()).typedSearchAttributes.get(SA_STATE);
+}
 
 /**
  * Runs of the ctl pipeline, and how many batches each took over from the run before: capture goes
