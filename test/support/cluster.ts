@@ -6,6 +6,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import proto from '@temporalio/proto';
 import type { Connection as SqlConnection } from 'mysql2/promise';
 import { dataConverterFromEnv } from '../../client/codec.js';
 import { formatStatus, listPipelines, pipelineStatus } from '../../client/pipeline-commands.js';
@@ -143,7 +144,7 @@ export class Cluster {
         const d = await this.client.workflow.getHandle(pipelineWorkflowId(id)).describe();
         for (const a of d.raw.pendingActivities ?? []) {
           const beat = a.lastHeartbeatTime?.seconds ? new Date(Number(a.lastHeartbeatTime.seconds) * 1000).toISOString() : '-';
-          out.push(`  pending ${a.activityType?.name} attempt ${a.attempt} ${PENDING_STATES[a.state ?? 0] ?? `state ${a.state}`} last heartbeat ${beat}${a.lastFailure?.message ? ` last failure: ${a.lastFailure.message}` : ''}`);
+          out.push(`  pending ${a.activityType?.name} attempt ${a.attempt} ${pendingState(a.state)} last heartbeat ${beat}${a.lastFailure?.message ? ` last failure: ${a.lastFailure.message}` : ''}`);
         }
       } catch (err) {
         out.push(`  describe failed: ${(err as Error).message}`);
@@ -179,8 +180,11 @@ export class Cluster {
   }
 }
 
-/** PendingActivityState's values. */
-const PENDING_STATES = ['unspecified', 'scheduled', 'started', 'cancel requested', 'paused', 'pause requested'];
+/** A pending activity's state as words: PENDING_ACTIVITY_STATE_CANCEL_REQUESTED → cancel requested. */
+function pendingState(state: number | null | undefined): string {
+  const name = proto.temporal.api.enums.v1.PendingActivityState[state ?? 0] ?? `state ${state}`;
+  return name.replace(/^PENDING_ACTIVITY_STATE_/, '').toLowerCase().replace(/_/g, ' ');
+}
 
 /** Context every activity log record repeats; left out of post-mortems. */
 const REPEATED_KEYS = /^\s*(sdkComponent|taskQueue|isLocal|namespace|taskToken|activityId|workflowRunId|workflowType|workflowId|runId):/;
