@@ -15,6 +15,7 @@ export const SEGMENTS = {
   prepare: 'batch started → load scheduled (extract and transform as local activities; source DC)',
   pickup: '  of which: batch started → its first workflow task picked up by a worker',
   queued: 'load scheduled → handed to a target-DC worker (Temporal matching; across DCs the task then crosses the link)',
+  copy: 'batches with files only: copyFiles scheduled → completion recorded (across DCs the link out and back, the file plan\'s read, the files\' copies); runs after prepare, before queued',
   load: 'load handed out → completion recorded (load in one transaction incl. waiting for the previous batch; across DCs the link both ways, plus the read of the staged batch when the stage is in the other DC)',
   close: 'load completed → batch workflow closed (workflow task; source DC)',
   total: 'source commit → load completion recorded',
@@ -32,7 +33,10 @@ export interface SegmentStats {
 export interface Breakdown {
   batches: number;
   rowsPerBatchP50: number;
-  segments: Record<Segment, SegmentStats>;
+  /** Every segment, except `copy` when no sampled batch copied files. */
+  segments: Partial<Record<Segment, SegmentStats>>;
+  /** Sampled batches that copied files. */
+  withFiles?: number;
   /** The segment (other than total) with the largest median. */
   dominant: Segment;
 }
@@ -49,6 +53,8 @@ export async function batchTimes(client: Client, pipelineId: string, seq: number
   let firstWft = NaN, cutAt = NaN, submittedAt = NaN;
   let started = NaN, scheduled = NaN, pickedUp = NaN, completed = NaN, closed = NaN, firstEvent = NaN, rows = 0;
   let loadScheduledId = '';
+  let copyScheduledId = '';
+  let copyScheduled = NaN, copyCompleted = NaN;
   for (const e of events) {
     const at = ms(e.eventTime);
     const start = e.workflowExecutionStartedEventAttributes;
@@ -62,6 +68,11 @@ export async function batchTimes(client: Client, pipelineId: string, seq: number
     }
     if (e.workflowTaskStartedEventAttributes && Number.isNaN(firstWft)) firstWft = at;
     const s = e.activityTaskScheduledEventAttributes;
+    if (s?.activityType?.name === 'copyFiles') {
+      copyScheduled = at;
+      copyScheduledId = String(e.eventId);
+    }
+    if (e.activityTaskCompletedEventAttributes && String(e.activityTaskCompletedEventAttributes.scheduledEventId) === copyScheduledId) copyCompleted = at;
     if (s?.activityType?.name === 'loadBatch') {
       scheduled = at;
       loadScheduledId = String(e.eventId);
@@ -71,7 +82,8 @@ export async function batchTimes(client: Client, pipelineId: string, seq: number
     if (e.workflowExecutionCompletedEventAttributes) closed = at;
   }
   const t = { capture: started - firstEvent, cut: cutAt - firstEvent, stage: submittedAt - cutAt, accept: started - submittedAt, prepare: scheduled - started, pickup: firstWft - started, queued: pickedUp - scheduled, load: completed - pickedUp, close: closed - completed, total: completed - firstEvent };
-  return Object.values(t).every(Number.isFinite) ? { ...t, rows } : undefined;
+  // `copy` is there only for batches that copied files; every other segment is in every batch.
+  return Object.values(t).every(Number.isFinite) ? { ...t, copy: copyCompleted - copyScheduled, rows } : undefined;
 }
 
 /** Breakdown over batches fromSeq..toSeq (at most `sample` of them, evenly spread). */
@@ -87,24 +99,25 @@ export async function batchBreakdown(client: Client, pipelineId: string, fromSeq
     if (t) all.push(t);
   }
   if (all.length === 0) return undefined;
-  const stats = (k: Segment): SegmentStats => {
-    const v = all.map((t) => t[k]).sort((a, b) => a - b);
-    return { p50Ms: percentile(v, 50), p90Ms: percentile(v, 90), p99Ms: percentile(v, 99), maxMs: v.at(-1)! };
+  const stats = (k: Segment): SegmentStats | undefined => {
+    const v = all.map((t) => t[k]).filter(Number.isFinite).sort((a, b) => a - b);
+    return v.length ? { p50Ms: percentile(v, 50), p90Ms: percentile(v, 90), p99Ms: percentile(v, 99), maxMs: v.at(-1)! } : undefined;
   };
-  const segments = Object.fromEntries((Object.keys(SEGMENTS) as Segment[]).map((k) => [k, stats(k)])) as Record<Segment, SegmentStats>;
-  const parts = (Object.keys(SEGMENTS) as Segment[]).filter((k) => k !== 'total');
-  const dominant = parts.reduce((a, b) => (segments[b].p50Ms > segments[a].p50Ms ? b : a));
-  return { batches: all.length, rowsPerBatchP50: percentile(all.map((t) => t.rows).sort((a, b) => a - b), 50), segments, dominant };
+  const segments = Object.fromEntries((Object.keys(SEGMENTS) as Segment[]).flatMap((k) => (stats(k) ? [[k, stats(k)!]] : []))) as Partial<Record<Segment, SegmentStats>>;
+  const parts = (Object.keys(segments) as Segment[]).filter((k) => k !== 'total');
+  const dominant = parts.reduce((a, b) => (segments[b]!.p50Ms > segments[a]!.p50Ms ? b : a));
+  const withFiles = all.filter((t) => Number.isFinite(t.copy)).length;
+  return { batches: all.length, rowsPerBatchP50: percentile(all.map((t) => t.rows).sort((a, b) => a - b), 50), segments, dominant, ...(withFiles ? { withFiles } : {}) };
 }
 
 /** Text lines: one per segment with p50/p90/p99/max. */
 export function formatBreakdown(title: string, b: Breakdown): string {
   const f = (x: number) => `${Math.round(x)} ms`.padStart(8);
   return [
-    `${title}: ${b.batches} batches sampled, median ${b.rowsPerBatchP50} row changes per batch; dominant: ${b.dominant}`,
+    `${title}: ${b.batches} batches sampled${b.withFiles ? ` (${b.withFiles} with files)` : ''}, median ${b.rowsPerBatchP50} row changes per batch; dominant: ${b.dominant}`,
     `  ${'segment'.padEnd(8)} ${'p50'.padStart(8)} ${'p90'.padStart(8)} ${'p99'.padStart(8)} ${'max'.padStart(8)}  what`,
-    ...(Object.keys(SEGMENTS) as Segment[]).map((k) => {
-      const s = b.segments[k];
+    ...(Object.keys(SEGMENTS) as Segment[]).filter((k) => b.segments[k]).map((k) => {
+      const s = b.segments[k]!;
       return `  ${k.padEnd(8)} ${f(s.p50Ms)} ${f(s.p90Ms)} ${f(s.p99Ms)} ${f(s.maxMs)}  ${SEGMENTS[k]}`;
     }),
   ].join('\n');

@@ -1,12 +1,16 @@
 // The cross-datacenter benchmark's servers: two datacenters simulated on this machine.
 //
 //   hz (source side): Temporal, the source MariaDB, the hz worker (workflows, capture, extract,
-//                     transform), the stage (a bucket on an S3 server, versitygw).
-//   us (target side): seaotter's target MariaDB and the us worker (load), the native replica.
+//                     transform), the stage and the source's pictures (buckets on an S3 server,
+//                     versitygw).
+//   us (target side): seaotter's target MariaDB and the us worker (file copy, load), the target's
+//                     pictures (a bucket on the same S3 server), the native replica.
 //
 // Every connection from us to hz goes through Toxiproxy with `oneWayMs` added each way: the us
 // worker → Temporal, the us worker → the stage's S3 server (the stage store's `endpoints.us`),
-// and the native replica → its source. The hz worker reaches the S3 server directly (`endpoint`).
+// the us worker → the hz picture bucket (its own link, so the pictures' bytes are counted apart),
+// and the native replica → its source. The hz worker reaches the S3 server directly (`endpoint`),
+// and so does the us worker its own picture bucket.
 // The us worker → target is local to us; the benchmark's own probes (heartbeat writes and reads)
 // connect directly, so they measure lag without the link's delay.
 import fs from 'node:fs';
@@ -19,6 +23,7 @@ import { startTemporalDev, type TemporalDevServer } from '../client/servers/temp
 import { benchClient, benchConfigYaml, register, seedSeaotterTarget, SERVER_ARGS, type Bench, type Copy } from './setup.js';
 import { startToxiproxy, type Link, type Toxiproxy } from './toxiproxy.js';
 import { benchTables, scalar, startReplication, waitReplicaCaughtUp } from './verify.js';
+import { IMAGES_DDL, PICS_BUCKETS } from './files-workload.js';
 import { BACKLOG_DDL, sysbench } from './workloads.js';
 
 /** Which connections cross between the datacenters (documented in the results). */
@@ -26,6 +31,7 @@ export const LINKS = {
   'temporal-from-us': 'us worker → Temporal (gRPC: activity polls, completions, heartbeats)',
   'stage-from-us': 'us worker → the stage\'s S3 server (reads batches too big to travel inline; removes each staged capture after its commit)',
   'source-from-us': 'native replica → source (binlog stream)',
+  'pics-from-us': 'us worker → the hz picture bucket (copies the pictures that rows name, before the rows load)',
 } as const;
 
 /** The stage's bucket on the bench's S3 server. */
@@ -43,6 +49,8 @@ export interface CrossDcBench extends Bench {
   proxy: Toxiproxy;
   links: Link[];
   workerLogs: { hz: string; us: string };
+  /** The S3 server holding the stage and both picture buckets. */
+  s3: S3Server;
 }
 
 export async function startCrossDcBench(opts: CrossDcOptions, log: (line: string) => void): Promise<CrossDcBench> {
@@ -64,10 +72,11 @@ export async function startCrossDcBench(opts: CrossDcOptions, log: (line: string
   const [temporal, source, target, replica, proxy, s3] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
     TemporalDevServer, MariadbServer, MariadbServer, MariadbServer, Toxiproxy, S3Server,
   ];
-  await s3.createBucket(STAGE_BUCKET);
+  for (const bucket of [STAGE_BUCKET, PICS_BUCKETS.hz, PICS_BUCKETS.us]) await s3.createBucket(bucket);
   const temporalLink = await proxy.link('temporal-from-us', temporal.port, opts.oneWayMs);
   const stageLink = await proxy.link('stage-from-us', s3.port, opts.oneWayMs);
   const sourceLink = await proxy.link('source-from-us', source.port, opts.oneWayMs);
+  const picsLink = await proxy.link('pics-from-us', s3.port, opts.oneWayMs);
   log(`links: ${proxy.links.map((l) => `${l.name} 127.0.0.1:${l.listenPort} → :${l.upstreamPort} +${l.oneWayMs} ms each way`).join('; ')}`);
 
   const src = await source.connect();
@@ -94,17 +103,19 @@ export async function startCrossDcBench(opts: CrossDcOptions, log: (line: string
   await src.query('CREATE TABLE bench.heartbeat (id INT NOT NULL PRIMARY KEY, ts BIGINT NOT NULL)');
   await src.query('INSERT INTO bench.heartbeat VALUES (1, 0), (2, 0)');
   await src.query(BACKLOG_DDL);
+  await src.query(IMAGES_DDL);
   const t0 = Date.now();
   await sysbench('prepare', { ...source, tables: opts.tables, tableSize: opts.tableSize });
   log(`sysbench prepare: ${opts.tables} tables × ${opts.tableSize} rows in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   await waitReplicaCaughtUp(native.probe, await scalar(src, 'SELECT @@gtid_binlog_pos'), 300_000);
 
-  const tables = benchTables(opts.tables);
+  const tables = [...benchTables(opts.tables), 'bench.images'];
   await seedSeaotterTarget(src, seaotter, copies, tables, log);
 
   const configPath = at('seaotter.yaml');
-  const stageLines = stageYaml(s3, `http://127.0.0.1:${stageLink.listenPort}`);
-  fs.writeFileSync(configPath, benchConfigYaml(source, target, { sourceDc: 'hz', targetDc: 'us', stageLines, tables, batch: opts.batch, continueAsNewEvery: opts.continueAsNewEvery }));
+  const stageLines = [...picsYaml(s3, `http://127.0.0.1:${picsLink.listenPort}`), ...stageYaml(s3, `http://127.0.0.1:${stageLink.listenPort}`)];
+  const tableLines = { 'bench.images': [`files: [{ column: path, from: ${PICS_BUCKETS.hz}, to: ${PICS_BUCKETS.us} }]`] };
+  fs.writeFileSync(configPath, benchConfigYaml(source, target, { sourceDc: 'hz', targetDc: 'us', stageLines, tables, tableLines, batch: opts.batch, continueAsNewEvery: opts.continueAsNewEvery }));
   const env = { ...process.env, BENCH_SRC_PW: source.password, BENCH_DST_PW: target.password, BENCH_S3_KEY: s3.accessKey, BENCH_S3_SECRET: s3.secretKey };
   const hzEnv = { ...env, TEMPORAL_ADDRESS: temporal.address };
   const usEnv = { ...env, TEMPORAL_ADDRESS: `127.0.0.1:${temporalLink.listenPort}` };
@@ -128,8 +139,18 @@ export async function startCrossDcBench(opts: CrossDcOptions, log: (line: string
     serverSettings,
     proxy,
     links: proxy.links,
+    s3,
     close,
   };
+}
+
+/** The picture stores: a bucket in hz, reached from us through its link, and one in us. */
+function picsYaml(s3: S3Server, usEndpoint: string): string[] {
+  const common = `region: ${s3.region}, accessKeyEnv: BENCH_S3_KEY, secretKeyEnv: BENCH_S3_SECRET`;
+  return [
+    `  ${PICS_BUCKETS.hz}: { type: s3, endpoint: "${s3.endpoint}", endpoints: { us: "${usEndpoint}" }, bucket: ${PICS_BUCKETS.hz}, ${common}, datacenter: hz }`,
+    `  ${PICS_BUCKETS.us}: { type: s3, endpoint: "${s3.endpoint}", bucket: ${PICS_BUCKETS.us}, ${common}, datacenter: us }`,
+  ];
 }
 
 /** The stage's lines of the config: a bucket in hz, reached from us through the link. */

@@ -30,7 +30,7 @@ import { formatSpikes, spikeReport, type SpikeReport } from './spikes.js';
 const started = Date.now();
 const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
 
-const NUMERIC = ['seconds', 'threads', 'rate', 'tables', 'table-size', 'backlog-rows', 'backlog-tx-rows', 'small-tx-rows', 'low-seconds', 'low-tps', 'max-rows', 'max-wait-ms', 'max-in-flight', 'inline-max-bytes', 'continue-as-new-every'];
+const NUMERIC = ['seconds', 'threads', 'rate', 'tables', 'table-size', 'backlog-rows', 'backlog-tx-rows', 'small-tx-rows', 'low-seconds', 'low-tps', 'max-rows', 'max-wait-ms', 'max-in-flight', 'inline-max-bytes', 'continue-as-new-every', 'file-rate', 'file-seconds', 'file-kib'];
 // --cross-dc runs bench/cross-dc.ts instead (its own phases and defaults; --latency-ms is its own).
 const options: Record<string, { type: 'string' | 'boolean' }> = { quick: { type: 'boolean' }, 'cross-dc': { type: 'boolean' }, 'latency-ms': { type: 'string' }, help: { type: 'boolean' } };
 for (const k of NUMERIC) options[k] = { type: 'string' };
@@ -54,6 +54,8 @@ traffic, and CHECKSUM TABLE of every copy after each phase. Writes bench/results
   --continue-as-new-every N    the pipeline's continueAsNewEvery (500)
   --cross-dc                   two datacenters over a slow link instead (bench/cross-dc.ts);
     --latency-ms N             one-way latency of that link (100)
+    --file-rate N, --file-seconds N, --file-kib N
+                               its pictures phase: pictures/s, seconds, mean KiB (20, 30, 100)
 
 SEAOTTER_KEEP_TMP=1 keeps the servers' data and logs; SEAOTTER_WORKER_NODE_ARGS passes node
 options to the worker (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").`;
@@ -67,6 +69,12 @@ try {
 if (argv.help) {
   console.log(HELP);
   process.exit(0);
+}
+for (const k of ['latency-ms', 'file-rate', 'file-seconds', 'file-kib']) {
+  if (argv[k] !== undefined && !argv['cross-dc']) {
+    console.error(`--${k} belongs to --cross-dc; add --cross-dc or leave it out`);
+    process.exit(2);
+  }
 }
 const quick = argv.quick === true;
 function num(key: string, fallback: number): number {

@@ -189,12 +189,17 @@ export function workerLogTail(bench: Bench, lines = 40): string {
 
 /**
  * The bench pipeline's config: source and target in their datacenters, the stage (its YAML lines,
- * any extra data sources first), every bench table mapped one to one, the batch settings.
+ * any extra data sources first), every bench table mapped one to one (with any extra lines), the
+ * batch settings.
  */
 export function benchConfigYaml(
   source: MariadbServer,
   target: MariadbServer,
-  o: { sourceDc: string; targetDc: string; stageLines: string[]; tables: string[]; batch: BenchOptions['batch']; continueAsNewEvery: number },
+  o: {
+    sourceDc: string; targetDc: string; stageLines: string[]; tables: string[]; batch: BenchOptions['batch']; continueAsNewEvery: number;
+    /** More lines of a table's mapping (e.g. its `files` rules), by table. */
+    tableLines?: Record<string, string[]>;
+  },
 ): string {
   const { batch } = o;
   return [
@@ -208,7 +213,7 @@ export function benchConfigYaml(
     '    target: dst',
     '    start: current',
     '    tables:',
-    ...o.tables.map((t) => `      - source: ${t}`),
+    ...o.tables.flatMap((t) => [`      - source: ${t}`, ...(o.tableLines?.[t] ?? []).map((l) => `        ${l}`)]),
     `    batch: { maxRows: ${batch.maxRows}, maxWaitMs: ${batch.maxWaitMs}, maxInFlight: ${batch.maxInFlight}, inlineMaxBytes: ${batch.inlineMaxBytes} }`,
     `    continueAsNewEvery: ${o.continueAsNewEvery}`,
     '',
