@@ -33,37 +33,32 @@ function verifying(key: string, size: number, sha256: string): Transform {
 }
 
 /**
- * Files up to this size whose checksum the source does not keep are read once into memory and
- * hashed there; larger ones are hashed in one streamed pass and copied in a second.
+ * Files up to this size come with their info in one read and are hashed in memory; larger ones
+ * are hashed in one streamed pass (unless the source keeps their checksum) and copied in a second.
  */
 const IN_MEMORY_BYTES = 4 * 1024 * 1024;
 
-async function readAll(body: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
 /** Copies key from src to dst unless dst has it already; 'missing' when src lacks it. */
 export async function copyFile(src: FileStore, dst: FileStore, key: string, resume: CopyResume): Promise<CopyOutcome> {
-  const info = await src.stat(key);
-  if (!info) return 'missing';
+  // One request to the source (often in the other datacenter) gives the size, the checksum it
+  // keeps, and a small file's bytes; the target is asked meanwhile.
+  const [fetched, there] = await Promise.all([src.fetch(key, IN_MEMORY_BYTES), dst.stat(key)]);
+  if (!fetched) return 'missing';
+  const { info, content } = fetched;
   const saved = resume.saved;
   let sha256: string;
-  let content: Buffer | undefined;
   try {
-    if (info.sha256) sha256 = info.sha256;
+    if (content) {
+      sha256 = createHash('sha256').update(content).digest('hex');
+      if (info.sha256 && info.sha256 !== sha256) throw new Error(`file ${key} changed while it was copied (sha256 ${sha256}; its metadata says ${info.sha256})`);
+    } else if (info.sha256) sha256 = info.sha256;
     // A resumed copy of the same source version knows the checksum from its first attempt.
     else if (saved && saved.key === key && info.version !== undefined && saved.source.version === info.version && saved.source.size === info.size) sha256 = saved.source.sha256;
-    else if (info.size <= IN_MEMORY_BYTES) {
-      content = await readAll(await src.read(key));
-      sha256 = createHash('sha256').update(content).digest('hex');
-    } else sha256 = await src.sha256(key);
+    else sha256 = await src.sha256(key);
   } catch (err) {
     if (err instanceof FileMissingError) return 'missing';
     throw err;
   }
-  const there = await dst.stat(key);
   if (there && there.size === info.size && (there.sha256 ?? (await dst.sha256(key))) === sha256) return 'skipped';
   let body: Readable;
   try {

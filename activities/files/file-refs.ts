@@ -1,6 +1,6 @@
 /**
- * Collects, during transform, the files a batch's rows name (lib/file-keys.ts), and stages the
- * plan for copyFiles (before the load) and deleteFiles (after it). Keys come from source row
+ * Collects, during transform, the files a batch's rows name (lib/file-keys.ts), and hands the
+ * plan (inline or staged) to copyFiles (before the load) and deleteFiles (after it). Keys come from source row
  * values: the new row of an insert or update, the old row of a delete.
  */
 import { ApplicationFailure } from '@temporalio/activity';
@@ -77,13 +77,19 @@ export class FileRefCollector {
     return planFiles(this.refs);
   }
 
-  /** Stages the plan when there is one; the counts go into the transform's result. */
-  async stage(stage: Stage): Promise<{ fileRefs: number; fileCopies?: number; fileDeletes?: number; filesRef?: string }> {
+  /**
+   * The plan for the transform's result, with its counts: itself when its JSON fits in
+   * `inlineBytes` (what batch.inlineMaxBytes leaves), so the target's worker need not read the
+   * stage, often in the other datacenter; else staged, and its reference.
+   */
+  async stage(stage: Stage, inlineBytes = 0): Promise<{ fileRefs: number; fileCopies?: number; fileDeletes?: number; filesRef?: string; filesInline?: FilePlan }> {
     const plan = this.plan;
     const total = plan.copies.length + plan.deletes.length;
     if (total === 0) return { fileRefs: 0 };
+    const counts = { fileRefs: total, fileCopies: plan.copies.length, fileDeletes: plan.deletes.length };
+    if (inlineBytes > 0 && Buffer.byteLength(JSON.stringify(plan)) <= inlineBytes) return { ...counts, filesInline: plan };
     const ref = filePlanRef(this.pipeline, this.seq);
     await stage.putJson(ref, plan);
-    return { fileRefs: total, fileCopies: plan.copies.length, fileDeletes: plan.deletes.length, filesRef: ref };
+    return { ...counts, filesRef: ref };
   }
 }

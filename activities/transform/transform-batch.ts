@@ -9,6 +9,7 @@ import type { PipelineSpec, TableMapping } from '../../lib/spec.js';
 import { parseChanges, stringifyChanges } from '../../lib/values.js';
 import { decodeChanges, gzipText } from '../stage/stage-codec.js';
 import { openStage, type Stage } from '../stage/stage.js';
+import type { FilePlan } from '../../lib/file-keys.js';
 import { withHeartbeat } from '../heartbeat.js';
 import { FileRefCollector } from '../files/file-refs.js';
 import type { ExtractResult } from '../extract/extract-batch.js';
@@ -37,6 +38,8 @@ export interface TransformResult {
   fileCopies?: number;
   fileDeletes?: number;
   filesRef?: string;
+  /** Instead of `filesRef`: the plan itself, when it fits what `inline` left of batch.inlineMaxBytes. */
+  filesInline?: FilePlan;
 }
 
 export function createTransformActivities() {
@@ -91,9 +94,11 @@ async function transform({ spec, batch, extracted }: TransformInput): Promise<Tr
   }
   if (filtered || dropped) log.debug('changes left out', { seq: batch.seq, filtered, droppedByProcessor: dropped });
   const ref = `${spec.id}/transformed/${batch.seq}.jsonl.gz`;
-  const inline = await inlineForm(out, spec.batch.inlineMaxBytes ?? 0);
+  const limit = spec.batch.inlineMaxBytes ?? 0;
+  const inline = await inlineForm(out, limit);
   if (inline === undefined) await stage.putChanges(ref, out);
-  return { ref, rows: out.length, ...inline, ...(await files.stage(stage)) };
+  const used = inline ? (inline.inline ?? inline.inlineGzip ?? '').length : 0;
+  return { ref, rows: out.length, ...inline, ...(await files.stage(stage, limit - used)) };
 }
 
 /**

@@ -4,7 +4,8 @@
  * the middle of the copy (a large file part-way up) and restarted, the large file going on from
  * its last recorded part, then every target object's SHA-256 equal to its source's
  * and the rows equal; s3 → dir with a template and `onDelete: delete`; dir → dir keeping files of
- * deleted rows; a resolver module; apply refusing a missing file column or store; a missing source file halting the pipeline (the key in `lastError`) until it is
+ * deleted rows; a resolver module; file plans staged (pics) or inline in the batch's activity
+ * inputs (docs, batch.inlineMaxBytes), deleteFiles run only where it has work; apply refusing a missing file column or store; a missing source file halting the pipeline (the key in `lastError`) until it is
  * restored, and with `onMissing: skip` counted in status.
  */
 import assert from 'node:assert/strict';
@@ -126,6 +127,7 @@ pipelines:
   - id: docs
     source: src
     target: dst
+    batch: { inlineMaxBytes: 65536 }
     tables:
       - source: app.docs
         files: [{ column: name, template: "docs/{id}/{value}", from: pics-src, to: dir-b, onDelete: delete }]
@@ -277,7 +279,34 @@ test('s3 → dir with a template and onDelete: delete; dir → dir keeps files o
   await src.query("INSERT INTO app.docs VALUES (6, 'doc-6.txt')");
   await waitFor('doc 6 again', async () => (await dumpTable(dst, 'app.docs')).some((r) => r.startsWith('[6,')), 60_000);
   assert.deepEqual(await readFile(path.join(dirB, 'docs', '6', 'doc-6.txt')), docs[5].body);
+
+  // docs (batch.inlineMaxBytes) sent every file plan inline: no stage read at copy or delete, and
+  // deleteFiles ran only for batches that delete files. pics (no inline) staged every plan.
+  const docs_ = await fileActivityInputs('docs');
+  assert.ok(docs_.copies.length >= 4, `docs copied files in several batches: ${docs_.copies.length}`);
+  for (const input of docs_.copies) assert.ok(input.includes('"filesInline"') && !input.includes('"filesRef"'), `docs plan inline: ${input.slice(0, 300)}`);
+  assert.ok(docs_.deletes.length >= 2, `docs deleted files in batches of their own: ${docs_.deletes.length}`);
+  for (const input of docs_.deletes) assert.match(input, /"fileDeletes":[1-9]/, 'deleteFiles only where files are deleted');
+  const pics = await fileActivityInputs('pics');
+  assert.ok(pics.copies.length > 0 && pics.copies.every((input) => input.includes('"filesRef"') && !input.includes('"filesInline"')), 'pics plans staged');
+  assert.equal(pics.deletes.length, pics.copies.length, 'a staged plan is removed after its batch, by deleteFiles');
 });
+
+/** The inputs (as JSON text) of the copyFiles and deleteFiles activities of a pipeline's batches. */
+async function fileActivityInputs(pipeline: string): Promise<{ copies: string[]; deletes: string[] }> {
+  const out = { copies: [] as string[], deletes: [] as string[] };
+  for await (const wf of cluster.client.workflow.list({ query: `WorkflowType = 'syncBatchWorkflow' AND SeaotterPipeline = '${pipeline}'` })) {
+    const history = await cluster.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+    for (const e of history.events ?? []) {
+      const s = e.activityTaskScheduledEventAttributes;
+      const name = s?.activityType?.name;
+      if (name !== 'copyFiles' && name !== 'deleteFiles') continue;
+      const data = s!.input?.payloads?.[0]?.data;
+      (name === 'copyFiles' ? out.copies : out.deletes).push(data ? Buffer.from(data).toString('utf8') : '');
+    }
+  }
+  return out;
+}
 
 test('apply refuses a file column the table lacks and a store that cannot be used', async () => {
   const text = (await readFile(cluster.configPath, 'utf8'))

@@ -6,13 +6,13 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { access, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { access, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { checkKey } from '../../../lib/file-keys.js';
-import { FileMissingError, sha256Of, type FileInfo, type FileStore, type PartTarget } from './file-store.js';
+import { FileMissingError, sha256Of, type Fetched, type FileInfo, type FileStore, type PartTarget } from './file-store.js';
 
 const UPLOAD_MARK = '.seaotter-upload-';
 
@@ -34,6 +34,20 @@ export class DirStore implements FileStore, PartTarget {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
       throw err;
     }
+  }
+
+  async fetch(key: string, limit: number): Promise<Fetched | null> {
+    const info = await this.stat(key);
+    if (!info || info.size > limit) return info && { info };
+    let content: Buffer;
+    try {
+      content = await readFile(this.path(key));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    // Rewritten between the stat and the read: the content read is the file.
+    return { info: content.length === info.size ? info : { size: content.length }, content };
   }
 
   async sha256(key: string): Promise<string> {

@@ -20,11 +20,22 @@ export interface FileInfo {
 /** A key the source store does not have. */
 export class FileMissingError extends Error {}
 
+/** What `fetch` found: the file's info, and its content when it is at most the limit asked. */
+export interface Fetched {
+  info: FileInfo;
+  content?: Buffer;
+}
+
 export interface FileStore {
   /** The data source name, for messages. */
   readonly name: string;
   /** Null when the key is absent. */
   stat(key: string): Promise<FileInfo | null>;
+  /**
+   * The file's info and, when it is at most `limit` bytes, its content, in one request (what a
+   * copy across datacenters pays once instead of a stat and a read); null when the key is absent.
+   */
+  fetch(key: string, limit: number): Promise<Fetched | null>;
   /** SHA-256 (hex) of the content, streamed. */
   sha256(key: string): Promise<string>;
   /** The content as a stream, from byte `from` on (default 0); FileMissingError when absent. */

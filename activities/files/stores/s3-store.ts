@@ -20,7 +20,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { endpointFor } from '../../../lib/config/endpoints.js';
 import type { S3StoreConfig } from '../../../lib/config/schema.js';
 import { workerDatacenter } from '../../datacenter.js';
-import { FileMissingError, PART_SIZE, SHA256_META, sha256Of, type FileInfo, type FileStore, type PartTarget } from './file-store.js';
+import { FileMissingError, PART_SIZE, SHA256_META, sha256Of, type Fetched, type FileInfo, type FileStore, type PartTarget } from './file-store.js';
 import { isNotFound, s3ClientFor } from './s3-client.js';
 
 export class S3Store implements FileStore, PartTarget {
@@ -46,6 +46,27 @@ export class S3Store implements FileStore, PartTarget {
       if (isNotFound(err)) return null;
       throw err;
     }
+  }
+
+  async fetch(key: string, limit: number): Promise<Fetched | null> {
+    let got;
+    try {
+      got = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+    const sha256 = got.Metadata?.[SHA256_META];
+    const info: FileInfo = { size: got.ContentLength ?? 0, ...(sha256 ? { sha256 } : {}), ...(got.ETag ? { version: got.ETag } : {}) };
+    const body = got.Body as Readable;
+    if (info.size > limit) {
+      // Too large to hold: the copy streams it in a request of its own (resumable when in parts).
+      body.destroy();
+      return { info };
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) chunks.push(chunk as Buffer);
+    return { info, content: Buffer.concat(chunks) };
   }
 
   async sha256(key: string): Promise<string> {

@@ -1,0 +1,125 @@
+/**
+ * What one file's copy asks of its stores (activities/files/copy-file.ts): a small file costs one
+ * request to the source, often in the other datacenter (a fetch that brings size, checksum and
+ * bytes), never a stat then a read; a file the target has is skipped; a larger one is streamed in
+ * a second request; a missing one is reported; bytes that contradict the source's recorded
+ * checksum fail the copy. Then the same against real dir stores.
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, test } from 'node:test';
+import { copyFile } from '../../activities/files/copy-file.js';
+import { DirStore } from '../../activities/files/stores/dir-store.js';
+import type { FileInfo, FileStore } from '../../activities/files/stores/file-store.js';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const noResume = { report: () => undefined, note: () => undefined };
+
+/** An in-memory store that records every call made to it. */
+function memoryStore(name: string, files: Record<string, { body: Buffer; sha256?: string }> = {}) {
+  const calls: string[] = [];
+  const map = new Map(Object.entries(files));
+  const info = (f: { body: Buffer; sha256?: string }): FileInfo => ({ size: f.body.length, ...(f.sha256 ? { sha256: f.sha256 } : {}), version: 'v1' });
+  const store: FileStore = {
+    name,
+    async stat(key) {
+      calls.push(`stat ${key}`);
+      const f = map.get(key);
+      return f ? info(f) : null;
+    },
+    async fetch(key, limit) {
+      calls.push(`fetch ${key}`);
+      const f = map.get(key);
+      if (!f) return null;
+      return f.body.length <= limit ? { info: info(f), content: Buffer.from(f.body) } : { info: info(f) };
+    },
+    async sha256(key) {
+      calls.push(`sha256 ${key}`);
+      return sha(map.get(key)!.body);
+    },
+    async read(key) {
+      calls.push(`read ${key}`);
+      return Readable.from([map.get(key)!.body]);
+    },
+    async write(key, body, _size, sha256) {
+      calls.push(`write ${key}`);
+      const chunks: Buffer[] = [];
+      for await (const c of body) chunks.push(c as Buffer);
+      map.set(key, { body: Buffer.concat(chunks), sha256 });
+    },
+    async remove(key) {
+      map.delete(key);
+    },
+    async check() {},
+  };
+  return { store, calls, map };
+}
+
+test('a small file: one fetch from the source, a stat and a write at the target', async () => {
+  const body = randomBytes(100_000);
+  const src = memoryStore('src', { 'a.jpg': { body } });
+  const dst = memoryStore('dst');
+  assert.equal(await copyFile(src.store, dst.store, 'a.jpg', noResume), 'copied');
+  assert.deepEqual(src.calls, ['fetch a.jpg']);
+  assert.deepEqual(dst.calls, ['stat a.jpg', 'write a.jpg']);
+  assert.deepEqual(dst.map.get('a.jpg'), { body, sha256: sha(body) });
+
+  // Copied again: the target has it with the same size and checksum.
+  src.calls.length = dst.calls.length = 0;
+  assert.equal(await copyFile(src.store, dst.store, 'a.jpg', noResume), 'skipped');
+  assert.deepEqual(src.calls, ['fetch a.jpg']);
+  assert.deepEqual(dst.calls, ['stat a.jpg']);
+});
+
+test('a file over the in-memory limit: its info from the fetch, its bytes streamed in a second request', async () => {
+  const body = randomBytes(5 * 1024 * 1024);
+  const src = memoryStore('src', { 'big.bin': { body, sha256: sha(body) } });
+  const dst = memoryStore('dst');
+  assert.equal(await copyFile(src.store, dst.store, 'big.bin', noResume), 'copied');
+  assert.deepEqual(src.calls, ['fetch big.bin', 'read big.bin'], 'the source keeps the checksum: no hashing pass');
+  assert.equal(dst.map.get('big.bin')!.sha256, sha(body));
+
+  // Without a recorded checksum it is hashed in a streamed pass first.
+  const bare = memoryStore('src', { 'big.bin': { body } });
+  const dst2 = memoryStore('dst');
+  assert.equal(await copyFile(bare.store, dst2.store, 'big.bin', noResume), 'copied');
+  assert.deepEqual(bare.calls, ['fetch big.bin', 'sha256 big.bin', 'read big.bin']);
+  assert.ok(dst2.map.get('big.bin')!.body.equals(body));
+});
+
+test('a missing source file is reported; bytes that contradict the recorded checksum fail the copy', async () => {
+  const dst = memoryStore('dst');
+  assert.equal(await copyFile(memoryStore('src').store, dst.store, 'gone.jpg', noResume), 'missing');
+  assert.deepEqual(dst.calls, ['stat gone.jpg']);
+
+  const src = memoryStore('src', { 'b.jpg': { body: Buffer.from('new bytes'), sha256: sha(Buffer.from('old bytes')) } });
+  await assert.rejects(copyFile(src.store, dst.store, 'b.jpg', noResume), /file b\.jpg changed while it was copied/);
+  assert.equal(dst.map.size, 0, 'nothing written');
+});
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+test('dir stores: fetch gives a small file with its info, only the info of a larger one, null for none', async () => {
+  const [a, b] = [mkdtempSync(join(tmpdir(), 'seaotter-copy-a-')), mkdtempSync(join(tmpdir(), 'seaotter-copy-b-'))];
+  dirs.push(a, b);
+  const body = randomBytes(2000);
+  writeFileSync(join(a, 'x.dat'), body);
+  const src = new DirStore('a', a);
+  const small = await src.fetch('x.dat', 4096);
+  assert.equal(small?.info.size, 2000);
+  assert.ok(small?.content?.equals(body));
+  const large = await src.fetch('x.dat', 1000);
+  assert.equal(large?.info.size, 2000);
+  assert.equal(large?.content, undefined);
+  assert.equal(await src.fetch('nope.dat', 4096), null);
+  assert.equal(await copyFile(src, new DirStore('b', b), 'x.dat', noResume), 'copied');
+  assert.ok(readFileSync(join(b, 'x.dat')).equals(body));
+  assert.equal(await copyFile(src, new DirStore('b', b), 'x.dat', noResume), 'skipped');
+});
