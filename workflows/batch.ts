@@ -94,9 +94,10 @@ export async function syncBatchWorkflow(input: SyncBatchInput): Promise<SyncBatc
   setState('loading');
   const loaded = await a.loadBatch({ spec, batch, transformed, ...(input.afterDdl ? { afterDdl: true } : {}) });
   // Files of deleted rows go only once the deletes are committed: a row never lacks its file.
-  // It also removes the batch's file plan from the stage, so it runs for every batch whose plan
-  // was staged; a plan that travelled inline needs it only for deletes.
-  const deleted = transformed.filesRef || transformed.fileDeletes ? (await a.deleteFiles({ spec, batch, transformed })).deleted : 0;
+  // It also removes the batch's staged file plan, so it runs for every batch that has a plan,
+  // unless the plan also travelled inline and deletes nothing: then the load removes it.
+  const needsDelete = transformed.fileDeletes || (transformed.filesRef && !transformed.filesInline);
+  const deleted = needsDelete ? (await a.deleteFiles({ spec, batch, transformed })).deleted : 0;
   setState(loaded.alreadyApplied ? 'committed (already applied)' : 'committed');
   return { seq: batch.seq, ...loaded, ...(copied || deleted ? { files: { copied: 0, skipped: 0, missing: 0, ...copied, deleted } } : {}) };
 }

@@ -78,18 +78,20 @@ export class FileRefCollector {
   }
 
   /**
-   * The plan for the transform's result, with its counts: itself when its JSON fits in
-   * `inlineBytes` (what batch.inlineMaxBytes leaves), so the target's worker need not read the
-   * stage, often in the other datacenter; else staged, and its reference.
+   * Stages the plan and gives its reference and counts for the transform's result, and the plan
+   * itself when its JSON fits in `inlineBytes` (what batch.inlineMaxBytes leaves), so the target's
+   * worker need not read the stage, often in the other datacenter.
    */
   async stage(stage: Stage, inlineBytes = 0): Promise<{ fileRefs: number; fileCopies?: number; fileDeletes?: number; filesRef?: string; filesInline?: FilePlan }> {
     const plan = this.plan;
     const total = plan.copies.length + plan.deletes.length;
     if (total === 0) return { fileRefs: 0 };
     const counts = { fileRefs: total, fileCopies: plan.copies.length, fileDeletes: plan.deletes.length };
-    if (inlineBytes > 0 && Buffer.byteLength(JSON.stringify(plan)) <= inlineBytes) return { ...counts, filesInline: plan };
+    // Staged even when it also travels inline: a target worker of an older build reads only the
+    // staged plan (filesRef), so a fleet upgraded source side first still copies every file.
     const ref = filePlanRef(this.pipeline, this.seq);
     await stage.putJson(ref, plan);
-    return { ...counts, filesRef: ref };
+    const inline = inlineBytes > 0 && Buffer.byteLength(JSON.stringify(plan)) <= inlineBytes;
+    return { ...counts, filesRef: ref, ...(inline ? { filesInline: plan } : {}) };
   }
 }

@@ -17,8 +17,7 @@ import { formatPosition, type NumberedBatch, type RowChange } from '../../lib/mo
 import type { PipelineSpec } from '../../lib/spec.js';
 import type { Resources } from '../resources.js';
 import { openStage } from '../stage/stage.js';
-import { transformedChanges, type TransformResult } from '../transform/transform-batch.js';
-import { backQueryRef } from '../extract/extract-batch.js';
+import { stagedAfterLoad, transformedChanges, type TransformResult } from '../transform/transform-batch.js';
 import { ensureCheckpointTable, maxStatementBytes } from './target-meta.js';
 import { classifyMysqlError } from './errors.js';
 import { deadLetterPath, runStepSkippingRefused, writeDeadLetters, type DeadLetter } from './dead-letter.js';
@@ -158,7 +157,7 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed, 
       statement = transformed.ddl.statement;
       const r = await applyDdl({ pool, conn, dialect, target, spec, batch, ddl: transformed.ddl });
       wakeWaiters(spec.id);
-      await Promise.allSettled([stage.remove(batch.ref), stage.remove(transformed.ref)]);
+      await Promise.allSettled(stagedAfterLoad(spec, batch, transformed).map((ref) => stage.remove(ref)));
       return { rowsApplied: 0, alreadyApplied: r.alreadyApplied, statements: 1, deadLettered: 0, timingsMs: clock.laps, writtenAs: 'atomic' };
     }
     if (partQueries) {
@@ -204,7 +203,7 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed, 
   // The batch is durable on the target; its staged files are no longer needed by anyone. They go
   // in the background: across datacenters each removal is a round trip, and the batch's result
   // (and its in-flight slot) need not wait for it. A removal lost to a crash leaves a file only.
-  void Promise.allSettled([stage.remove(batch.ref), stage.remove(transformed.ref), stage.remove(backQueryRef(spec.id, batch.seq))]);
+  void Promise.allSettled(stagedAfterLoad(spec, batch, transformed).map((ref) => stage.remove(ref)));
   return {
     rowsApplied: batch.rows - refused.length,
     alreadyApplied: false,

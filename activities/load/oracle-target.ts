@@ -15,7 +15,7 @@ import { formatPosition, type NumberedBatch } from '../../lib/model.js';
 import { encodeValue } from '../../lib/values.js';
 import type { Resources } from '../resources.js';
 import { openStage } from '../stage/stage.js';
-import { transformedChanges } from '../transform/transform-batch.js';
+import { stagedAfterLoad, transformedChanges } from '../transform/transform-batch.js';
 import { deadLetterPath, writeDeadLetters, type DeadLetter } from './dead-letter.js';
 import type { LoadInput, LoadResult } from './load-batch.js';
 import { classifyOracleError, isOracleRefused } from './oracle-errors.js';
@@ -83,7 +83,7 @@ export async function loadOracle(deps: { resources: Resources }, { spec, batch, 
   } finally {
     await conn.close().catch(() => undefined);
   }
-  void Promise.allSettled([stage.remove(batch.ref), stage.remove(transformed.ref)]); // in the background, as load-batch.ts
+  void Promise.allSettled(stagedAfterLoad(spec, batch, transformed).map((ref) => stage.remove(ref))); // in the background, as load-batch.ts
   return { rowsApplied: batch.rows - refused.length, alreadyApplied: false, statements, deadLettered: refused.length, ...(deadLetterFile ? { deadLetterFile } : {}) };
 }
 

@@ -12,7 +12,7 @@ import { openStage, type Stage } from '../stage/stage.js';
 import type { FilePlan } from '../../lib/file-keys.js';
 import { withHeartbeat } from '../heartbeat.js';
 import { FileRefCollector } from '../files/file-refs.js';
-import type { ExtractResult } from '../extract/extract-batch.js';
+import { backQueryRef, type ExtractResult } from '../extract/extract-batch.js';
 import { prepareTableTransform, type TableTransform } from './table-transform.js';
 import { MappingResolver } from './dynamic-mapping.js';
 import { transformDdl, type TargetDdl } from './ddl-transform.js';
@@ -38,7 +38,7 @@ export interface TransformResult {
   fileCopies?: number;
   fileDeletes?: number;
   filesRef?: string;
-  /** Instead of `filesRef`: the plan itself, when it fits what `inline` left of batch.inlineMaxBytes. */
+  /** The plan itself too, when it fits what `inline` left of batch.inlineMaxBytes: copyFiles and deleteFiles read no stage. */
   filesInline?: FilePlan;
 }
 
@@ -117,6 +117,19 @@ export async function inlineForm(changes: readonly RowChange[], limit: number): 
   if (bytes > limit) return undefined;
   if (bytes < INLINE_GZIP_FROM) return { inline: text };
   return { inlineGzip: (await gzipText(text)).toString('base64') };
+}
+
+/**
+ * What a committed batch leaves on the stage, for the load to remove: the captured batch, the
+ * transformed one unless it travelled inline, the back-queried rows (consistency: backQuery),
+ * and the file plan when it travelled inline too and no deleteFiles (which removes it) follows.
+ */
+export function stagedAfterLoad(spec: PipelineSpec, batch: NumberedBatch, t: TransformResult): string[] {
+  const refs = [batch.ref];
+  if (t.inline === undefined && t.inlineGzip === undefined) refs.push(t.ref);
+  if (spec.consistency === 'backQuery') refs.push(backQueryRef(spec.id, batch.seq));
+  if (t.filesRef && t.filesInline && !t.fileDeletes) refs.push(t.filesRef);
+  return refs;
 }
 
 /** The changes of a transformed batch: inline in its result (plain or gzip'd), or on the stage. */

@@ -280,16 +280,20 @@ test('s3 → dir with a template and onDelete: delete; dir → dir keeps files o
   await waitFor('doc 6 again', async () => (await dumpTable(dst, 'app.docs')).some((r) => r.startsWith('[6,')), 60_000);
   assert.deepEqual(await readFile(path.join(dirB, 'docs', '6', 'doc-6.txt')), docs[5].body);
 
-  // docs (batch.inlineMaxBytes) sent every file plan inline: no stage read at copy or delete, and
-  // deleteFiles ran only for batches that delete files. pics (no inline) staged every plan.
+  // docs (batch.inlineMaxBytes) sent every file plan inline as well as staged (for target workers
+  // of older builds): copyFiles reads no stage, deleteFiles ran only for batches that delete
+  // files, and the load removed the other plans. pics (no inline) has only staged plans.
   const docs_ = await fileActivityInputs('docs');
   assert.ok(docs_.copies.length >= 4, `docs copied files in several batches: ${docs_.copies.length}`);
-  for (const input of docs_.copies) assert.ok(input.includes('"filesInline"') && !input.includes('"filesRef"'), `docs plan inline: ${input.slice(0, 300)}`);
+  for (const input of docs_.copies) assert.ok(input.includes('"filesInline"') && input.includes('"filesRef"'), `docs plan inline and staged: ${input.slice(0, 300)}`);
   assert.ok(docs_.deletes.length >= 2, `docs deleted files in batches of their own: ${docs_.deletes.length}`);
   for (const input of docs_.deletes) assert.match(input, /"fileDeletes":[1-9]/, 'deleteFiles only where files are deleted');
   const pics = await fileActivityInputs('pics');
-  assert.ok(pics.copies.length > 0 && pics.copies.every((input) => input.includes('"filesRef"') && !input.includes('"filesInline"')), 'pics plans staged');
-  assert.equal(pics.deletes.length, pics.copies.length, 'a staged plan is removed after its batch, by deleteFiles');
+  assert.ok(pics.copies.length > 0 && pics.copies.every((input) => input.includes('"filesRef"') && !input.includes('"filesInline"')), 'pics plans staged only');
+  assert.equal(pics.deletes.length, pics.copies.length, 'a plan staged only is removed after its batch, by deleteFiles');
+  for (const p of ['docs', 'pics']) {
+    await waitFor(`${p}: no file plan left on the stage`, async () => (await readdir(path.join(cluster.dir, 'stage', p, 'files')).catch(() => [])).length === 0, 30_000);
+  }
 });
 
 /** The inputs (as JSON text) of the copyFiles and deleteFiles activities of a pipeline's batches. */
