@@ -6,8 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
+import PQueue from 'p-queue';
 import { copyInParts, type CopyResume } from './resumable-copy.js';
-import { FileMissingError, PART_SIZE, takesParts, type FileStore } from './stores/file-store.js';
+import { FileMissingError, PART_SIZE, takesParts, type FileInfo, type FileStore } from './stores/file-store.js';
 
 export type CopyOutcome = 'copied' | 'skipped' | 'missing';
 
@@ -38,20 +39,43 @@ function verifying(key: string, size: number, sha256: string): Transform {
  */
 const IN_MEMORY_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Larger files this process copies at once: each is streamed and holds up to two parts in memory
+ * (small files, at most IN_MEMORY_BYTES each, are bounded by copyFiles' own limit).
+ */
+export const STREAMED_CONCURRENCY = 8;
+const streamed = new PQueue({ concurrency: STREAMED_CONCURRENCY });
+
 /** Copies key from src to dst unless dst has it already; 'missing' when src lacks it. */
 export async function copyFile(src: FileStore, dst: FileStore, key: string, resume: CopyResume): Promise<CopyOutcome> {
   // One request to the source (often in the other datacenter) gives the size, the checksum it
   // keeps, and a small file's bytes; the target is asked meanwhile.
   const [fetched, there] = await Promise.all([src.fetch(key, IN_MEMORY_BYTES), dst.stat(key)]);
   if (!fetched) return 'missing';
-  const { info, content } = fetched;
+  if (fetched.content) return copyFetched(dst, key, fetched.info, fetched.content, there);
+  return streamed.add(() => copyStreamed(src, dst, key, fetched.info, there, resume));
+}
+
+/** True when the target already has the file: same size and SHA-256. */
+async function alreadyThere(dst: FileStore, key: string, there: FileInfo | null, size: number, sha256: string): Promise<boolean> {
+  return !!there && there.size === size && (there.sha256 ?? (await dst.sha256(key))) === sha256;
+}
+
+/** A small file, its bytes in hand. */
+async function copyFetched(dst: FileStore, key: string, info: FileInfo, content: Buffer, there: FileInfo | null): Promise<CopyOutcome> {
+  const sha256 = createHash('sha256').update(content).digest('hex');
+  if (info.sha256 && info.sha256 !== sha256) throw new Error(`file ${key} changed while it was copied (sha256 ${sha256}; its metadata says ${info.sha256})`);
+  if (await alreadyThere(dst, key, there, content.length, sha256)) return 'skipped';
+  await dst.write(key, Readable.from([content]), content.length, sha256);
+  return 'copied';
+}
+
+/** A larger file: hashed first unless its checksum is known, then streamed (part by part into a store that takes parts). */
+async function copyStreamed(src: FileStore, dst: FileStore, key: string, info: FileInfo, there: FileInfo | null, resume: CopyResume): Promise<CopyOutcome> {
   const saved = resume.saved;
   let sha256: string;
   try {
-    if (content) {
-      sha256 = createHash('sha256').update(content).digest('hex');
-      if (info.sha256 && info.sha256 !== sha256) throw new Error(`file ${key} changed while it was copied (sha256 ${sha256}; its metadata says ${info.sha256})`);
-    } else if (info.sha256) sha256 = info.sha256;
+    if (info.sha256) sha256 = info.sha256;
     // A resumed copy of the same source version knows the checksum from its first attempt.
     else if (saved && saved.key === key && info.version !== undefined && saved.source.version === info.version && saved.source.size === info.size) sha256 = saved.source.sha256;
     else sha256 = await src.sha256(key);
@@ -59,14 +83,14 @@ export async function copyFile(src: FileStore, dst: FileStore, key: string, resu
     if (err instanceof FileMissingError) return 'missing';
     throw err;
   }
-  if (there && there.size === info.size && (there.sha256 ?? (await dst.sha256(key))) === sha256) return 'skipped';
+  if (await alreadyThere(dst, key, there, info.size, sha256)) return 'skipped';
   let body: Readable;
   try {
-    if (!content && takesParts(dst) && info.size >= PART_SIZE) {
+    if (takesParts(dst) && info.size >= PART_SIZE) {
       await copyInParts(src, dst, key, { size: info.size, sha256, ...(info.version !== undefined ? { version: info.version } : {}) }, resume);
       return 'copied';
     }
-    body = content ? Readable.from([content]) : await src.read(key);
+    body = await src.read(key);
   } catch (err) {
     if (err instanceof FileMissingError) return 'missing';
     throw err;

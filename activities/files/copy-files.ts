@@ -7,6 +7,7 @@
  * resumes there, and files already present with the same size and checksum are skipped.
  */
 import { activityInfo, ApplicationFailure, heartbeat, log } from '@temporalio/activity';
+import PQueue from 'p-queue';
 import type { FilePlan, FileRef } from '../../lib/file-keys.js';
 import type { NumberedBatch } from '../../lib/model.js';
 import { PrefixProgress } from '../../lib/prefix-progress.js';
@@ -36,8 +37,23 @@ export interface DeleteFilesResult {
   deleted: number;
 }
 
-/** Files copied at once; each large one holds at most two parts (8 MiB, more for files over 8 GB) in memory. */
-export const COPY_CONCURRENCY = 8;
+/**
+ * Files this worker copies at once, over all its batches. Across datacenters a copy is mostly a
+ * wait on round trips to the source's store, so many go at once: fewer and a batch of hundreds of
+ * files (which backpressure makes of a steady stream) copies slower than its rows arrive. The
+ * oldest batch's files go first, since its load is the next to commit. Small files (up to 4 MiB)
+ * are held in memory while copied; larger ones stream, at most 8 at once (copy-file.ts), each
+ * with at most two parts (8 MiB, more for files over 8 GB) in memory.
+ */
+export const COPY_CONCURRENCY = 64;
+const copySlots = new PQueue({ concurrency: COPY_CONCURRENCY });
+
+/** Runs one file's copy in a slot of this worker's; the batch whose first change is oldest (`firstEventTime`) goes first. */
+export function queueCopy<T>(firstEventTime: number, copy: () => Promise<T>): Promise<T> {
+  return copySlots.add(copy, { priority: -firstEventTime });
+}
+/** Files removed at once by one batch's deleteFiles. */
+const DELETE_CONCURRENCY = 8;
 const HEARTBEAT_MS = 1000;
 const MISSING_KEYS_KEPT = 10;
 /** Finished items beyond the prefix a heartbeat carries at most (heartbeats stay well under 1 MB). */
@@ -129,11 +145,12 @@ async function copyAll(spec: PipelineSpec, batch: NumberedBatch, plan: FilePlan)
   const timer = setInterval(() => heartbeat(details()), HEARTBEAT_MS);
   try {
     await eachLimited(plan.copies, p.done, COPY_CONCURRENCY, async (ref, i) => {
-      const outcome = await copyFile(store(ref.from), store(ref.to), ref.key, {
+      const resume = {
         saved: savedUploads.get(i),
-        report: (progress) => void (progress ? uploads.set(i, progress) : uploads.delete(i)),
-        note: (message) => log.info(message, { seq: batch.seq }),
-      });
+        report: (progress: UploadProgress | undefined) => void (progress ? uploads.set(i, progress) : uploads.delete(i)),
+        note: (message: string) => log.info(message, { seq: batch.seq }),
+      };
+      const outcome = await queueCopy(batch.firstEventTime, () => copyFile(store(ref.from), store(ref.to), ref.key, resume));
       uploads.delete(i); // done with it, however it ended (a source gone mid-copy leaves no progress to show)
       if (outcome === 'missing') {
         if (ref.onMissing === 'halt') throw missingFailure(ref, batch.seq);
@@ -171,7 +188,7 @@ export function createFileActivities() {
       const store = storesOf(spec);
       const timer = setInterval(() => heartbeat(), HEARTBEAT_MS);
       try {
-        await eachLimited(plan.deletes, 0, COPY_CONCURRENCY, (ref) => store(ref.to).remove(ref.key));
+        await eachLimited(plan.deletes, 0, DELETE_CONCURRENCY, (ref) => store(ref.to).remove(ref.key));
       } finally {
         clearInterval(timer);
       }

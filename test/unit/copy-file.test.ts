@@ -3,7 +3,8 @@
  * request to the source, often in the other datacenter (a fetch that brings size, checksum and
  * bytes), never a stat then a read; a file the target has is skipped; a larger one is streamed in
  * a second request; a missing one is reported; bytes that contradict the source's recorded
- * checksum fail the copy. Then the same against real dir stores.
+ * checksum fail the copy; larger files stream a few at a time. A worker copies up to 64 files at
+ * once over all batches, the oldest batch's first. Then the same against real dir stores.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -12,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, test } from 'node:test';
-import { copyFile } from '../../activities/files/copy-file.js';
+import { copyFile, STREAMED_CONCURRENCY } from '../../activities/files/copy-file.js';
+import { COPY_CONCURRENCY, queueCopy } from '../../activities/files/copy-files.js';
 import { DirStore } from '../../activities/files/stores/dir-store.js';
 import type { FileInfo, FileStore } from '../../activities/files/stores/file-store.js';
 
@@ -99,6 +101,53 @@ test('a missing source file is reported; bytes that contradict the recorded chec
   const src = memoryStore('src', { 'b.jpg': { body: Buffer.from('new bytes'), sha256: sha(Buffer.from('old bytes')) } });
   await assert.rejects(copyFile(src.store, dst.store, 'b.jpg', noResume), /file b\.jpg changed while it was copied/);
   assert.equal(dst.map.size, 0, 'nothing written');
+});
+
+test('larger files stream a few at a time in a process', async () => {
+  const body = randomBytes(5 * 1024 * 1024);
+  const files = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`f${i}`, { body, sha256: sha(body) }]));
+  const src = memoryStore('src', files);
+  let reading = 0;
+  let peak = 0;
+  const read = src.store.read.bind(src.store);
+  src.store.read = async (key) => {
+    peak = Math.max(peak, ++reading);
+    await new Promise((r) => setTimeout(r, 20));
+    const stream = await read(key);
+    stream.on('end', () => reading--);
+    return stream;
+  };
+  const dst = memoryStore('dst');
+  const outcomes = await Promise.all(Object.keys(files).map((k) => copyFile(src.store, dst.store, k, noResume)));
+  assert.deepEqual(new Set(outcomes), new Set(['copied']));
+  assert.equal(peak, STREAMED_CONCURRENCY, `at most ${STREAMED_CONCURRENCY} streamed at once, and as many`);
+});
+
+test('copy slots: at most COPY_CONCURRENCY at once; a freed slot goes to the oldest batch waiting', async () => {
+  const release: (() => void)[] = [];
+  let running = 0;
+  let peak = 0;
+  const blocker = () => queueCopy(1000, () => new Promise<void>((r) => {
+    peak = Math.max(peak, ++running);
+    release.push(() => {
+      running--;
+      r();
+    });
+  }));
+  const held = Array.from({ length: COPY_CONCURRENCY + 2 }, blocker);
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(running, COPY_CONCURRENCY);
+  const order: string[] = [];
+  const newer = queueCopy(3000, async () => void order.push('newer batch'));
+  const older = queueCopy(2000, async () => void order.push('older batch'));
+  // The two blockers queued before them are older still (1000); then the older batch, the newer.
+  while (release.length) {
+    release.shift()!();
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await Promise.all([...held, newer, older]);
+  assert.deepEqual(order, ['older batch', 'newer batch']);
+  assert.equal(peak, COPY_CONCURRENCY);
 });
 
 const dirs: string[] = [];

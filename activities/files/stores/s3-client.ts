@@ -43,6 +43,9 @@ export function s3ClientFor(config: S3StoreConfig, dc: string | undefined = work
       ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
       ...(credentials ? { credentials } : {}),
       maxAttempts: 3,
+      // Up to COPY_CONCURRENCY (64) copies share a store's client, with deletes and the stage's
+      // requests besides: more than the SDK's 50 sockets, so that none waits for a socket.
+      requestHandler: { httpAgent: { maxSockets: 128 }, httpsAgent: { maxSockets: 128 } },
       // Checksums only when an operation requires them: S3-compatible servers differ in support.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
