@@ -3,12 +3,21 @@
  * The `seaotter` command (CONTRACT.md). Exit codes: 0 ok, 1 user error (bad config, unknown
  * pipeline) with a one-line reason on stderr, 2 a server cannot be reached.
  */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { ENCRYPTED_ENCODING, KEY_ENV } from './codec.js';
 import { missingProcessors, readConfigFile } from './config-file.js';
 import { isUnreachable, UnreachableError, UserError } from './errors.js';
 import { applyPipelines, formatStatus, formatUnanswered, listPipelines, NoWorkerError, pipelineStatus, signalPipeline, waitStopped } from './pipeline-commands.js';
 import { connectClient, temporalAddress, temporalNamespace } from './temporal.js';
+
+/** A commander parser for an option that takes a positive whole number. */
+function positiveInteger(name: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} wants a positive whole number, got "${value}"`);
+    return n;
+  };
+}
 
 const program = new Command('seaotter')
   .description('Keeps MySQL/MariaDB data in sync with MySQL/MariaDB or Oracle; every batch is a Temporal workflow.')
@@ -39,13 +48,14 @@ program
   .requiredOption('--config <file>', 'config file (YAML or JSON)')
   .requiredOption('--dc <name>', 'datacenter this worker serves')
   .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>', (v) => Number(v))
-  .action(async (o: { config: string; dc: string; metricsPort?: number }) => {
+  .option('--copy-concurrency <n>', 'files this worker copies at once, over all batches (default 64)', positiveInteger('--copy-concurrency'))
+  .action(async (o: { config: string; dc: string; metricsPort?: number; copyConcurrency?: number }) => {
     const config = await readConfigFile(o.config);
     const known = new Set(Object.values(config.dataSources).map((d) => d.datacenter));
     if (!known.has(o.dc)) throw new UserError(`no data source of ${o.config} is in datacenter "${o.dc}" (known: ${[...known].join(', ')})`);
     const { runWorker } = await import('../workers/worker.js');
     try {
-      await runWorker({ dc: o.dc, address: temporalAddress(), namespace: temporalNamespace(), metricsPort: o.metricsPort });
+      await runWorker({ dc: o.dc, address: temporalAddress(), namespace: temporalNamespace(), metricsPort: o.metricsPort, copyConcurrency: o.copyConcurrency });
     } catch (err) {
       if (isUnreachable(err)) throw new UnreachableError(`cannot reach Temporal at ${temporalAddress()}: ${(err as Error).message}`);
       throw err;

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { setWorkerDatacenter } from '../activities/datacenter.js';
+import { setCopyConcurrency } from '../activities/files/copy-files.js';
 import { createActivities } from '../activities/index.js';
 import { COMMIT_LAG_BUCKETS_SECONDS, METRICS } from '../activities/metrics.js';
 import { Resources } from '../activities/resources.js';
@@ -21,6 +22,8 @@ export interface WorkerOptions {
   address: string;
   namespace: string;
   metricsPort?: number;
+  /** Files copied at once over all batches (activities/files/copy-files.ts; default 64). */
+  copyConcurrency?: number;
 }
 
 /** The prebuilt workflow bundle (see scripts/bundle-workflows.ts), else the workflow sources. */
@@ -35,6 +38,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   const codec = codecFromEnv();
   const watchdogMode = watchdogModeFromEnv();
   setWorkerDatacenter(opts.dc);
+  if (opts.copyConcurrency) setCopyConcurrency(opts.copyConcurrency);
   const dataConverter = { payloadCodecs: codec ? [codec] : [] };
   if (opts.metricsPort) {
     Runtime.install({

@@ -46,7 +46,14 @@ export interface DeleteFilesResult {
  * with at most two parts (8 MiB, more for files over 8 GB) in memory.
  */
 export const COPY_CONCURRENCY = 64;
+// (The default; `seaotter worker --copy-concurrency N` sets it for a worker: more for a long, wide
+// link and many small files, fewer to spare the stores.)
 const copySlots = new PQueue({ concurrency: COPY_CONCURRENCY });
+
+/** Sets how many files this worker copies at once (`seaotter worker --copy-concurrency`). */
+export function setCopyConcurrency(n: number): void {
+  copySlots.concurrency = n;
+}
 
 /** Runs one file's copy in a slot of this worker's; the batch whose first change is oldest (`firstEventTime`) goes first. */
 export function queueCopy<T>(firstEventTime: number, copy: () => Promise<T>): Promise<T> {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, test } from 'node:test';
 import { copyFile, STREAMED_CONCURRENCY } from '../../activities/files/copy-file.js';
-import { COPY_CONCURRENCY, queueCopy } from '../../activities/files/copy-files.js';
+import { COPY_CONCURRENCY, queueCopy, setCopyConcurrency } from '../../activities/files/copy-files.js';
 import { DirStore } from '../../activities/files/stores/dir-store.js';
 import type { FileInfo, FileStore } from '../../activities/files/stores/file-store.js';
 
@@ -148,6 +148,21 @@ test('copy slots: at most COPY_CONCURRENCY at once; a freed slot goes to the old
   await Promise.all([...held, newer, older]);
   assert.deepEqual(order, ['older batch', 'newer batch']);
   assert.equal(peak, COPY_CONCURRENCY);
+
+  // seaotter worker --copy-concurrency 4
+  setCopyConcurrency(4);
+  try {
+    peak = 0;
+    const few = Array.from({ length: 10 }, () => queueCopy(1, async () => {
+      peak = Math.max(peak, ++running);
+      await new Promise((r) => setTimeout(r, 5));
+      running--;
+    }));
+    await Promise.all(few);
+    assert.equal(peak, 4);
+  } finally {
+    setCopyConcurrency(COPY_CONCURRENCY);
+  }
 });
 
 const dirs: string[] = [];
