@@ -15,7 +15,7 @@ export const SEGMENTS = {
   prepare: 'batch started → load scheduled (extract and transform as local activities; source DC)',
   pickup: '  of which: batch started → its first workflow task picked up by a worker',
   queued: 'load scheduled → handed to a target-DC worker (Temporal matching; across DCs the task then crosses the link)',
-  copy: 'batches with files only: copyFiles scheduled → completion recorded (across DCs the link out and back, the file plan\'s read, the files\' copies); runs after prepare, before queued',
+  copy: 'batches with files only: copyFiles scheduled → completion recorded (across DCs the link out and back, the file plan\'s read unless it travelled inline, the files\' copies); part of prepare',
   load: 'load handed out → completion recorded (load in one transaction incl. waiting for the previous batch; across DCs the link both ways, plus the read of the staged batch when the stage is in the other DC)',
   close: 'load completed → batch workflow closed (workflow task; source DC)',
   total: 'source commit → load completion recorded',

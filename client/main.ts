@@ -47,7 +47,7 @@ program
   .description('run a worker for one datacenter (task queue seaotter.<dc>)')
   .requiredOption('--config <file>', 'config file (YAML or JSON)')
   .requiredOption('--dc <name>', 'datacenter this worker serves')
-  .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>', (v) => Number(v))
+  .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>', positiveInteger('--metrics-port'))
   .option('--copy-concurrency <n>', 'files this worker copies at once, over all batches (default 64)', positiveInteger('--copy-concurrency'))
   .action(async (o: { config: string; dc: string; metricsPort?: number; copyConcurrency?: number }) => {
     const config = await readConfigFile(o.config);

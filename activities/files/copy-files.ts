@@ -2,9 +2,9 @@
  * `copyFiles`, at the target's datacenter: copies the files a batch's rows name before the rows
  * load, so a row never appears without its file; `deleteFiles` removes the files of deleted rows
  * (`onDelete: delete`) and the plan after the load. Both take the plan from transform's result or
- * the stage. Copies run a few at a
- * time; the heartbeat carries how far the plan is done, so a retried copy (after a worker died)
- * resumes there, and files already present with the same size and checksum are skipped.
+ * the stage. Copies of all batches share the worker's slots (COPY_CONCURRENCY); the heartbeat
+ * carries how far the plan is done, so a retried copy (after a worker died) resumes there, and
+ * files already present with the same size and checksum are skipped.
  */
 import { activityInfo, ApplicationFailure, heartbeat, log } from '@temporalio/activity';
 import PQueue from 'p-queue';

@@ -1,7 +1,8 @@
 /**
- * Collects, during transform, the files a batch's rows name (lib/file-keys.ts), and hands the
- * plan (inline or staged) to copyFiles (before the load) and deleteFiles (after it). Keys come from source row
- * values: the new row of an insert or update, the old row of a delete.
+ * Collects, during transform, the files a batch's rows name (lib/file-keys.ts), and stages the
+ * plan (handing it inline too when small) for copyFiles (before the load) and deleteFiles (after
+ * it). Keys come from source row values: the new row of an insert or update, the old row of a
+ * delete.
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { fileImage, keysFromColumns, keysFromResolver, planFiles, type FilePlan, type FileRef, type FileRule } from '../../lib/file-keys.js';
