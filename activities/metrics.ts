@@ -20,6 +20,11 @@ export const METRICS = {
   appliedEventTime: ['seaotter_applied_event_timestamp_seconds', 'source commit time of the newest change committed on the target (Unix seconds)'],
   lastCommitTime: ['seaotter_last_commit_timestamp_seconds', 'when the last batch was committed on the target (Unix seconds)'],
   loadFailures: ['seaotter_load_failures_total', 'load attempts that failed, by error type (TargetRefused halts the pipeline)'],
+  filesCopied: ['seaotter_files_copied_total', 'files copied to the target store before their rows load'],
+  fileBytesCopied: ['seaotter_file_bytes_copied_total', 'bytes of the files copied to the target store'],
+  filesSkipped: ['seaotter_files_skipped_total', 'files the target store already had (same size and SHA-256)'],
+  filesMissing: ['seaotter_files_missing_total', 'files missing from the source store (onMissing: halt stops the pipeline, skip loads the rows)'],
+  fileCopyFailures: ['seaotter_file_copy_failures_total', 'copyFiles attempts that failed, by error type (FileMissing halts the pipeline)'],
 } as const;
 
 /** Buckets of `seaotter_commit_lag_seconds` (the SDK's default buckets are for milliseconds). */
@@ -71,6 +76,24 @@ export function recordCommitted(
     meter.createHistogram(lagName, 'float', 's', lagHelp).record(Math.max(0, (now - batch.firstEventTime) / 1000), tags);
     gauge(meter, METRICS.appliedEventTime).set(batch.lastEventTime / 1000, tags);
     gauge(meter, METRICS.lastCommitTime).set(now / 1000, tags);
+  });
+}
+
+/** What copyFiles reports for each file as it finishes (a retried copy skips what an earlier attempt copied). */
+export function recordFile(meter: MetricMeter, pipeline: string, outcome: 'copied' | 'skipped' | 'missing', bytes: number): void {
+  safely(() => {
+    const tags = { pipeline };
+    if (outcome === 'copied') {
+      counter(meter, METRICS.filesCopied, 'files').add(1, tags);
+      counter(meter, METRICS.fileBytesCopied, 'bytes').add(bytes, tags);
+    } else counter(meter, outcome === 'skipped' ? METRICS.filesSkipped : METRICS.filesMissing, 'files').add(1, tags);
+  });
+}
+
+/** What copyFiles reports when an attempt fails. */
+export function recordFileCopyFailure(meter: MetricMeter, pipeline: string, error: string): void {
+  safely(() => {
+    counter(meter, METRICS.fileCopyFailures, 'attempts').add(1, { pipeline, error });
   });
 }
 

@@ -12,6 +12,15 @@ import { FileMissingError, PART_SIZE, takesParts, type FileInfo, type FileStore 
 
 export type CopyOutcome = 'copied' | 'skipped' | 'missing';
 
+/** How one file's copy ended, and the bytes written to the target (0 unless copied). */
+export interface Copied {
+  outcome: CopyOutcome;
+  bytes: number;
+}
+
+const skipped: Copied = { outcome: 'skipped', bytes: 0 };
+const missing: Copied = { outcome: 'missing', bytes: 0 };
+
 /** Thrown for a missing source file, with the store's own words. */
 export class MissingSourceFile extends Error {}
 
@@ -47,11 +56,11 @@ export const STREAMED_CONCURRENCY = 8;
 const streamed = new PQueue({ concurrency: STREAMED_CONCURRENCY });
 
 /** Copies key from src to dst unless dst has it already; 'missing' when src lacks it. */
-export async function copyFile(src: FileStore, dst: FileStore, key: string, resume: CopyResume): Promise<CopyOutcome> {
+export async function copyFile(src: FileStore, dst: FileStore, key: string, resume: CopyResume): Promise<Copied> {
   // One request to the source (often in the other datacenter) gives the size, the checksum it
   // keeps, and a small file's bytes; the target is asked meanwhile.
   const [fetched, there] = await Promise.all([src.fetch(key, IN_MEMORY_BYTES), dst.stat(key)]);
-  if (!fetched) return 'missing';
+  if (!fetched) return missing;
   if (fetched.content) return copyFetched(dst, key, fetched.info, fetched.content, there);
   return streamed.add(() => copyStreamed(src, dst, key, fetched.info, there, resume));
 }
@@ -62,16 +71,16 @@ async function alreadyThere(dst: FileStore, key: string, there: FileInfo | null,
 }
 
 /** A small file, its bytes in hand. */
-async function copyFetched(dst: FileStore, key: string, info: FileInfo, content: Buffer, there: FileInfo | null): Promise<CopyOutcome> {
+async function copyFetched(dst: FileStore, key: string, info: FileInfo, content: Buffer, there: FileInfo | null): Promise<Copied> {
   const sha256 = createHash('sha256').update(content).digest('hex');
   if (info.sha256 && info.sha256 !== sha256) throw new Error(`file ${key} changed while it was copied (sha256 ${sha256}; its metadata says ${info.sha256})`);
-  if (await alreadyThere(dst, key, there, content.length, sha256)) return 'skipped';
+  if (await alreadyThere(dst, key, there, content.length, sha256)) return skipped;
   await dst.write(key, Readable.from([content]), content.length, sha256);
-  return 'copied';
+  return { outcome: 'copied', bytes: content.length };
 }
 
 /** A larger file: hashed first unless its checksum is known, then streamed (part by part into a store that takes parts). */
-async function copyStreamed(src: FileStore, dst: FileStore, key: string, info: FileInfo, there: FileInfo | null, resume: CopyResume): Promise<CopyOutcome> {
+async function copyStreamed(src: FileStore, dst: FileStore, key: string, info: FileInfo, there: FileInfo | null, resume: CopyResume): Promise<Copied> {
   const saved = resume.saved;
   let sha256: string;
   try {
@@ -80,23 +89,23 @@ async function copyStreamed(src: FileStore, dst: FileStore, key: string, info: F
     else if (saved && saved.key === key && info.version !== undefined && saved.source.version === info.version && saved.source.size === info.size) sha256 = saved.source.sha256;
     else sha256 = await src.sha256(key);
   } catch (err) {
-    if (err instanceof FileMissingError) return 'missing';
+    if (err instanceof FileMissingError) return missing;
     throw err;
   }
-  if (await alreadyThere(dst, key, there, info.size, sha256)) return 'skipped';
+  if (await alreadyThere(dst, key, there, info.size, sha256)) return skipped;
   let body: Readable;
   try {
     if (takesParts(dst) && info.size >= PART_SIZE) {
       await copyInParts(src, dst, key, { size: info.size, sha256, ...(info.version !== undefined ? { version: info.version } : {}) }, resume);
-      return 'copied';
+      return { outcome: 'copied', bytes: info.size };
     }
     body = await src.read(key);
   } catch (err) {
-    if (err instanceof FileMissingError) return 'missing';
+    if (err instanceof FileMissingError) return missing;
     throw err;
   }
   const checked = verifying(key, info.size, sha256);
   body.on('error', (err) => checked.destroy(err));
   await dst.write(key, body.pipe(checked), info.size, sha256);
-  return 'copied';
+  return { outcome: 'copied', bytes: info.size };
 }

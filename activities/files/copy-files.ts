@@ -6,7 +6,7 @@
  * carries how far the plan is done, so a retried copy (after a worker died) resumes there, and
  * files already present with the same size and checksum are skipped.
  */
-import { activityInfo, ApplicationFailure, heartbeat, log } from '@temporalio/activity';
+import { activityInfo, ApplicationFailure, CancelledFailure, Context, heartbeat, log } from '@temporalio/activity';
 import PQueue from 'p-queue';
 import type { FilePlan, FileRef } from '../../lib/file-keys.js';
 import type { NumberedBatch } from '../../lib/model.js';
@@ -15,6 +15,7 @@ import type { PipelineSpec } from '../../lib/spec.js';
 import { openStage } from '../stage/stage.js';
 import type { TransformResult } from '../transform/transform-batch.js';
 import { copyFile, type CopyOutcome } from './copy-file.js';
+import { recordFile, recordFileCopyFailure } from '../metrics.js';
 import type { UploadProgress } from './resumable-copy.js';
 import { openFileStore, type FileStore } from './stores/file-store.js';
 
@@ -126,6 +127,7 @@ function missingFailure(ref: FileRef, seq: number): ApplicationFailure {
 
 async function copyAll(spec: PipelineSpec, batch: NumberedBatch, plan: FilePlan): Promise<CopyFilesResult> {
   const saved = activityInfo().heartbeatDetails as CopyProgress | undefined;
+  const { metricMeter: meter } = Context.current();
   const p: CopyProgress = { done: 0, copied: 0, skipped: 0, missing: 0, missingKeys: [], ...saved, total: plan.copies.length, beyond: undefined, uploads: undefined };
   const savedUploads = new Map(saved?.uploads ?? []);
   const uploads = new Map<number, UploadProgress>();
@@ -157,7 +159,8 @@ async function copyAll(spec: PipelineSpec, batch: NumberedBatch, plan: FilePlan)
         report: (progress: UploadProgress | undefined) => void (progress ? uploads.set(i, progress) : uploads.delete(i)),
         note: (message: string) => log.info(message, { seq: batch.seq }),
       };
-      const outcome = await queueCopy(batch.firstEventTime, () => copyFile(store(ref.from), store(ref.to), ref.key, resume));
+      const { outcome, bytes } = await queueCopy(batch.firstEventTime, () => copyFile(store(ref.from), store(ref.to), ref.key, resume));
+      recordFile(meter, spec.id, outcome, bytes);
       uploads.delete(i); // done with it, however it ended (a source gone mid-copy leaves no progress to show)
       if (outcome === 'missing') {
         if (ref.onMissing === 'halt') throw missingFailure(ref, batch.seq);
@@ -178,9 +181,14 @@ export function createFileActivities() {
   return {
     async copyFiles({ spec, batch, transformed }: CopyFilesInput): Promise<CopyFilesResult> {
       if (!transformed.fileCopies) return { copied: 0, skipped: 0, missing: 0 };
-      const plan = transformed.filesInline ?? (transformed.filesRef ? await openStage(spec.stage).getJson<FilePlan>(transformed.filesRef) : undefined);
-      if (!plan) throw ApplicationFailure.nonRetryable(`batch ${batch.seq} names ${transformed.fileCopies} files to copy but carries no file plan`, 'StageCorrupt');
-      return copyAll(spec, batch, plan);
+      try {
+        const plan = transformed.filesInline ?? (transformed.filesRef ? await openStage(spec.stage).getJson<FilePlan>(transformed.filesRef) : undefined);
+        if (!plan) throw ApplicationFailure.nonRetryable(`batch ${batch.seq} names ${transformed.fileCopies} files to copy but carries no file plan`, 'StageCorrupt');
+        return await copyAll(spec, batch, plan);
+      } catch (err) {
+        if (!(err instanceof CancelledFailure)) recordFileCopyFailure(Context.current().metricMeter, spec.id, err instanceof ApplicationFailure ? (err.type ?? 'ApplicationFailure') : ((err as Error).name ?? 'Error'));
+        throw err;
+      }
     },
 
     /**

@@ -21,7 +21,8 @@ import { Upload } from '@aws-sdk/lib-storage';
 import type { Connection } from 'mysql2/promise';
 import { formatStatus, pipelineStatus } from '../../client/pipeline-commands.js';
 import { startS3Server, type S3Server } from '../../client/servers/s3-server.js';
-import { Cluster, dumpTable, waitFor } from '../support/cluster.js';
+import { freePort } from '../../client/servers/ports.js';
+import { Cluster, dumpTable, metricValue, scrapeMetrics, waitFor } from '../support/cluster.js';
 
 const SMALL = 2000;
 const LARGE = 3;
@@ -33,6 +34,8 @@ let src: Connection;
 let dst: Connection;
 let dirA: string;
 let dirB: string;
+/** The restarted worker's metrics port (from the first test on). */
+let metricsPort: number;
 
 async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
@@ -202,7 +205,8 @@ test('2,000 small and three 100 MiB files, worker killed mid-copy: every object 
   assert.ok(partial < SMALL + LARGE, 'the copy was still running when the worker died');
   assert.equal(rowsAtKill, 0, 'no row loads before all its batch’s files are copied');
 
-  const restarted = cluster.startWorker();
+  metricsPort = await freePort();
+  const restarted = cluster.startWorker('hz', { metricsPort });
   const want = await dumpTable(src, 'app.pics');
   await waitFor('rows on the target', async () => JSON.stringify(await dumpTable(dst, 'app.pics')) === JSON.stringify(want), 600_000, 500);
   console.log(`rows and files arrived ${((Date.now() - t1) / 1000).toFixed(1)} s after the insert`);
@@ -258,6 +262,14 @@ test('s3 → dir with a template and onDelete: delete; dir → dir keeps files o
   }
   assert.deepEqual([...(await filesBelow(path.join(dirB, 'res'))).keys()].sort(), ['cat/1.jpg', 'cat/1.thumb.jpg', 'dog/2.jpg', 'dog/2.thumb.jpg']);
   assert.equal(await readFile(path.join(dirB, 'res', 'dog', '2.thumb.jpg'), 'utf8'), 'dog 2 thumb.jpg');
+  // The worker counts each file it wrote, with its bytes (Prometheus, --metrics-port).
+  const bytes = docs.reduce((n, d) => n + d.body.length, 0) + 15_000 + ['cat 1 jpg', 'cat 1 thumb.jpg', 'dog 2 jpg', 'dog 2 thumb.jpg'].join('').length;
+  const counted = await waitFor('docs files counted', async () => {
+    const m = await scrapeMetrics(metricsPort);
+    return metricValue(m, 'seaotter_files_copied_total', { pipeline: 'docs' }) === 30 ? m : null;
+  }, 30_000);
+  assert.equal(metricValue(counted, 'seaotter_file_bytes_copied_total', { pipeline: 'docs' }), bytes);
+  assert.equal(metricValue(counted, 'seaotter_files_missing_total', { pipeline: 'docs' }), undefined);
 
   await src.query('DELETE FROM app.docs WHERE id <= 5');
   await src.query('DELETE FROM app.att WHERE id <= 2');
@@ -355,4 +367,10 @@ test('onMissing: skip loads the rows and counts the missing files', async () => 
   }, 30_000);
   assert.equal(s.state, 'running');
   assert.equal(await readFile(path.join(s3.root, 'pics-dst', 'm2', 'ok.jpg'), 'utf8'), 'ok');
+  const m = await scrapeMetrics(metricsPort);
+  assert.equal(metricValue(m, 'seaotter_files_missing_total', { pipeline: 'skips' }), 2);
+  assert.equal(metricValue(m, 'seaotter_files_copied_total', { pipeline: 'skips' }), 1);
+  // The halted pipeline's missing file was counted with its failed attempt (test above).
+  assert.ok((metricValue(m, 'seaotter_files_missing_total', { pipeline: 'halts' }) ?? 0) >= 1);
+  assert.ok((metricValue(m, 'seaotter_file_copy_failures_total', { pipeline: 'halts', error: 'FileMissing' }) ?? 0) >= 1);
 });

@@ -65,14 +65,14 @@ test('a small file: one fetch from the source, a stat and a write at the target'
   const body = randomBytes(100_000);
   const src = memoryStore('src', { 'a.jpg': { body } });
   const dst = memoryStore('dst');
-  assert.equal(await copyFile(src.store, dst.store, 'a.jpg', noResume), 'copied');
+  assert.deepEqual(await copyFile(src.store, dst.store, 'a.jpg', noResume), { outcome: 'copied', bytes: 100_000 });
   assert.deepEqual(src.calls, ['fetch a.jpg']);
   assert.deepEqual(dst.calls, ['stat a.jpg', 'write a.jpg']);
   assert.deepEqual(dst.map.get('a.jpg'), { body, sha256: sha(body) });
 
   // Copied again: the target has it with the same size and checksum.
   src.calls.length = dst.calls.length = 0;
-  assert.equal(await copyFile(src.store, dst.store, 'a.jpg', noResume), 'skipped');
+  assert.equal((await copyFile(src.store, dst.store, 'a.jpg', noResume)).outcome, 'skipped');
   assert.deepEqual(src.calls, ['fetch a.jpg']);
   assert.deepEqual(dst.calls, ['stat a.jpg']);
 });
@@ -81,21 +81,21 @@ test('a file over the in-memory limit: its info from the fetch, its bytes stream
   const body = randomBytes(5 * 1024 * 1024);
   const src = memoryStore('src', { 'big.bin': { body, sha256: sha(body) } });
   const dst = memoryStore('dst');
-  assert.equal(await copyFile(src.store, dst.store, 'big.bin', noResume), 'copied');
+  assert.deepEqual(await copyFile(src.store, dst.store, 'big.bin', noResume), { outcome: 'copied', bytes: body.length });
   assert.deepEqual(src.calls, ['fetch big.bin', 'read big.bin'], 'the source keeps the checksum: no hashing pass');
   assert.equal(dst.map.get('big.bin')!.sha256, sha(body));
 
   // Without a recorded checksum it is hashed in a streamed pass first.
   const bare = memoryStore('src', { 'big.bin': { body } });
   const dst2 = memoryStore('dst');
-  assert.equal(await copyFile(bare.store, dst2.store, 'big.bin', noResume), 'copied');
+  assert.equal((await copyFile(bare.store, dst2.store, 'big.bin', noResume)).outcome, 'copied');
   assert.deepEqual(bare.calls, ['fetch big.bin', 'sha256 big.bin', 'read big.bin']);
   assert.ok(dst2.map.get('big.bin')!.body.equals(body));
 });
 
 test('a missing source file is reported; bytes that contradict the recorded checksum fail the copy', async () => {
   const dst = memoryStore('dst');
-  assert.equal(await copyFile(memoryStore('src').store, dst.store, 'gone.jpg', noResume), 'missing');
+  assert.equal((await copyFile(memoryStore('src').store, dst.store, 'gone.jpg', noResume)).outcome, 'missing');
   assert.deepEqual(dst.calls, ['stat gone.jpg']);
 
   const src = memoryStore('src', { 'b.jpg': { body: Buffer.from('new bytes'), sha256: sha(Buffer.from('old bytes')) } });
@@ -119,7 +119,7 @@ test('larger files stream a few at a time in a process', async () => {
   };
   const dst = memoryStore('dst');
   const outcomes = await Promise.all(Object.keys(files).map((k) => copyFile(src.store, dst.store, k, noResume)));
-  assert.deepEqual(new Set(outcomes), new Set(['copied']));
+  assert.deepEqual(new Set(outcomes.map((c) => c.outcome)), new Set(['copied']));
   assert.equal(peak, STREAMED_CONCURRENCY, `at most ${STREAMED_CONCURRENCY} streamed at once, and as many`);
 });
 
@@ -183,7 +183,7 @@ test('dir stores: fetch gives a small file with its info, only the info of a lar
   assert.equal(large?.info.size, 2000);
   assert.equal(large?.content, undefined);
   assert.equal(await src.fetch('nope.dat', 4096), null);
-  assert.equal(await copyFile(src, new DirStore('b', b), 'x.dat', noResume), 'copied');
+  assert.equal((await copyFile(src, new DirStore('b', b), 'x.dat', noResume)).outcome, 'copied');
   assert.ok(readFileSync(join(b, 'x.dat')).equals(body));
-  assert.equal(await copyFile(src, new DirStore('b', b), 'x.dat', noResume), 'skipped');
+  assert.equal((await copyFile(src, new DirStore('b', b), 'x.dat', noResume)).outcome, 'skipped');
 });

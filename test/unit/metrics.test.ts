@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import type { MetricMeter, MetricTags } from '@temporalio/common';
 import { parse } from 'yaml';
-import { METRICS, recordAccepted, recordCaptureFailure, recordCommitted, recordLoadFailure } from '../../activities/metrics.js';
+import { METRICS, recordAccepted, recordCaptureFailure, recordCommitted, recordFile, recordFileCopyFailure, recordLoadFailure } from '../../activities/metrics.js';
 
 type Recorded = { kind: string; name: string; value: number; tags: MetricTags };
 
@@ -62,6 +62,21 @@ test('accepted batches and failed attempts', () => {
   ]);
 });
 
+test('files: copied with their bytes, skipped, missing; failed copy attempts', () => {
+  const { meter, recorded } = fakeMeter();
+  recordFile(meter, 'pics', 'copied', 102_400);
+  recordFile(meter, 'pics', 'skipped', 0);
+  recordFile(meter, 'pics', 'missing', 0);
+  recordFileCopyFailure(meter, 'pics', 'FileMissing');
+  assert.deepEqual(simple(recorded), [
+    'counter seaotter_files_copied_total 1 {"pipeline":"pics"}',
+    'counter seaotter_file_bytes_copied_total 102400 {"pipeline":"pics"}',
+    'counter seaotter_files_skipped_total 1 {"pipeline":"pics"}',
+    'counter seaotter_files_missing_total 1 {"pipeline":"pics"}',
+    'counter seaotter_file_copy_failures_total 1 {"pipeline":"pics","error":"FileMissing"}',
+  ]);
+});
+
 test('the example alerting rules parse and name only metrics seaotter emits', async () => {
   const text = await readFile(new URL('../../../examples/prometheus-alerts.yml', import.meta.url), 'utf8');
   const doc = parse(text) as { groups: { name: string; rules: { alert: string; expr: string; labels: { severity: string }; annotations: { summary: string } }[] }[] };
@@ -78,7 +93,7 @@ test('the example alerting rules parse and name only metrics seaotter emits', as
   }
   // Every alarm-relevant metric is used by some rule.
   const used = rules.map((r) => r.expr).join('\n');
-  for (const name of ['seaotter_accepted_event_timestamp_seconds', 'seaotter_applied_event_timestamp_seconds', 'seaotter_last_commit_timestamp_seconds', 'seaotter_commit_lag_seconds', 'seaotter_load_failures_total', 'seaotter_capture_failures_total']) {
+  for (const name of ['seaotter_accepted_event_timestamp_seconds', 'seaotter_applied_event_timestamp_seconds', 'seaotter_last_commit_timestamp_seconds', 'seaotter_commit_lag_seconds', 'seaotter_load_failures_total', 'seaotter_capture_failures_total', 'seaotter_files_missing_total', 'seaotter_file_copy_failures_total']) {
     assert.ok(used.includes(name), `no rule uses ${name}`);
   }
 });
@@ -89,4 +104,6 @@ test('a meter that fails loses the measurement, never the work', () => {
   assert.doesNotThrow(() => recordAccepted(broken, 'orders', { rows: 1, lastEventTime: 2 }));
   assert.doesNotThrow(() => recordCaptureFailure(broken, 'orders', 'Error'));
   assert.doesNotThrow(() => recordLoadFailure(broken, 'orders', 'Error'));
+  assert.doesNotThrow(() => recordFile(broken, 'pics', 'copied', 1));
+  assert.doesNotThrow(() => recordFileCopyFailure(broken, 'pics', 'Error'));
 });
