@@ -4,13 +4,17 @@
  * source's worker wrote to the bucket. Rows arrive equal, and the batches were in the bucket
  * (seen there while the pipeline is paused; nothing in a local directory). The us worker reaches the
  * bucket through the store's `endpoints.us` (a counting forwarder), the others through `endpoint`.
- * Also: `pipeline apply` refuses a stage bucket that does not exist.
+ * Also: `pipeline apply` refuses a stage bucket that does not exist; and pictures in an hz bucket
+ * copied to a us directory by the us worker (through its own endpoint), one request to the hz
+ * bucket per small picture.
  */
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Connection } from 'mysql2/promise';
 import { startS3Server, type S3Server } from '../../client/servers/s3-server.js';
 import { Cluster, dumpTable, waitFor } from '../support/cluster.js';
@@ -20,6 +24,8 @@ let cluster: Cluster;
 let s3: S3Server;
 /** The address only us workers are given: whatever passes here came from the us worker. */
 let usPath: TcpCounter;
+/** The same for the hz picture bucket. */
+let picsPath: TcpCounter;
 let src: Connection;
 let dst: Connection;
 
@@ -29,12 +35,20 @@ function config(bucket: string): string {
   dst: { type: mariadb, host: 127.0.0.1, port: ${cluster.target.port}, user: seaotter, passwordEnv: DST_PW, datacenter: us }
   stage-us: { type: s3, endpoint: "${s3.endpoint}", endpoints: { us: "http://127.0.0.1:${usPath.port}" }, bucket: ${bucket},
               accessKeyEnv: S3_KEY, secretKeyEnv: S3_SECRET, datacenter: us }
+  pics-hz: { type: s3, endpoint: "${s3.endpoint}", endpoints: { us: "http://127.0.0.1:${picsPath.port}" }, bucket: pics-hz,
+             accessKeyEnv: S3_KEY, secretKeyEnv: S3_SECRET, datacenter: hz }
+  pics-us: { type: dir, path: ${path.join(cluster.dir, 'pics-us')}, datacenter: us }
 stage: { type: s3, source: stage-us, prefix: batches/ }
 pipelines:
   - id: far
     source: src
     target: dst
     tables: [{ source: app.t }]
+  - id: pics
+    source: src
+    target: dst
+    tables: [{ source: app.pics, files: [{ column: path, from: pics-hz, to: pics-us }] }]
+    batch: { inlineMaxBytes: 65536 }
 `;
 }
 
@@ -43,12 +57,16 @@ before(async () => {
   process.env.S3_KEY = s3.accessKey;
   process.env.S3_SECRET = s3.secretKey;
   await s3.createBucket('stage-bucket');
+  await s3.createBucket('pics-hz');
   usPath = await startTcpCounter(s3.port);
+  picsPath = await startTcpCounter(s3.port);
+  await mkdir(path.join(cluster.dir, 'pics-us'));
   src = await cluster.source.connect();
   dst = await cluster.target.connect();
   for (const c of [src, dst]) {
     await c.query('CREATE DATABASE app');
     await c.query('CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(100), n BIGINT, b VARBINARY(64))');
+    await c.query('CREATE TABLE app.pics (id INT PRIMARY KEY, path VARCHAR(100))');
   }
 });
 
@@ -57,6 +75,7 @@ after(async () => {
   await dst?.end();
   await cluster?.close();
   await usPath?.close();
+  await picsPath?.close();
   await s3?.stop();
 });
 
@@ -97,4 +116,26 @@ test('a worker per datacenter, batches through the S3 stage: rows equal', async 
   await waitFor('rows equal', async () => JSON.stringify(await dumpTable(dst, 'app.t')) === JSON.stringify(want), 120_000, 300);
   assert.ok(!existsSync(path.join(cluster.dir, 'stage')), 'nothing was staged locally');
   assert.ok(usPath.connections > 0 && usPath.bytesToClient > 0, `the us worker read the stage through endpoints.us (${usPath.connections} connections)`);
+});
+
+test('pictures in an hz bucket reach a us directory, copied by the us worker with one request each', async () => {
+  // 30 small pictures, and one of 6 MiB: over the in-memory limit, it streams in a request of its own.
+  const pics = Array.from({ length: 31 }, (_, i) => ({ id: i + 1, key: `p/${i + 1}.jpg`, body: randomBytes(i === 30 ? 6 * 1024 * 1024 : 10_000 + i * 3_000) }));
+  const client = s3.client();
+  for (const p of pics) await client.send(new PutObjectCommand({ Bucket: 'pics-hz', Key: p.key, Body: p.body }));
+  client.destroy();
+  const before = { ...picsPath.requests };
+  await src.query('INSERT INTO app.pics VALUES ?', [pics.slice(0, 15).map((p) => [p.id, p.key])]);
+  await src.query('INSERT INTO app.pics VALUES ?', [pics.slice(15).map((p) => [p.id, p.key])]);
+  const want = await dumpTable(src, 'app.pics');
+  await waitFor('picture rows equal', async () => JSON.stringify(await dumpTable(dst, 'app.pics')) === JSON.stringify(want), 120_000, 300);
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  for (const p of pics) assert.equal(sha(await readFile(path.join(cluster.dir, 'pics-us', p.key))), sha(p.body), p.key);
+  // Only the us worker is given this address: the copies ran there. A small picture took one
+  // GET (no HEAD first); the large one a GET cut short at its headers, then a hashing read and
+  // the copying read (the source keeps no checksum of seaotter's).
+  const gets = (picsPath.requests.GET ?? 0) - (before.GET ?? 0);
+  const heads = (picsPath.requests.HEAD ?? 0) - (before.HEAD ?? 0);
+  assert.equal(heads, 0, 'no stat of the source before reading it');
+  assert.equal(gets, 30 + 3, `GETs to the hz bucket: ${JSON.stringify(picsPath.requests)}`);
 });

@@ -8,12 +8,14 @@ export interface TcpCounter {
   port: number;
   connections: number;
   bytesToClient: number;
+  /** HTTP requests seen going upstream, by method (request lines; bodies are not parsed). */
+  requests: Record<string, number>;
   close(): Promise<void>;
 }
 
 export async function startTcpCounter(upstreamPort: number): Promise<TcpCounter> {
   const sockets = new Set<net.Socket>();
-  const counter = { port: 0, connections: 0, bytesToClient: 0 } as TcpCounter;
+  const counter = { port: 0, connections: 0, bytesToClient: 0, requests: {} } as TcpCounter;
   const server = net.createServer((client) => {
     counter.connections++;
     const upstream = net.connect(upstreamPort, '127.0.0.1');
@@ -23,6 +25,9 @@ export async function startTcpCounter(upstreamPort: number): Promise<TcpCounter>
       s.on('error', () => (client.destroy(), upstream.destroy()));
     }
     upstream.on('data', (d: Buffer) => (counter.bytesToClient += d.length));
+    client.on('data', (d: Buffer) => {
+      for (const [, method] of d.toString('latin1').matchAll(/(?:^|\r\n)(GET|HEAD|PUT|POST|DELETE) \S+ HTTP\/1\.1\r\n/g)) counter.requests[method!] = (counter.requests[method!] ?? 0) + 1;
+    });
     client.pipe(upstream).pipe(client);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
