@@ -57,9 +57,13 @@ const streamed = new PQueue({ concurrency: STREAMED_CONCURRENCY });
 
 /** Copies key from src to dst unless dst has it already; 'missing' when src lacks it. */
 export async function copyFile(src: FileStore, dst: FileStore, key: string, resume: CopyResume): Promise<Copied> {
-  // One request to the source (often in the other datacenter) gives the size, the checksum it
-  // keeps, and a small file's bytes; the target is asked meanwhile.
-  const [fetched, there] = await Promise.all([src.fetch(key, IN_MEMORY_BYTES), dst.stat(key)]);
+  // The target first (near the worker): a copy seaotter made records the source version it came
+  // from, and the source then answers 'unchanged' without sending the file again (a row that
+  // names the same file again, e.g. on every update of it). Otherwise one request to the source
+  // (often in the other datacenter) gives the size, the checksum it keeps, and a small file's bytes.
+  const there = await dst.stat(key);
+  const fetched = await src.fetch(key, IN_MEMORY_BYTES, there?.sourceVersion);
+  if (fetched === 'unchanged') return skipped;
   if (!fetched) return missing;
   if (fetched.content) return copyFetched(dst, key, fetched.info, fetched.content, there);
   return streamed.add(() => copyStreamed(src, dst, key, fetched.info, there, resume));
@@ -75,7 +79,7 @@ async function copyFetched(dst: FileStore, key: string, info: FileInfo, content:
   const sha256 = createHash('sha256').update(content).digest('hex');
   if (info.sha256 && info.sha256 !== sha256) throw new Error(`file ${key} changed while it was copied (sha256 ${sha256}; its metadata says ${info.sha256})`);
   if (await alreadyThere(dst, key, there, content.length, sha256)) return skipped;
-  await dst.write(key, Readable.from([content]), content.length, sha256);
+  await dst.write(key, Readable.from([content]), content.length, sha256, info.version);
   return { outcome: 'copied', bytes: content.length };
 }
 
@@ -106,6 +110,6 @@ async function copyStreamed(src: FileStore, dst: FileStore, key: string, info: F
   }
   const checked = verifying(key, info.size, sha256);
   body.on('error', (err) => checked.destroy(err));
-  await dst.write(key, body.pipe(checked), info.size, sha256);
+  await dst.write(key, body.pipe(checked), info.size, sha256, info.version);
   return { outcome: 'copied', bytes: info.size };
 }

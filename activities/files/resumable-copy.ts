@@ -96,7 +96,7 @@ export async function copyInParts(src: FileStore, dst: PartTarget, key: string, 
     hasher.init();
     await dst.abortUnfinished(key);
     const partSize = partSizeFor(source.size);
-    p = { key, uploadId: await dst.createUpload(key, source.sha256, partSize), partSize, etags: [], hashState: Buffer.from(hasher.save()).toString('base64'), source };
+    p = { key, uploadId: await dst.createUpload(key, source.sha256, partSize, source.version), partSize, etags: [], hashState: Buffer.from(hasher.save()).toString('base64'), source };
   }
   report(p);
   let bytes = p.etags.length * p.partSize;

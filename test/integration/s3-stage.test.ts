@@ -5,16 +5,15 @@
  * (seen there while the pipeline is paused; nothing in a local directory). The us worker reaches the
  * bucket through the store's `endpoints.us` (a counting forwarder), the others through `endpoint`.
  * Also: `pipeline apply` refuses a stage bucket that does not exist; and pictures in an hz bucket
- * copied to a us directory by the us worker (through its own endpoint), one request to the hz
- * bucket per small picture.
+ * copied to a us bucket by the us worker (through its own endpoint), one request to the hz bucket
+ * per small picture, and none of their bytes again when their rows are updated.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Connection } from 'mysql2/promise';
 import { startS3Server, type S3Server } from '../../client/servers/s3-server.js';
 import { Cluster, dumpTable, waitFor } from '../support/cluster.js';
@@ -37,7 +36,7 @@ function config(bucket: string): string {
               accessKeyEnv: S3_KEY, secretKeyEnv: S3_SECRET, datacenter: us }
   pics-hz: { type: s3, endpoint: "${s3.endpoint}", endpoints: { us: "http://127.0.0.1:${picsPath.port}" }, bucket: pics-hz,
              accessKeyEnv: S3_KEY, secretKeyEnv: S3_SECRET, datacenter: hz }
-  pics-us: { type: dir, path: ${path.join(cluster.dir, 'pics-us')}, datacenter: us }
+  pics-us: { type: s3, endpoint: "${s3.endpoint}", bucket: pics-us, accessKeyEnv: S3_KEY, secretKeyEnv: S3_SECRET, datacenter: us }
 stage: { type: s3, source: stage-us, prefix: batches/ }
 pipelines:
   - id: far
@@ -58,15 +57,15 @@ before(async () => {
   process.env.S3_SECRET = s3.secretKey;
   await s3.createBucket('stage-bucket');
   await s3.createBucket('pics-hz');
+  await s3.createBucket('pics-us');
   usPath = await startTcpCounter(s3.port);
   picsPath = await startTcpCounter(s3.port);
-  await mkdir(path.join(cluster.dir, 'pics-us'));
   src = await cluster.source.connect();
   dst = await cluster.target.connect();
   for (const c of [src, dst]) {
     await c.query('CREATE DATABASE app');
     await c.query('CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(100), n BIGINT, b VARBINARY(64))');
-    await c.query('CREATE TABLE app.pics (id INT PRIMARY KEY, path VARCHAR(100))');
+    await c.query('CREATE TABLE app.pics (id INT PRIMARY KEY, path VARCHAR(100), n INT NOT NULL DEFAULT 0)');
   }
 });
 
@@ -118,19 +117,29 @@ test('a worker per datacenter, batches through the S3 stage: rows equal', async 
   assert.ok(usPath.connections > 0 && usPath.bytesToClient > 0, `the us worker read the stage through endpoints.us (${usPath.connections} connections)`);
 });
 
-test('pictures in an hz bucket reach a us directory, copied by the us worker with one request each', async () => {
+test('pictures in an hz bucket reach a us bucket, copied by the us worker with one request each, not again on updates', async () => {
   // 30 small pictures, and one of 6 MiB: over the in-memory limit, it streams in a request of its own.
   const pics = Array.from({ length: 31 }, (_, i) => ({ id: i + 1, key: `p/${i + 1}.jpg`, body: randomBytes(i === 30 ? 6 * 1024 * 1024 : 10_000 + i * 3_000) }));
   const client = s3.client();
   for (const p of pics) await client.send(new PutObjectCommand({ Bucket: 'pics-hz', Key: p.key, Body: p.body }));
   client.destroy();
   const before = { ...picsPath.requests };
-  await src.query('INSERT INTO app.pics VALUES ?', [pics.slice(0, 15).map((p) => [p.id, p.key])]);
-  await src.query('INSERT INTO app.pics VALUES ?', [pics.slice(15).map((p) => [p.id, p.key])]);
+  await src.query('INSERT INTO app.pics (id, path) VALUES ?', [pics.slice(0, 15).map((p) => [p.id, p.key])]);
+  await src.query('INSERT INTO app.pics (id, path) VALUES ?', [pics.slice(15).map((p) => [p.id, p.key])]);
   const want = await dumpTable(src, 'app.pics');
   await waitFor('picture rows equal', async () => JSON.stringify(await dumpTable(dst, 'app.pics')) === JSON.stringify(want), 120_000, 300);
   const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-  for (const p of pics) assert.equal(sha(await readFile(path.join(cluster.dir, 'pics-us', p.key))), sha(p.body), p.key);
+  const reader = s3.client();
+  const copied = async (key: string) => {
+    const got = await reader.send(new GetObjectCommand({ Bucket: 'pics-us', Key: key }));
+    return { sha256: sha(Buffer.from(await got.Body!.transformToByteArray())), meta: got.Metadata ?? {} };
+  };
+  for (const p of pics) {
+    const c = await copied(p.key);
+    assert.equal(c.sha256, sha(p.body), p.key);
+    assert.equal(c.meta['seaotter-sha256'], sha(p.body), `${p.key}: its checksum recorded`);
+    assert.ok(c.meta['seaotter-source-version'], `${p.key}: the source version it came from recorded`);
+  }
   // Only the us worker is given this address: the copies ran there. A small picture took one
   // GET (no HEAD first); the large one a GET cut short at its headers, then a hashing read and
   // the copying read (the source keeps no checksum of seaotter's).
@@ -138,4 +147,17 @@ test('pictures in an hz bucket reach a us directory, copied by the us worker wit
   const heads = (picsPath.requests.HEAD ?? 0) - (before.HEAD ?? 0);
   assert.equal(heads, 0, 'no stat of the source before reading it');
   assert.equal(gets, 30 + 3, `GETs to the hz bucket: ${JSON.stringify(picsPath.requests)}`);
+
+  // Every row updated, its picture unchanged: each is asked for once more, and the hz bucket
+  // answers "not modified" (If-None-Match with the recorded version), so no picture crosses again.
+  const [getsBefore, bytesBefore] = [picsPath.requests.GET ?? 0, picsPath.bytesToClient];
+  await src.query('UPDATE app.pics SET n = n + 1');
+  const updated = await dumpTable(src, 'app.pics');
+  await waitFor('updated rows equal', async () => JSON.stringify(await dumpTable(dst, 'app.pics')) === JSON.stringify(updated), 120_000, 300);
+  const again = (picsPath.requests.GET ?? 0) - getsBefore;
+  const bytesAgain = picsPath.bytesToClient - bytesBefore;
+  assert.equal(again, pics.length, 'one conditional GET per picture named again');
+  assert.ok(bytesAgain < pics.length * 2048, `only "not modified" answers crossed: ${bytesAgain} bytes for ${pics.length} pictures`);
+  for (const p of pics) assert.equal((await copied(p.key)).sha256, sha(p.body), `${p.key} after the updates`);
+  reader.destroy();
 });

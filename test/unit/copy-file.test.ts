@@ -3,7 +3,8 @@
  * request to the source, often in the other datacenter (a fetch that brings size, checksum and
  * bytes), never a stat then a read; a file the target has is skipped; a larger one is streamed in
  * a second request; a missing one is reported; bytes that contradict the source's recorded
- * checksum fail the copy; larger files stream a few at a time. A worker copies up to 64 files at
+ * checksum fail the copy; a file named again is not sent again while the source keeps the version
+ * the copy recorded; larger files stream a few at a time. A worker copies up to 64 files at
  * once over all batches, the oldest batch's first. Then the same against real dir stores.
  */
 import assert from 'node:assert/strict';
@@ -22,10 +23,17 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const noResume = { report: () => undefined, note: () => undefined };
 
 /** An in-memory store that records every call made to it. */
-function memoryStore(name: string, files: Record<string, { body: Buffer; sha256?: string }> = {}) {
+type MemoryFile = { body: Buffer; sha256?: string; version?: string; sourceVersion?: string };
+
+function memoryStore(name: string, files: Record<string, MemoryFile> = {}) {
   const calls: string[] = [];
   const map = new Map(Object.entries(files));
-  const info = (f: { body: Buffer; sha256?: string }): FileInfo => ({ size: f.body.length, ...(f.sha256 ? { sha256: f.sha256 } : {}), version: 'v1' });
+  const info = (f: MemoryFile): FileInfo => ({
+    size: f.body.length,
+    ...(f.sha256 ? { sha256: f.sha256 } : {}),
+    version: f.version ?? 'v1',
+    ...(f.sourceVersion ? { sourceVersion: f.sourceVersion } : {}),
+  });
   const store: FileStore = {
     name,
     async stat(key) {
@@ -33,9 +41,13 @@ function memoryStore(name: string, files: Record<string, { body: Buffer; sha256?
       const f = map.get(key);
       return f ? info(f) : null;
     },
-    async fetch(key, limit) {
-      calls.push(`fetch ${key}`);
+    async fetch(key, limit, unlessVersion) {
       const f = map.get(key);
+      if (f && unlessVersion !== undefined && info(f).version === unlessVersion) {
+        calls.push(`fetch ${key}: unchanged`);
+        return 'unchanged';
+      }
+      calls.push(`fetch ${key}`);
       if (!f) return null;
       return f.body.length <= limit ? { info: info(f), content: Buffer.from(f.body) } : { info: info(f) };
     },
@@ -47,11 +59,11 @@ function memoryStore(name: string, files: Record<string, { body: Buffer; sha256?
       calls.push(`read ${key}`);
       return Readable.from([map.get(key)!.body]);
     },
-    async write(key, body, _size, sha256) {
+    async write(key, body, _size, sha256, sourceVersion) {
       calls.push(`write ${key}`);
       const chunks: Buffer[] = [];
       for await (const c of body) chunks.push(c as Buffer);
-      map.set(key, { body: Buffer.concat(chunks), sha256 });
+      map.set(key, { body: Buffer.concat(chunks), sha256, ...(sourceVersion ? { sourceVersion } : {}) });
     },
     async remove(key) {
       map.delete(key);
@@ -68,13 +80,26 @@ test('a small file: one fetch from the source, a stat and a write at the target'
   assert.deepEqual(await copyFile(src.store, dst.store, 'a.jpg', noResume), { outcome: 'copied', bytes: 100_000 });
   assert.deepEqual(src.calls, ['fetch a.jpg']);
   assert.deepEqual(dst.calls, ['stat a.jpg', 'write a.jpg']);
-  assert.deepEqual(dst.map.get('a.jpg'), { body, sha256: sha(body) });
+  assert.deepEqual(dst.map.get('a.jpg'), { body, sha256: sha(body), sourceVersion: 'v1' }, 'the copy records the source version it came from');
 
-  // Copied again: the target has it with the same size and checksum.
+  // Named again (the row updated): the source's version is still the one recorded, so it sends nothing.
   src.calls.length = dst.calls.length = 0;
   assert.equal((await copyFile(src.store, dst.store, 'a.jpg', noResume)).outcome, 'skipped');
-  assert.deepEqual(src.calls, ['fetch a.jpg']);
+  assert.deepEqual(src.calls, ['fetch a.jpg: unchanged']);
   assert.deepEqual(dst.calls, ['stat a.jpg']);
+
+  // The source changed: it comes again, and the copy records the new version.
+  const changed = randomBytes(50_000);
+  src.map.set('a.jpg', { body: changed, version: 'v2' });
+  src.calls.length = dst.calls.length = 0;
+  assert.deepEqual(await copyFile(src.store, dst.store, 'a.jpg', noResume), { outcome: 'copied', bytes: 50_000 });
+  assert.deepEqual(src.calls, ['fetch a.jpg']);
+  assert.deepEqual(dst.map.get('a.jpg'), { body: changed, sha256: sha(changed), sourceVersion: 'v2' });
+
+  // A target with the same bytes but no record of its source (written by others) is compared by checksum.
+  const other = memoryStore('dst', { 'a.jpg': { body: changed, sha256: sha(changed) } });
+  assert.equal((await copyFile(src.store, other.store, 'a.jpg', noResume)).outcome, 'skipped');
+  assert.deepEqual(other.calls, ['stat a.jpg']);
 });
 
 test('a file over the in-memory limit: its info from the fetch, its bytes streamed in a second request', async () => {
@@ -177,12 +202,16 @@ test('dir stores: fetch gives a small file with its info, only the info of a lar
   writeFileSync(join(a, 'x.dat'), body);
   const src = new DirStore('a', a);
   const small = await src.fetch('x.dat', 4096);
-  assert.equal(small?.info.size, 2000);
-  assert.ok(small?.content?.equals(body));
+  assert.ok(small && small !== 'unchanged');
+  assert.equal(small.info.size, 2000);
+  assert.ok(small.content?.equals(body));
   const large = await src.fetch('x.dat', 1000);
-  assert.equal(large?.info.size, 2000);
-  assert.equal(large?.content, undefined);
+  assert.ok(large && large !== 'unchanged');
+  assert.equal(large.info.size, 2000);
+  assert.equal(large.content, undefined);
   assert.equal(await src.fetch('nope.dat', 4096), null);
+  assert.equal(await src.fetch('x.dat', 4096, small.info.version), 'unchanged');
+  assert.notEqual(await src.fetch('x.dat', 4096, 'another version'), 'unchanged');
   assert.equal((await copyFile(src, new DirStore('b', b), 'x.dat', noResume)).outcome, 'copied');
   assert.ok(readFileSync(join(b, 'x.dat')).equals(body));
   assert.equal((await copyFile(src, new DirStore('b', b), 'x.dat', noResume)).outcome, 'skipped');

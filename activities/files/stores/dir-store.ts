@@ -36,8 +36,9 @@ export class DirStore implements FileStore, PartTarget {
     }
   }
 
-  async fetch(key: string, limit: number): Promise<Fetched | null> {
+  async fetch(key: string, limit: number, unlessVersion?: string): Promise<Fetched | null | 'unchanged'> {
     const info = await this.stat(key);
+    if (info && unlessVersion !== undefined && info.version === unlessVersion) return 'unchanged';
     if (!info || info.size > limit) return info && { info };
     let content: Buffer;
     try {

@@ -15,6 +15,8 @@ export interface FileInfo {
   sha256?: string;
   /** What changes when the content does (an S3 ETag; a file's mtime and inode): a copy resumes only onto the same version. */
   version?: string;
+  /** On a copy's target: the version of the source file it was copied from, as seaotter recorded it (S3 metadata). */
+  sourceVersion?: string;
 }
 
 /** A key the source store does not have. */
@@ -33,9 +35,10 @@ export interface FileStore {
   stat(key: string): Promise<FileInfo | null>;
   /**
    * The file's info and, when it is at most `limit` bytes, its content, in one request (what a
-   * copy across datacenters pays once instead of a stat and a read); null when the key is absent.
+   * copy across datacenters pays once instead of a stat and a read); null when the key is absent;
+   * 'unchanged' when its version is still `unlessVersion` (an S3 If-None-Match: nothing is sent).
    */
-  fetch(key: string, limit: number): Promise<Fetched | null>;
+  fetch(key: string, limit: number, unlessVersion?: string): Promise<Fetched | null | 'unchanged'>;
   /** SHA-256 (hex) of the content, streamed. */
   sha256(key: string): Promise<string>;
   /** The content as a stream, from byte `from` on (default 0); FileMissingError when absent. */
@@ -44,7 +47,7 @@ export interface FileStore {
    * Writes the whole stream under key so that readers see the old file or the new one, never a
    * part; records the SHA-256 where the store can, so later copies skip it without reading it.
    */
-  write(key: string, body: Readable, size: number, sha256: string): Promise<void>;
+  write(key: string, body: Readable, size: number, sha256: string, sourceVersion?: string): Promise<void>;
   /** Removes key; absent is fine. */
   remove(key: string): Promise<void>;
   /** Throws a one-line reason when the store cannot be reached or used. */
@@ -57,7 +60,7 @@ export interface FileStore {
  * file. Parts are numbered from 1; all but the last have the upload's part size.
  */
 export interface PartTarget {
-  createUpload(key: string, sha256: string, partSize: number): Promise<string>;
+  createUpload(key: string, sha256: string, partSize: number, sourceVersion?: string): Promise<string>;
   /** Stores part n; returns its ETag (an MD5 of its bytes, quoted). */
   uploadPart(key: string, uploadId: string, n: number, body: Buffer): Promise<string>;
   /** The ETags of the parts the upload holds, by part number; null when the upload is gone. */
@@ -83,6 +86,8 @@ export function openFileStore(name: string, config: FileStoreConfig): FileStore 
 
 /** SHA-256 metadata key on S3 objects written by seaotter (x-amz-meta-seaotter-sha256). */
 export const SHA256_META = 'seaotter-sha256';
+/** Metadata key of the source version (its ETag) an S3 object was copied from (x-amz-meta-seaotter-source-version). */
+export const SOURCE_META = 'seaotter-source-version';
 
 /** The SHA-256 (hex) of a stream's bytes, read to the end. */
 export async function sha256Of(stream: Readable): Promise<string> {

@@ -20,8 +20,13 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { endpointFor } from '../../../lib/config/endpoints.js';
 import type { S3StoreConfig } from '../../../lib/config/schema.js';
 import { workerDatacenter } from '../../datacenter.js';
-import { FileMissingError, PART_SIZE, SHA256_META, sha256Of, type Fetched, type FileInfo, type FileStore, type PartTarget } from './file-store.js';
+import { FileMissingError, PART_SIZE, SHA256_META, SOURCE_META, sha256Of, type Fetched, type FileInfo, type FileStore, type PartTarget } from './file-store.js';
 import { isNotFound, s3ClientFor } from './s3-client.js';
+
+/** What seaotter records on an object it writes: its SHA-256, and the source version it was copied from. */
+function metadata(sha256: string, sourceVersion?: string): Record<string, string> {
+  return { [SHA256_META]: sha256, ...(sourceVersion ? { [SOURCE_META]: sourceVersion } : {}) };
+}
 
 export class S3Store implements FileStore, PartTarget {
   private readonly bucket: string;
@@ -41,19 +46,21 @@ export class S3Store implements FileStore, PartTarget {
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       const sha256 = head.Metadata?.[SHA256_META];
-      return { size: head.ContentLength ?? 0, ...(sha256 ? { sha256 } : {}), ...(head.ETag ? { version: head.ETag } : {}) };
+      const sourceVersion = head.Metadata?.[SOURCE_META];
+      return { size: head.ContentLength ?? 0, ...(sha256 ? { sha256 } : {}), ...(head.ETag ? { version: head.ETag } : {}), ...(sourceVersion ? { sourceVersion } : {}) };
     } catch (err) {
       if (isNotFound(err)) return null;
       throw err;
     }
   }
 
-  async fetch(key: string, limit: number): Promise<Fetched | null> {
+  async fetch(key: string, limit: number, unlessVersion?: string): Promise<Fetched | null | 'unchanged'> {
     let got;
     try {
-      got = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      got = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(unlessVersion ? { IfNoneMatch: unlessVersion } : {}) }));
     } catch (err) {
       if (isNotFound(err)) return null;
+      if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 304) return 'unchanged';
       throw err;
     }
     const sha256 = got.Metadata?.[SHA256_META];
@@ -84,10 +91,10 @@ export class S3Store implements FileStore, PartTarget {
   }
 
   /** Objects from PART_SIZE on come through copy-file.ts's resumable copy, which cleans up after itself. */
-  async write(key: string, body: Readable, size: number, sha256: string): Promise<void> {
+  async write(key: string, body: Readable, size: number, sha256: string, sourceVersion?: string): Promise<void> {
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: key, Body: body, Metadata: { [SHA256_META]: sha256 }, ...(size < PART_SIZE ? { ContentLength: size } : {}) },
+      params: { Bucket: this.bucket, Key: key, Body: body, Metadata: metadata(sha256, sourceVersion), ...(size < PART_SIZE ? { ContentLength: size } : {}) },
       partSize: PART_SIZE,
       queueSize: 2,
     });
@@ -110,8 +117,8 @@ export class S3Store implements FileStore, PartTarget {
   // Multipart primitives for copy-file.ts's resumable copy of large files.
 
   /** Starts a multipart upload of key, the SHA-256 recorded in its metadata; returns its id. */
-  async createUpload(key: string, sha256: string): Promise<string> {
-    const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, Metadata: { [SHA256_META]: sha256 } }));
+  async createUpload(key: string, sha256: string, _partSize?: number, sourceVersion?: string): Promise<string> {
+    const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, Metadata: metadata(sha256, sourceVersion) }));
     if (!created.UploadId) throw new Error(`${this.name} started no multipart upload for ${key}`);
     return created.UploadId;
   }
