@@ -45,7 +45,8 @@ export interface FileStore {
   read(key: string, from?: number): Promise<Readable>;
   /**
    * Writes the whole stream under key so that readers see the old file or the new one, never a
-   * part; records the SHA-256 where the store can, so later copies skip it without reading it.
+   * part; records the SHA-256 where the store can, so later copies skip it without reading it,
+   * and the source version it was copied from, so they need not read the source either.
    */
   write(key: string, body: Readable, size: number, sha256: string, sourceVersion?: string): Promise<void>;
   /** Removes key; absent is fine. */
@@ -86,7 +87,7 @@ export function openFileStore(name: string, config: FileStoreConfig): FileStore 
 
 /** SHA-256 metadata key on S3 objects written by seaotter (x-amz-meta-seaotter-sha256). */
 export const SHA256_META = 'seaotter-sha256';
-/** Metadata key of the source version (its ETag) an S3 object was copied from (x-amz-meta-seaotter-source-version). */
+/** Metadata key of the source version (an S3 ETag; a file's inode, mtime and size) an S3 object was copied from (x-amz-meta-seaotter-source-version). */
 export const SOURCE_META = 'seaotter-source-version';
 
 /** The SHA-256 (hex) of a stream's bytes, read to the end. */
