@@ -406,3 +406,15 @@ test('a file that is not a mapping is one clear problem', () => {
     assert.match(problems[0].message, /expected a mapping/);
   }
 });
+
+test('examples/two-datacenters.yaml is a valid config with the cross-datacenter settings README recommends', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const text = await readFile(new URL('../../../examples/two-datacenters.yaml', import.meta.url), 'utf8');
+  const r = parseConfig(text);
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
+  const p = r.config.pipelines[0]!;
+  assert.deepEqual([p.batch.maxInFlight, p.batch.inlineMaxBytes], [16, 1048576]);
+  assert.equal(p.tables[0]!.files?.[0]?.to, 'pics-us');
+  const pics = r.config.dataSources['pics-hz'] as { endpoints?: Record<string, string>; datacenter: string };
+  assert.deepEqual([pics.datacenter, Object.keys(pics.endpoints ?? {})], ['hz', ['us']]);
+});
