@@ -25,6 +25,7 @@ export const METRICS = {
   filesSkipped: ['seaotter_files_skipped_total', 'files the target store already had (same size and SHA-256)'],
   filesMissing: ['seaotter_files_missing_total', 'files missing from the source store (onMissing: halt stops the pipeline, skip loads the rows)'],
   fileCopyFailures: ['seaotter_file_copy_failures_total', 'copyFiles attempts that failed, by error type (FileMissing halts the pipeline)'],
+  pausedSeen: ['seaotter_pipeline_paused_seen_timestamp_seconds', 'when capture last found its pipeline paused (Unix seconds; refreshed every 15 s while it stays paused)'],
 } as const;
 
 /** Buckets of `seaotter_commit_lag_seconds` (the SDK's default buckets are for milliseconds). */
@@ -94,6 +95,17 @@ export function recordFile(meter: MetricMeter, pipeline: string, outcome: 'copie
 export function recordFileCopyFailure(meter: MetricMeter, pipeline: string, error: string): void {
   safely(() => {
     counter(meter, METRICS.fileCopyFailures, 'attempts').add(1, { pipeline, error });
+  });
+}
+
+/**
+ * What capture reports while its pipeline is paused (it asks every PAUSE_CHECK_MS). A timestamp,
+ * not a paused/running gauge: a worker that stops capturing leaves a value behind that ages, where
+ * a gauge would say "paused" forever.
+ */
+export function recordPausedSeen(meter: MetricMeter, pipeline: string, now = Date.now()): void {
+  safely(() => {
+    gauge(meter, METRICS.pausedSeen).set(now / 1000, { pipeline });
   });
 }
 

@@ -10,7 +10,7 @@ import type { CutBatch } from '../../lib/batcher.js';
 import { formatPosition, positionKey, type BatchDescriptor, type BinlogPosition } from '../../lib/model.js';
 import { pipelineWorkflowId, type PipelineSpec } from '../../lib/spec.js';
 import { statusQuery, submitBatchUpdate } from '../../workflows/messages.js';
-import { recordAccepted, recordCaptureFailure } from '../metrics.js';
+import { recordAccepted, recordCaptureFailure, recordPausedSeen } from '../metrics.js';
 import { workerShutdown } from '../shutdown.js';
 import { openStage } from '../stage/stage.js';
 import { captureThreadEnabled } from './binlog-thread.js';
@@ -31,6 +31,8 @@ interface CaptureProgress {
 const HEARTBEAT_MS = 2000;
 /** How often a submission the pipeline has not taken yet is logged. */
 const SUBMIT_WAIT_LOG_MS = 30_000;
+/** How often capture asks whether its pipeline is paused, for the metric alarms use (activities/metrics.ts). */
+const PAUSE_CHECK_MS = 15_000;
 
 export function createCaptureActivities(deps: { client: () => Client }) {
   const capture = async (input: CaptureInput): Promise<void> => {
@@ -128,6 +130,16 @@ export function createCaptureActivities(deps: { client: () => Client }) {
       heartbeat({ accepted, batches } satisfies CaptureProgress);
       session.poke();
     }, HEARTBEAT_MS);
+    // A paused pipeline applies nothing on purpose: the stall alarm must not fire for it.
+    let checking = false;
+    const pauseCheck = setInterval(() => {
+      if (checking) return;
+      checking = true;
+      handle.query(statusQuery)
+        .then((s) => void (s.state === 'paused' && recordPausedSeen(ctx.metricMeter, spec.id)))
+        .catch(() => undefined) // no worker answering now: the next check asks again
+        .finally(() => void (checking = false));
+    }, PAUSE_CHECK_MS);
     if (!adopted) session.start();
     try {
       for (;;) {
@@ -156,6 +168,7 @@ export function createCaptureActivities(deps: { client: () => Client }) {
     } finally {
       ended = true;
       clearInterval(timer);
+      clearInterval(pauseCheck);
       if (!parked) await session.stop();
     }
   };

@@ -118,3 +118,22 @@ test('onError: skip dead-letters the refused row and applies the rest', async ()
   assert.equal(metricValue(m, 'seaotter_rows_dead_lettered_total', { pipeline: 'skips' }), 1);
   assert.equal(metricValue(m, 'seaotter_load_failures_total', { pipeline: 'skips' }), undefined, 'a dead-lettered row fails no load');
 });
+
+test('a paused pipeline is reported by its capture, so the stall alarm leaves it alone', async () => {
+  // The halted-then-resumed pipeline was never paused: nothing reported for it.
+  assert.equal(metricValue(await scrapeMetrics(metricsPort), 'seaotter_pipeline_paused_seen_timestamp_seconds', { pipeline: 'halts' }), undefined);
+  await cluster.cliOk(['pipeline', 'pause', 'skips']);
+  const since = Date.now() / 1000;
+  await src.query("INSERT INTO app.s VALUES (10, 'p')");
+  // Capture asks every 15 s.
+  const seen = await waitFor('pause reported', async () => {
+    const v = metricValue(await scrapeMetrics(metricsPort), 'seaotter_pipeline_paused_seen_timestamp_seconds', { pipeline: 'skips' });
+    return v !== undefined && v >= since ? v : null;
+  }, 40_000, 500);
+  assert.ok(seen <= Date.now() / 1000);
+  await cluster.cliOk(['pipeline', 'resume', 'skips']);
+  await waitFor('row after resume', async () => (await dumpTable(dst, 'app.s')).some((r) => r.startsWith('[10,')), 60_000);
+  // Once resumed, it is not reported again: the value ages, and with it the alarm's exception.
+  await new Promise((r) => setTimeout(r, 16_000));
+  assert.equal(metricValue(await scrapeMetrics(metricsPort), 'seaotter_pipeline_paused_seen_timestamp_seconds', { pipeline: 'skips' }), seen);
+});

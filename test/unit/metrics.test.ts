@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import type { MetricMeter, MetricTags } from '@temporalio/common';
 import { parse } from 'yaml';
-import { METRICS, recordAccepted, recordCaptureFailure, recordCommitted, recordFile, recordFileCopyFailure, recordLoadFailure } from '../../activities/metrics.js';
+import { METRICS, recordAccepted, recordCaptureFailure, recordCommitted, recordFile, recordFileCopyFailure, recordLoadFailure, recordPausedSeen } from '../../activities/metrics.js';
 
 type Recorded = { kind: string; name: string; value: number; tags: MetricTags };
 
@@ -77,6 +77,12 @@ test('files: copied with their bytes, skipped, missing; failed copy attempts', (
   ]);
 });
 
+test('a paused pipeline: when capture last saw it paused', () => {
+  const { meter, recorded } = fakeMeter();
+  recordPausedSeen(meter, 'orders', 1_700_000_000_500);
+  assert.deepEqual(simple(recorded), ['gauge seaotter_pipeline_paused_seen_timestamp_seconds 1700000000.5 {"pipeline":"orders"}']);
+});
+
 test('the example alerting rules parse and name only metrics seaotter emits', async () => {
   const text = await readFile(new URL('../../../examples/prometheus-alerts.yml', import.meta.url), 'utf8');
   const doc = parse(text) as { groups: { name: string; rules: { alert: string; expr: string; labels: { severity: string }; annotations: { summary: string } }[] }[] };
@@ -93,7 +99,7 @@ test('the example alerting rules parse and name only metrics seaotter emits', as
   }
   // Every alarm-relevant metric is used by some rule.
   const used = rules.map((r) => r.expr).join('\n');
-  for (const name of ['seaotter_accepted_event_timestamp_seconds', 'seaotter_applied_event_timestamp_seconds', 'seaotter_last_commit_timestamp_seconds', 'seaotter_commit_lag_seconds', 'seaotter_load_failures_total', 'seaotter_capture_failures_total', 'seaotter_files_missing_total', 'seaotter_file_copy_failures_total']) {
+  for (const name of ['seaotter_accepted_event_timestamp_seconds', 'seaotter_applied_event_timestamp_seconds', 'seaotter_last_commit_timestamp_seconds', 'seaotter_commit_lag_seconds', 'seaotter_load_failures_total', 'seaotter_capture_failures_total', 'seaotter_files_missing_total', 'seaotter_file_copy_failures_total', 'seaotter_pipeline_paused_seen_timestamp_seconds']) {
     assert.ok(used.includes(name), `no rule uses ${name}`);
   }
 });
@@ -106,4 +112,5 @@ test('a meter that fails loses the measurement, never the work', () => {
   assert.doesNotThrow(() => recordLoadFailure(broken, 'orders', 'Error'));
   assert.doesNotThrow(() => recordFile(broken, 'pics', 'copied', 1));
   assert.doesNotThrow(() => recordFileCopyFailure(broken, 'pics', 'Error'));
+  assert.doesNotThrow(() => recordPausedSeen(broken, 'pics'));
 });
