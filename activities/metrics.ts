@@ -5,7 +5,7 @@
  * the tags the SDK adds (namespace, taskQueue, activityType). Capture reports at the source's
  * datacenter, loads at the target's: alarms join them by pipeline (examples/prometheus-alerts.yml).
  */
-import type { MetricMeter } from '@temporalio/common';
+import { ApplicationFailure, type MetricMeter } from '@temporalio/common';
 
 /** Every metric seaotter emits, with its help text (README: Metrics and alarms). */
 export const METRICS = {
@@ -38,6 +38,12 @@ function safely(record: () => void): void {
   } catch {
     // Nothing to do: the measurement is lost, the work is not.
   }
+}
+
+/** The `error` label of a failure metric: an ApplicationFailure's type, else the error's name. */
+export function errorType(err: unknown): string {
+  if (err instanceof ApplicationFailure) return err.type ?? 'ApplicationFailure';
+  return (err as Error | undefined)?.name ?? 'Error';
 }
 
 const counter = (meter: MetricMeter, [name, help]: readonly [string, string], unit: string) => meter.createCounter(name, unit, help);

@@ -10,7 +10,7 @@ import type { CutBatch } from '../../lib/batcher.js';
 import { formatPosition, positionKey, type BatchDescriptor, type BinlogPosition } from '../../lib/model.js';
 import { pipelineWorkflowId, type PipelineSpec } from '../../lib/spec.js';
 import { statusQuery, submitBatchUpdate } from '../../workflows/messages.js';
-import { recordAccepted, recordCaptureFailure, recordPausedSeen } from '../metrics.js';
+import { errorType, recordAccepted, recordCaptureFailure, recordPausedSeen } from '../metrics.js';
 import { workerShutdown } from '../shutdown.js';
 import { openStage } from '../stage/stage.js';
 import { captureThreadEnabled } from './binlog-thread.js';
@@ -179,8 +179,8 @@ export function createCaptureActivities(deps: { client: () => Client }) {
         await capture(input);
       } catch (err) {
         // Stop, continue-as-new and worker shutdown end an attempt too; only failures count.
-        const type = err instanceof ApplicationFailure ? err.type : undefined;
-        if (!(err instanceof CancelledFailure) && type !== 'WorkerShutdown') recordCaptureFailure(Context.current().metricMeter, input.spec.id, type ?? (err as Error).name ?? 'Error');
+        const type = errorType(err);
+        if (!(err instanceof CancelledFailure) && type !== 'WorkerShutdown') recordCaptureFailure(Context.current().metricMeter, input.spec.id, type);
         throw err;
       }
     },

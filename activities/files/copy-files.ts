@@ -15,7 +15,7 @@ import type { PipelineSpec } from '../../lib/spec.js';
 import { openStage } from '../stage/stage.js';
 import type { TransformResult } from '../transform/transform-batch.js';
 import { copyFile, type CopyOutcome } from './copy-file.js';
-import { recordFile, recordFileCopyFailure } from '../metrics.js';
+import { errorType, recordFile, recordFileCopyFailure } from '../metrics.js';
 import type { UploadProgress } from './resumable-copy.js';
 import { openFileStore, type FileStore } from './stores/file-store.js';
 
@@ -186,7 +186,7 @@ export function createFileActivities() {
         if (!plan) throw ApplicationFailure.nonRetryable(`batch ${batch.seq} names ${transformed.fileCopies} files to copy but carries no file plan`, 'StageCorrupt');
         return await copyAll(spec, batch, plan);
       } catch (err) {
-        if (!(err instanceof CancelledFailure)) recordFileCopyFailure(Context.current().metricMeter, spec.id, err instanceof ApplicationFailure ? (err.type ?? 'ApplicationFailure') : ((err as Error).name ?? 'Error'));
+        if (!(err instanceof CancelledFailure)) recordFileCopyFailure(Context.current().metricMeter, spec.id, errorType(err));
         throw err;
       }
     },

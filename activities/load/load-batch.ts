@@ -22,7 +22,7 @@ import { ensureCheckpointTable, maxStatementBytes } from './target-meta.js';
 import { classifyMysqlError } from './errors.js';
 import { deadLetterPath, runStepSkippingRefused, writeDeadLetters, type DeadLetter } from './dead-letter.js';
 import { withHeartbeat } from '../heartbeat.js';
-import { recordCommitted, recordLoadFailure } from '../metrics.js';
+import { errorType, recordCommitted, recordLoadFailure } from '../metrics.js';
 import { loadOracle } from './oracle-target.js';
 import { writeParts } from './parallel-load.js';
 import { applyDdl } from './ddl-apply.js';
@@ -76,7 +76,7 @@ export function createLoadActivities(deps: { resources: Resources }) {
         if (!result.alreadyApplied) recordCommitted(metricMeter, input.spec.id, input.batch, result);
         return result;
       } catch (err) {
-        if (!(err instanceof CancelledFailure)) recordLoadFailure(metricMeter, input.spec.id, err instanceof ApplicationFailure ? (err.type ?? 'ApplicationFailure') : ((err as Error).name ?? 'Error'));
+        if (!(err instanceof CancelledFailure)) recordLoadFailure(metricMeter, input.spec.id, errorType(err));
         throw err;
       }
     },

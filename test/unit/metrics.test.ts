@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import type { MetricMeter, MetricTags } from '@temporalio/common';
+import { ApplicationFailure, type MetricMeter, type MetricTags } from '@temporalio/common';
 import { parse } from 'yaml';
-import { METRICS, recordAccepted, recordCaptureFailure, recordCommitted, recordFile, recordFileCopyFailure, recordLoadFailure, recordPausedSeen } from '../../activities/metrics.js';
+import { errorType, METRICS, recordAccepted, recordCaptureFailure, recordCommitted, recordFile, recordFileCopyFailure, recordLoadFailure, recordPausedSeen } from '../../activities/metrics.js';
 
 type Recorded = { kind: string; name: string; value: number; tags: MetricTags };
 
@@ -75,6 +75,13 @@ test('files: copied with their bytes, skipped, missing; failed copy attempts', (
     'counter seaotter_files_missing_total 1 {"pipeline":"pics"}',
     'counter seaotter_file_copy_failures_total 1 {"pipeline":"pics","error":"FileMissing"}',
   ]);
+});
+
+test('the error label: an ApplicationFailure\'s type, else the error\'s name', () => {
+  assert.equal(errorType(ApplicationFailure.nonRetryable('refused', 'TargetRefused')), 'TargetRefused');
+  assert.equal(errorType(ApplicationFailure.create({ message: 'no type' })), 'ApplicationFailure');
+  assert.equal(errorType(new TypeError('x')), 'TypeError');
+  assert.equal(errorType(undefined), 'Error');
 });
 
 test('a paused pipeline: when capture last saw it paused', () => {
