@@ -46,8 +46,17 @@ export function errorType(err: unknown): string {
   return (err as Error | undefined)?.name ?? 'Error';
 }
 
-const counter = (meter: MetricMeter, [name, help]: readonly [string, string], unit: string) => meter.createCounter(name, unit, help);
-const gauge = (meter: MetricMeter, [name, help]: readonly [string, string]) => meter.createGauge(name, 'float', 's', help);
+/** Instruments by meter and name, created once: copyFiles records per file, capture and loads per batch. */
+const instruments = new WeakMap<MetricMeter, Map<string, unknown>>();
+function instrument<T>(meter: MetricMeter, name: string, create: () => T): T {
+  let byName = instruments.get(meter);
+  if (!byName) instruments.set(meter, (byName = new Map()));
+  if (!byName.has(name)) byName.set(name, create());
+  return byName.get(name) as T;
+}
+
+const counter = (meter: MetricMeter, [name, help]: readonly [string, string], unit: string) => instrument(meter, name, () => meter.createCounter(name, unit, help));
+const gauge = (meter: MetricMeter, [name, help]: readonly [string, string]) => instrument(meter, name, () => meter.createGauge(name, 'float', 's', help));
 
 /** What capture reports when the pipeline accepts a batch (not a duplicate). */
 export function recordAccepted(meter: MetricMeter, pipeline: string, batch: { rows: number; lastEventTime: number }): void {
@@ -80,7 +89,7 @@ export function recordCommitted(
     counter(meter, METRICS.rowsApplied, 'rows').add(result.rowsApplied, tags);
     if (result.deadLettered > 0) counter(meter, METRICS.rowsDeadLettered, 'rows').add(result.deadLettered, tags);
     const [lagName, lagHelp] = METRICS.commitLag;
-    meter.createHistogram(lagName, 'float', 's', lagHelp).record(Math.max(0, (now - batch.firstEventTime) / 1000), tags);
+    instrument(meter, lagName, () => meter.createHistogram(lagName, 'float', 's', lagHelp)).record(Math.max(0, (now - batch.firstEventTime) / 1000), tags);
     gauge(meter, METRICS.appliedEventTime).set(batch.lastEventTime / 1000, tags);
     gauge(meter, METRICS.lastCommitTime).set(now / 1000, tags);
   });

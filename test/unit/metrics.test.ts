@@ -84,6 +84,15 @@ test('the error label: an ApplicationFailure\'s type, else the error\'s name', (
   assert.equal(errorType(undefined), 'Error');
 });
 
+test('instruments are created once per meter, not per file or batch', () => {
+  const { meter, recorded } = fakeMeter();
+  const created: string[] = [];
+  const counting = { ...meter, createCounter: (name: string, ...rest: unknown[]) => (created.push(name), (meter.createCounter as (...a: unknown[]) => unknown)(name, ...rest)) } as unknown as MetricMeter;
+  for (let i = 0; i < 3; i++) recordFile(counting, 'pics', 'copied', 10);
+  assert.deepEqual(created, ['seaotter_files_copied_total', 'seaotter_file_bytes_copied_total']);
+  assert.equal(recorded.length, 6);
+});
+
 test('a paused pipeline: when capture last saw it paused', () => {
   const { meter, recorded } = fakeMeter();
   recordPausedSeen(meter, 'orders', 1_700_000_000_500);
