@@ -1,13 +1,14 @@
 /**
  * Copies one file between stores, streaming: skipped when the target already has the same size
  * and SHA-256; otherwise the bytes pass through a hash on their way, and a copy whose bytes do
- * not match the hash taken beforehand (the source changed meanwhile) fails and is retried.
- * Large files go part by part and resume where a failed attempt stopped (resumable-copy.ts).
+ * not match the hash taken beforehand, or whose guarded read finds another version (the source
+ * changed meanwhile), fails and is retried. Large files go part by part and resume where a
+ * failed attempt stopped (resumable-copy.ts).
  */
 import { createHash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import PQueue from 'p-queue';
-import { copyInParts, type CopyResume } from './resumable-copy.js';
+import { afterHead, copyInParts, type CopyResume } from './resumable-copy.js';
 import { FileMissingError, PART_SIZE, takesParts, type FileInfo, type FileStore } from './stores/file-store.js';
 
 export type CopyOutcome = 'copied' | 'skipped' | 'missing';
@@ -44,13 +45,14 @@ function verifying(key: string, size: number, sha256: string): Transform {
 
 /**
  * Files up to this size come with their info in one read and are hashed in memory; larger ones
- * are hashed in one streamed pass (unless the source keeps their checksum) and copied in a second.
+ * stream in a read of their own (copyStreamed).
  */
 const IN_MEMORY_BYTES = 4 * 1024 * 1024;
 
 /**
- * Larger files this process copies at once: each is streamed and holds up to two parts in memory
- * (small files, at most IN_MEMORY_BYTES each, are bounded by copyFiles' own limit).
+ * Larger files this process copies at once: each is streamed and holds up to two parts in memory,
+ * or, read once under PART_SIZE, its bytes (small files, at most IN_MEMORY_BYTES each, are
+ * bounded by copyFiles' own limit).
  */
 export const STREAMED_CONCURRENCY = 8;
 const streamed = new PQueue({ concurrency: STREAMED_CONCURRENCY });
@@ -66,7 +68,7 @@ export async function copyFile(src: FileStore, dst: FileStore, key: string, resu
   if (fetched === 'unchanged') return skipped;
   if (!fetched) return missing;
   if (fetched.content) return copyFetched(dst, key, fetched.info, fetched.content, there);
-  return streamed.add(() => copyStreamed(src, dst, key, fetched.info, there, resume));
+  return streamed.add(() => copyStreamed(src, dst, key, fetched.info, there, resume, fetched.head));
 }
 
 /** True when the target already has the file: same size and SHA-256. */
@@ -83,15 +85,24 @@ async function copyFetched(dst: FileStore, key: string, info: FileInfo, content:
   return { outcome: 'copied', bytes: content.length };
 }
 
-/** A larger file: hashed first unless its checksum is known, then streamed (part by part into a store that takes parts). */
-async function copyStreamed(src: FileStore, dst: FileStore, key: string, info: FileInfo, there: FileInfo | null, resume: CopyResume): Promise<Copied> {
+/**
+ * A larger file. When the target holds a file of its size, the source's SHA-256 decides whether
+ * to copy it: taken from the source's metadata, from a resumed attempt, or in a pass of its own.
+ * Otherwise there is nothing to compare, and a source that can read at a version (S3) is read
+ * once at the version fetched, hashed on the way: half the bytes across the link of hashing first.
+ * Either way it streams, part by part into a store that takes parts.
+ */
+async function copyStreamed(src: FileStore, dst: FileStore, key: string, info: FileInfo, there: FileInfo | null, resume: CopyResume, head?: Buffer): Promise<Copied> {
   const saved = resume.saved;
-  let sha256: string;
+  let sha256: string | undefined = info.sha256;
+  const sameVersion = saved && saved.key === key && info.version !== undefined && saved.source.version === info.version && saved.source.size === info.size;
+  // A resumed copy of the same source version knows the checksum from its first attempt (if it took one).
+  if (sha256 === undefined && sameVersion) sha256 = saved.source.sha256;
+  const comparable = !!there && there.size === info.size;
+  const once = sha256 === undefined && !comparable && info.version !== undefined && !!src.readAtVersion && (info.size < PART_SIZE || takesParts(dst));
   try {
-    if (info.sha256) sha256 = info.sha256;
-    // A resumed copy of the same source version knows the checksum from its first attempt.
-    else if (saved && saved.key === key && info.version !== undefined && saved.source.version === info.version && saved.source.size === info.size) sha256 = saved.source.sha256;
-    else sha256 = await src.sha256(key);
+    if (once) return await copyOnce(src, dst, key, { size: info.size, version: info.version! }, resume, head);
+    sha256 ??= await src.sha256(key);
   } catch (err) {
     if (err instanceof FileMissingError) return missing;
     throw err;
@@ -100,10 +111,10 @@ async function copyStreamed(src: FileStore, dst: FileStore, key: string, info: F
   let body: Readable;
   try {
     if (takesParts(dst) && info.size >= PART_SIZE) {
-      await copyInParts(src, dst, key, { size: info.size, sha256, ...(info.version !== undefined ? { version: info.version } : {}) }, resume);
+      await copyInParts(src, dst, key, { size: info.size, sha256, ...(info.version !== undefined ? { version: info.version } : {}) }, resume, head);
       return { outcome: 'copied', bytes: info.size };
     }
-    body = await src.read(key);
+    body = head ? afterHead(head, await src.read(key, head.length)) : await src.read(key);
   } catch (err) {
     if (err instanceof FileMissingError) return missing;
     throw err;
@@ -112,4 +123,22 @@ async function copyStreamed(src: FileStore, dst: FileStore, key: string, info: F
   body.on('error', (err) => checked.destroy(err));
   await dst.write(key, body.pipe(checked), info.size, sha256, info.version);
   return { outcome: 'copied', bytes: info.size };
+}
+
+/**
+ * One guarded read of the source at `version` (after the head the fetch brought, if any): part by
+ * part into a store that takes parts, else (under PART_SIZE) through memory, hashed on the way.
+ */
+async function copyOnce(src: FileStore, dst: FileStore, key: string, source: { size: number; version: string }, resume: CopyResume, head?: Buffer): Promise<Copied> {
+  if (takesParts(dst) && source.size >= PART_SIZE) {
+    await copyInParts(src, dst, key, source, resume, head);
+    return { outcome: 'copied', bytes: source.size };
+  }
+  const chunks: Buffer[] = head ? [head] : [];
+  for await (const chunk of await src.readAtVersion!(key, source.version, head?.length ?? 0)) chunks.push(chunk as Buffer);
+  const content = Buffer.concat(chunks);
+  if (content.length !== source.size) throw new Error(`file ${key} changed while it was copied (${content.length} bytes; expected ${source.size})`);
+  const sha256 = createHash('sha256').update(content).digest('hex');
+  await dst.write(key, Readable.from([content]), content.length, sha256, source.version);
+  return { outcome: 'copied', bytes: content.length };
 }

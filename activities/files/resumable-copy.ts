@@ -6,15 +6,20 @@
  * still verified at the end without reading the bytes already sent again. Progress is trusted
  * only for the same source version (size, SHA-256, ETag or mtime) and while the upload still holds
  * exactly those parts; otherwise the copy starts over.
+ *
+ * A source whose SHA-256 is not known beforehand is read at its version (`readAtVersion`, an S3
+ * If-Match), so every part comes from the same file; its SHA-256 is taken on the way and recorded
+ * on the target after the upload completes, where the target keeps checksums.
  */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { createSHA256 } from 'hash-wasm';
 import { PART_SIZE, type FileStore, type PartTarget } from './stores/file-store.js';
 
 /** The source file a copy is of: a resumed copy must find the same. */
 export interface SourceVersion {
   size: number;
-  sha256: string;
+  /** Unknown when the source keeps none: then `version` is known and every read is guarded by it. */
+  sha256?: string;
   version?: string;
 }
 
@@ -70,6 +75,19 @@ export async function* inParts(stream: Readable, size: number): AsyncGenerator<B
   if (have > 0) yield Buffer.concat(chunks);
 }
 
+/** `head`, then the stream of the bytes after it; destroying it destroys that stream. */
+export function afterHead(head: Buffer, rest: Readable): Readable {
+  const out = Readable.from(
+    (async function* () {
+      yield head;
+      yield* rest;
+    })(),
+    { objectMode: false },
+  );
+  out.once('close', () => rest.destroy());
+  return out;
+}
+
 function sameSource(a: SourceVersion, b: SourceVersion): boolean {
   return a.size === b.size && a.sha256 === b.sha256 && a.version === b.version;
 }
@@ -81,9 +99,14 @@ async function resumable(dst: PartTarget, key: string, source: SourceVersion, sa
   return parts !== null && saved.etags.every((etag, i) => parts.get(i + 1) === etag);
 }
 
-/** Copies key from src into dst in parts, going on from `resume.saved` when it still applies. */
-export async function copyInParts(src: FileStore, dst: PartTarget, key: string, source: SourceVersion, resume: CopyResume): Promise<void> {
+/**
+ * Copies key from src into dst in parts, going on from `resume.saved` when it still applies;
+ * returns the SHA-256. `head`: the file's first bytes, already read (by the fetch that found it).
+ */
+export async function copyInParts(src: FileStore, dst: PartTarget, key: string, source: SourceVersion, resume: CopyResume, head?: Buffer): Promise<string> {
   const { saved, report } = resume;
+  const guarded = source.sha256 === undefined;
+  if (guarded && (source.version === undefined || !src.readAtVersion)) throw new Error(`copy of ${key}: its SHA-256 is not known and ${src.name} cannot read it at a version`);
   const hasher = await createSHA256();
   let p: UploadProgress;
   if (saved && (await resumable(dst, key, source, saved))) {
@@ -100,7 +123,8 @@ export async function copyInParts(src: FileStore, dst: PartTarget, key: string, 
   }
   report(p);
   let bytes = p.etags.length * p.partSize;
-  const body = await src.read(key, bytes);
+  const open = (from: number) => (guarded ? src.readAtVersion!(key, source.version!, from) : src.read(key, from));
+  const body = bytes === 0 && head?.length ? afterHead(head, await open(head.length)) : await open(bytes);
   const uploading: { state: string; etag: Promise<string> }[] = [];
   // Parts finish in any order; progress moves over them in order, each with the hash state after it.
   const settleOldest = async () => {
@@ -125,12 +149,17 @@ export async function copyInParts(src: FileStore, dst: PartTarget, key: string, 
     await Promise.allSettled(uploading.map((u) => u.etag));
   }
   const got = hasher.digest('hex');
-  if (bytes !== source.size || got !== source.sha256) {
+  if (bytes !== source.size || (!guarded && got !== source.sha256)) {
     // Not resumable: the next attempt starts over from a fresh look at the source.
     await dst.abortUpload(key, p.uploadId);
     report(undefined);
-    throw new Error(`file ${key} changed while it was copied (${bytes} bytes, sha256 ${got}; expected ${source.size}, ${source.sha256})`);
+    throw new Error(`file ${key} changed while it was copied (${bytes} bytes, sha256 ${got}; expected ${source.size}, ${source.sha256 ?? 'version ' + source.version})`);
   }
-  await dst.completeUpload(key, p.uploadId, p.etags);
+  const written = await dst.completeUpload(key, p.uploadId, p.etags);
   report(undefined);
+  // The copy is complete either way: a checksum not recorded only makes a later comparison read the file.
+  if (guarded && written && dst.recordSha256) {
+    await dst.recordSha256(key, { version: written, size: bytes }, got, source.version).catch((err: Error) => resume.note?.(`copy of ${key} is complete, but its SHA-256 was not recorded: ${err.message}`));
+  }
+  return got;
 }

@@ -118,12 +118,17 @@ test('a worker per datacenter, batches through the S3 stage: rows equal', async 
 });
 
 test('pictures in an hz bucket reach a us bucket, copied by the us worker with one request each, not again on updates', async () => {
-  // 30 small pictures, and one of 6 MiB: over the in-memory limit, it streams in a request of its own.
-  const pics = Array.from({ length: 31 }, (_, i) => ({ id: i + 1, key: `p/${i + 1}.jpg`, body: randomBytes(i === 30 ? 6 * 1024 * 1024 : 10_000 + i * 3_000) }));
+  // 30 small pictures, an empty one, one of 6 MiB and one of 20 MiB: over the in-memory limit,
+  // the last two continue after their first 4 MiB in a request of their own (the 20 MiB one in
+  // parts, a multipart upload into the us bucket).
+  const MIB = 1024 * 1024;
+  const sizes = [...Array.from({ length: 30 }, (_, i) => 10_000 + i * 3_000), 0, 6 * MIB, 20 * MIB];
+  const pics = sizes.map((size, i) => ({ id: i + 1, key: `p/${i + 1}.jpg`, body: randomBytes(size) }));
   const client = s3.client();
   for (const p of pics) await client.send(new PutObjectCommand({ Bucket: 'pics-hz', Key: p.key, Body: p.body }));
   client.destroy();
   const before = { ...picsPath.requests };
+  const bytesAtStart = picsPath.bytesToClient;
   await src.query('INSERT INTO app.pics (id, path) VALUES ?', [pics.slice(0, 15).map((p) => [p.id, p.key])]);
   await src.query('INSERT INTO app.pics (id, path) VALUES ?', [pics.slice(15).map((p) => [p.id, p.key])]);
   const want = await dumpTable(src, 'app.pics');
@@ -141,12 +146,19 @@ test('pictures in an hz bucket reach a us bucket, copied by the us worker with o
     assert.ok(c.meta['seaotter-source-version'], `${p.key}: the source version it came from recorded`);
   }
   // Only the us worker is given this address: the copies ran there. A small picture took one
-  // GET (no HEAD first); the large one a GET cut short at its headers, then a hashing read and
-  // the copying read (the source keeps no checksum of seaotter's).
+  // GET of its first 4 MiB, which is all of it (no HEAD first); the empty one a second GET, as
+  // its byte 0 cannot be asked for; a large one a GET of its first 4 MiB, then one of the rest at
+  // the version the first gave (If-Match), hashed on the way: the source keeps no checksum of
+  // seaotter's, and the us bucket had nothing to compare with, so no hashing read first. Every
+  // byte crossed once.
   const gets = (picsPath.requests.GET ?? 0) - (before.GET ?? 0);
   const heads = (picsPath.requests.HEAD ?? 0) - (before.HEAD ?? 0);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const crossed = picsPath.bytesToClient - bytesAtStart;
   assert.equal(heads, 0, 'no stat of the source before reading it');
-  assert.equal(gets, 30 + 3, `GETs to the hz bucket: ${JSON.stringify(picsPath.requests)}`);
+  assert.equal(gets, 30 + 2 + 2 * 2, `GETs to the hz bucket: ${JSON.stringify(picsPath.requests)}`);
+  assert.ok(crossed < total + 200 * 1024, `each picture crossed once: ${crossed} bytes for ${total}`);
+  console.log(`pictures copied: ${gets} GETs, ${crossed} bytes across for ${total} bytes of pictures`);
 
   // Every row updated, its picture unchanged: each is asked for once more, and the hz bucket
   // answers "not modified" (If-None-Match with the recorded version), so no picture crosses again.

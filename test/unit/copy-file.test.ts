@@ -17,7 +17,7 @@ import { after, test } from 'node:test';
 import { copyFile, STREAMED_CONCURRENCY } from '../../activities/files/copy-file.js';
 import { COPY_CONCURRENCY, queueCopy, setCopyConcurrency } from '../../activities/files/copy-files.js';
 import { DirStore } from '../../activities/files/stores/dir-store.js';
-import type { FileInfo, FileStore } from '../../activities/files/stores/file-store.js';
+import { FileChangedError, type FileInfo, type FileStore } from '../../activities/files/stores/file-store.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const noResume = { report: () => undefined, note: () => undefined };
@@ -25,7 +25,8 @@ const noResume = { report: () => undefined, note: () => undefined };
 /** An in-memory store that records every call made to it. */
 type MemoryFile = { body: Buffer; sha256?: string; version?: string; sourceVersion?: string };
 
-function memoryStore(name: string, files: Record<string, MemoryFile> = {}) {
+/** `guarded`: the store reads at a version (as S3 does, by If-Match). */
+function memoryStore(name: string, files: Record<string, MemoryFile> = {}, opts: { guarded?: boolean } = {}) {
   const calls: string[] = [];
   const map = new Map(Object.entries(files));
   const info = (f: MemoryFile): FileInfo => ({
@@ -59,6 +60,16 @@ function memoryStore(name: string, files: Record<string, MemoryFile> = {}) {
       calls.push(`read ${key}`);
       return Readable.from([map.get(key)!.body]);
     },
+    ...(opts.guarded
+      ? {
+          async readAtVersion(key: string, version: string) {
+            calls.push(`read ${key} at ${version}`);
+            const f = map.get(key)!;
+            if (info(f).version !== version) throw new FileChangedError(`${key} is no longer ${version}`);
+            return Readable.from([f.body]);
+          },
+        }
+      : {}),
     async write(key, body, _size, sha256, sourceVersion) {
       calls.push(`write ${key}`);
       const chunks: Buffer[] = [];
@@ -116,6 +127,38 @@ test('a file over the in-memory limit: its info from the fetch, its bytes stream
   assert.equal((await copyFile(bare.store, dst2.store, 'big.bin', noResume)).outcome, 'copied');
   assert.deepEqual(bare.calls, ['fetch big.bin', 'sha256 big.bin', 'read big.bin']);
   assert.ok(dst2.map.get('big.bin')!.body.equals(body));
+});
+
+test('over the in-memory limit, its checksum unknown: read once at the version fetched, unless the target has a file of its size', async () => {
+  const body = randomBytes(5 * 1024 * 1024);
+  const src = memoryStore('src', { 'big.bin': { body, version: '"e1"' } }, { guarded: true });
+  const dst = memoryStore('dst');
+  assert.deepEqual(await copyFile(src.store, dst.store, 'big.bin', noResume), { outcome: 'copied', bytes: body.length });
+  assert.deepEqual(src.calls, ['fetch big.bin', 'read big.bin at "e1"'], 'no hashing pass: nothing to compare with');
+  assert.deepEqual(dst.map.get('big.bin'), { body, sha256: sha(body), sourceVersion: '"e1"' });
+
+  // A target file of another size: nothing to compare either.
+  const shorter = memoryStore('dst', { 'big.bin': { body: body.subarray(1) } });
+  src.calls.length = 0;
+  assert.equal((await copyFile(src.store, shorter.store, 'big.bin', noResume)).outcome, 'copied');
+  assert.deepEqual(src.calls, ['fetch big.bin', 'read big.bin at "e1"']);
+
+  // A target file of the same size, not recorded as this version: the checksums decide.
+  const same = memoryStore('dst', { 'big.bin': { body, sha256: sha(body) } });
+  src.calls.length = 0;
+  assert.equal((await copyFile(src.store, same.store, 'big.bin', noResume)).outcome, 'skipped');
+  assert.deepEqual(src.calls, ['fetch big.bin', 'sha256 big.bin']);
+
+  // Changed between the fetch and the read: the copy fails (and is retried), nothing written.
+  const fetch = src.store.fetch.bind(src.store);
+  src.store.fetch = async (key, limit, unless) => {
+    const r = await fetch(key, limit, unless);
+    src.map.get(key)!.version = '"e2"';
+    return r;
+  };
+  const fresh = memoryStore('dst');
+  await assert.rejects(copyFile(src.store, fresh.store, 'big.bin', noResume), FileChangedError);
+  assert.equal(fresh.map.size, 0);
 });
 
 test('a missing source file is reported; bytes that contradict the recorded checksum fail the copy', async () => {

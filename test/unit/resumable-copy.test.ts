@@ -2,7 +2,9 @@
  * The part-by-part copy of large files (activities/files/resumable-copy.ts), against an in-memory
  * source and a fake multipart target, then a real dir store: a copy that fails mid-way resumes at the last
  * recorded part and uploads only the rest, the SHA-256 of the whole file is still verified, and a
- * changed source, a vanished upload or bytes that do not match start over or fail.
+ * changed source, a vanished upload or bytes that do not match start over or fail. A source whose
+ * checksum is not known is read at its version, and the checksum taken on the way is recorded on
+ * the target after the upload (only while the object is still the one written).
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -13,41 +15,51 @@ import { Readable } from 'node:stream';
 import { after, test } from 'node:test';
 import { copyInParts, inParts, partSizeFor, type SourceVersion, type UploadProgress } from '../../activities/files/resumable-copy.js';
 import { DirStore } from '../../activities/files/stores/dir-store.js';
-import { PART_SIZE, type FileStore, type PartTarget } from '../../activities/files/stores/file-store.js';
+import { FileChangedError, PART_SIZE, type FileStore, type PartTarget } from '../../activities/files/stores/file-store.js';
 
 const MIB = 1024 * 1024;
 
-/** A source whose reads are recorded (offsets) and come in odd-sized chunks. */
-function memorySource(content: Buffer) {
+/** A source whose reads are recorded (offsets) and come in odd-sized chunks; reads at a version check it is `version`. */
+function memorySource(content: Buffer, version = 'v1') {
   const reads: number[] = [];
+  const guardedReads: string[] = [];
+  const chunked = (from: number) => {
+    const rest = content.subarray(from);
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < rest.length; at += 300_007) chunks.push(rest.subarray(at, at + 300_007));
+    return Readable.from(chunks);
+  };
   const store = {
     name: 'src',
     read: async (_key: string, from = 0) => {
       reads.push(from);
-      const rest = content.subarray(from);
-      const chunks: Buffer[] = [];
-      for (let at = 0; at < rest.length; at += 300_007) chunks.push(rest.subarray(at, at + 300_007));
-      return Readable.from(chunks);
+      return chunked(from);
+    },
+    readAtVersion: async (key: string, at: string, from = 0) => {
+      guardedReads.push(`${from}@${at}`);
+      if (at !== version) throw new FileChangedError(`object ${key} in src changed while it was copied (it is no longer ${at})`);
+      return chunked(from);
     },
   } as unknown as FileStore;
-  return { store, reads };
+  return { store, reads, guardedReads };
 }
 
 /** A multipart target that keeps parts in memory and can fail one part number once. */
 function fakeS3() {
   const uploads = new Map<string, Map<number, Buffer>>();
-  const objects = new Map<string, { body: Buffer; sha256: string }>();
-  const meta = new Map<string, string>();
+  const objects = new Map<string, { body: Buffer; sha256?: string; sourceVersion?: string; etag: string }>();
+  const meta = new Map<string, { sha256?: string; sourceVersion?: string }>();
+  const recorded: string[] = [];
   const uploadedParts: number[] = [];
   let failPart: number | undefined;
   let ids = 0;
   const etagOf = (b: Buffer) => `"${createHash('md5').update(b).digest('hex')}"`;
   const store = {
     name: 'dst',
-    createUpload: async (_key: string, sha256: string) => {
+    createUpload: async (_key: string, sha256: string | undefined, _partSize: number, sourceVersion?: string) => {
       const id = `u${++ids}`;
       uploads.set(id, new Map());
-      meta.set(id, sha256);
+      meta.set(id, { sha256, sourceVersion });
       return id;
     },
     uploadPart: async (_key: string, id: string, n: number, body: Buffer) => {
@@ -71,8 +83,15 @@ function fakeS3() {
         assert.equal(etagOf(parts.get(i + 1)!), e, `ETag of part ${i + 1}`);
         return parts.get(i + 1)!;
       }));
-      objects.set(key, { body, sha256: meta.get(id)! });
+      const etag = `"${createHash('md5').update(body).digest('hex')}-${etags.length}"`;
+      objects.set(key, { body, ...meta.get(id)!, etag });
       uploads.delete(id);
+      return etag;
+    },
+    recordSha256: async (key: string, written: { version: string; size: number }, sha256: string, sourceVersion?: string) => {
+      const o = objects.get(key);
+      recorded.push(`${key} ${written.version} ${written.size}`);
+      if (o && o.etag === written.version) objects.set(key, { ...o, sha256, sourceVersion });
     },
     abortUpload: async (_key: string, id: string) => void uploads.delete(id),
     abortUnfinished: async (_key: string, keep?: string) => {
@@ -84,6 +103,7 @@ function fakeS3() {
     uploads,
     objects,
     uploadedParts,
+    recorded,
     failAt: (n: number) => void (failPart = n),
   };
 }
@@ -161,6 +181,57 @@ test('bytes that do not match the checksum fail the copy, abort its upload and l
   assert.equal(r.last, undefined);
   assert.equal(s3.uploads.size, 0);
   assert.equal(s3.objects.size, 0, 'nothing became visible');
+});
+
+test('a source without a known checksum: read once at its version, resumed at a part, the checksum recorded after the upload', async () => {
+  const content = randomBytes(3 * PART_SIZE + 777);
+  const sha256 = createHash('sha256').update(content).digest('hex');
+  const src = memorySource(content, '"etag-1"');
+  const s3 = fakeS3();
+  const source = { size: content.length, version: '"etag-1"' };
+  s3.failAt(3);
+  const first = await copy(src.store, s3.store, source);
+  assert.match(first.error?.message ?? '', /part 3/);
+  assert.equal(first.last?.source.sha256, undefined, 'no checksum in the progress: none was known');
+  // Through a heartbeat the progress is JSON: a resumed attempt finds it as it was.
+  const saved = JSON.parse(JSON.stringify(first.last)) as UploadProgress;
+  const second = await copy(src.store, s3.store, source, saved);
+  assert.equal(second.error, undefined);
+  assert.deepEqual(src.reads, [], 'never read without its version');
+  assert.deepEqual(src.guardedReads, ['0@"etag-1"', `${2 * PART_SIZE}@"etag-1"`]);
+  assert.deepEqual(s3.uploadedParts, [1, 2, 3, 4]);
+  const o = s3.objects.get('big.bin')!;
+  assert.deepEqual(o.body, content);
+  assert.equal(o.sha256, sha256, 'the SHA-256 taken over both attempts, recorded after');
+  assert.equal(o.sourceVersion, '"etag-1"');
+  assert.deepEqual(s3.recorded, [`big.bin ${o.etag} ${content.length}`]);
+
+  // With the head a fetch already brought, the read starts after it.
+  const src2 = memorySource(content, '"etag-1"');
+  const s3h = fakeS3();
+  const head = content.subarray(0, 4 * MIB);
+  await copyInParts(src2.store, s3h.store, 'big.bin', source, { report: () => undefined }, head);
+  assert.deepEqual(src2.guardedReads, [`${4 * MIB}@"etag-1"`]);
+  assert.deepEqual(s3h.objects.get('big.bin')?.body, content);
+  assert.equal(s3h.objects.get('big.bin')?.sha256, sha256);
+
+  // The source changed between the fetch that gave its version and the read: nothing is written.
+  const s3b = fakeS3();
+  const stale = await copy(memorySource(content, '"etag-2"').store, s3b.store, source);
+  assert.ok(stale.error instanceof FileChangedError, String(stale.error));
+  assert.equal(s3b.objects.size, 0);
+
+  // An object overwritten between the upload and the record keeps its own metadata.
+  const s3c = fakeS3();
+  const store = s3c.store as PartTarget & { completeUpload: PartTarget['completeUpload'] };
+  const complete = store.completeUpload.bind(store);
+  store.completeUpload = async (key, id, etags) => {
+    const etag = await complete(key, id, etags);
+    s3c.objects.set(key, { body: Buffer.from('newer'), sha256: 'theirs', etag: '"newer"' });
+    return etag;
+  };
+  assert.equal((await copy(memorySource(content, '"etag-1"').store, s3c.store, source)).error, undefined);
+  assert.equal(s3c.objects.get('big.bin')?.sha256, 'theirs');
 });
 
 const dirs: string[] = [];

@@ -87,7 +87,7 @@ export class DirStore implements FileStore, PartTarget {
     return `${this.path(key)}${UPLOAD_MARK}${uploadId}`;
   }
 
-  async createUpload(key: string, _sha256: string, partSize: number): Promise<string> {
+  async createUpload(key: string, _sha256: string | undefined, partSize: number): Promise<string> {
     const id = `${randomBytes(6).toString('hex')}-${partSize}`;
     const file = this.uploadPath(key, id);
     await mkdir(dirname(file), { recursive: true });
@@ -132,7 +132,7 @@ export class DirStore implements FileStore, PartTarget {
     return parts;
   }
 
-  async completeUpload(key: string, uploadId: string, etags: readonly string[]): Promise<void> {
+  async completeUpload(key: string, uploadId: string, etags: readonly string[]): Promise<string | undefined> {
     const file = this.uploadPath(key, uploadId);
     const partSize = Number(uploadId.split('-')[1]);
     const fh = await open(file, 'r+');
@@ -146,6 +146,7 @@ export class DirStore implements FileStore, PartTarget {
       await fh.close();
     }
     await rename(file, this.path(key));
+    return undefined;
   }
 
   async abortUpload(key: string, uploadId: string): Promise<void> {

@@ -22,10 +22,15 @@ export interface FileInfo {
 /** A key the source store does not have. */
 export class FileMissingError extends Error {}
 
+/** A guarded read found the file at another version than the one it was asked for (it changed since). */
+export class FileChangedError extends Error {}
+
 /** What `fetch` found: the file's info, and its content when it is at most the limit asked. */
 export interface Fetched {
   info: FileInfo;
   content?: Buffer;
+  /** Of a larger file, its first bytes when the store sent them (S3 asks for the first `limit` only): a copy goes on after them. */
+  head?: Buffer;
 }
 
 export interface FileStore {
@@ -44,6 +49,12 @@ export interface FileStore {
   /** The content as a stream, from byte `from` on (default 0); FileMissingError when absent. */
   read(key: string, from?: number): Promise<Readable>;
   /**
+   * `read`, but only of the file at `version` (an S3 If-Match on its ETag): FileChangedError when
+   * it is another one now. With it a copy reads a file once, hashing on the way, where it would
+   * otherwise hash it in a pass of its own first. Stores that cannot guard a read leave it out.
+   */
+  readAtVersion?(key: string, version: string, from?: number): Promise<Readable>;
+  /**
    * Writes the whole stream under key so that readers see the old file or the new one, never a
    * part; records the SHA-256 where the store can, so later copies skip it without reading it,
    * and the source version it was copied from, so they need not read the source either.
@@ -61,13 +72,20 @@ export interface FileStore {
  * file. Parts are numbered from 1; all but the last have the upload's part size.
  */
 export interface PartTarget {
-  createUpload(key: string, sha256: string, partSize: number, sourceVersion?: string): Promise<string>;
+  /** `sha256` is recorded with the upload when known before the copy (else `recordSha256` after it, where the store can). */
+  createUpload(key: string, sha256: string | undefined, partSize: number, sourceVersion?: string): Promise<string>;
   /** Stores part n; returns its ETag (an MD5 of its bytes, quoted). */
   uploadPart(key: string, uploadId: string, n: number, body: Buffer): Promise<string>;
   /** The ETags of the parts the upload holds, by part number; null when the upload is gone. */
   uploadedParts(key: string, uploadId: string): Promise<Map<number, string> | null>;
-  /** Makes parts 1…n the file under key, all at once. */
-  completeUpload(key: string, uploadId: string, etags: readonly string[]): Promise<void>;
+  /** Makes parts 1…n the file under key, all at once; returns the new file's version (its ETag) when the store has one. */
+  completeUpload(key: string, uploadId: string, etags: readonly string[]): Promise<string | undefined>;
+  /**
+   * Records the SHA-256 (and the source version) on a file written without it, while it is still
+   * the one written (`written.version`, from completeUpload): a file a concurrent copy wrote since
+   * keeps its own. Stores that keep no checksum leave it out.
+   */
+  recordSha256?(key: string, written: { version: string; size: number }, sha256: string, sourceVersion?: string): Promise<void>;
   abortUpload(key: string, uploadId: string): Promise<void>;
   /** Aborts the uploads of key left by earlier attempts, except `keep`. */
   abortUnfinished(key: string, keep?: string): Promise<void>;

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
@@ -20,12 +21,19 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { endpointFor } from '../../../lib/config/endpoints.js';
 import type { S3StoreConfig } from '../../../lib/config/schema.js';
 import { workerDatacenter } from '../../datacenter.js';
-import { FileMissingError, PART_SIZE, SHA256_META, SOURCE_META, sha256Of, type Fetched, type FileInfo, type FileStore, type PartTarget } from './file-store.js';
+import { FileChangedError, FileMissingError, PART_SIZE, SHA256_META, SOURCE_META, sha256Of, type Fetched, type FileInfo, type FileStore, type PartTarget } from './file-store.js';
 import { isNotFound, s3ClientFor } from './s3-client.js';
 
 /** What seaotter records on an object it writes: its SHA-256, and the source version it was copied from. */
-function metadata(sha256: string, sourceVersion?: string): Record<string, string> {
-  return { [SHA256_META]: sha256, ...(sourceVersion ? { [SOURCE_META]: sourceVersion } : {}) };
+function metadata(sha256: string | undefined, sourceVersion?: string): Record<string, string> {
+  return { ...(sha256 ? { [SHA256_META]: sha256 } : {}), ...(sourceVersion ? { [SOURCE_META]: sourceVersion } : {}) };
+}
+
+/** The largest object S3 copies in one CopyObject (5 GiB). */
+const MAX_COPY_OBJECT_BYTES = 5 * 1024 ** 3;
+
+function httpStatus(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 }
 
 export class S3Store implements FileStore, PartTarget {
@@ -54,38 +62,68 @@ export class S3Store implements FileStore, PartTarget {
     }
   }
 
+  /**
+   * One GET of the first `limit` bytes: all of a small file, or the head of a larger one (its
+   * total size from Content-Range), which the copy then continues after instead of reading again.
+   */
   async fetch(key: string, limit: number, unlessVersion?: string): Promise<Fetched | null | 'unchanged'> {
+    const get = (range: boolean) =>
+      this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: `bytes=0-${Math.max(1, limit) - 1}` } : {}), ...(unlessVersion ? { IfNoneMatch: unlessVersion } : {}) }),
+      );
     let got;
     try {
-      got = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(unlessVersion ? { IfNoneMatch: unlessVersion } : {}) }));
+      try {
+        got = await get(true);
+      } catch (err) {
+        // An empty object has no byte 0: its range cannot be satisfied. Asked again whole.
+        if (httpStatus(err) !== 416) throw err;
+        got = await get(false);
+      }
     } catch (err) {
       if (isNotFound(err)) return null;
-      if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 304) return 'unchanged';
+      if (httpStatus(err) === 304) return 'unchanged';
       throw err;
     }
+    const total = /\/(\d+)$/.exec(got.ContentRange ?? '')?.[1];
     const sha256 = got.Metadata?.[SHA256_META];
-    const info: FileInfo = { size: got.ContentLength ?? 0, ...(sha256 ? { sha256 } : {}), ...(got.ETag ? { version: got.ETag } : {}) };
+    const info: FileInfo = { size: total !== undefined ? Number(total) : (got.ContentLength ?? 0), ...(sha256 ? { sha256 } : {}), ...(got.ETag ? { version: got.ETag } : {}) };
+    // At most `limit` bytes: a server that ignores the range sends the whole file, of which the rest is left unread.
     const body = got.Body as Readable;
-    if (info.size > limit) {
-      // Too large to hold: the copy streams it in a request of its own (resumable when in parts).
-      body.destroy();
-      return { info };
-    }
     const chunks: Buffer[] = [];
-    for await (const chunk of body) chunks.push(chunk as Buffer);
-    return { info, content: Buffer.concat(chunks) };
+    let have = 0;
+    for await (const chunk of body) {
+      chunks.push(chunk as Buffer);
+      have += (chunk as Buffer).length;
+      if (have >= Math.min(limit, info.size)) break;
+    }
+    body.destroy();
+    const bytes = Buffer.concat(chunks).subarray(0, Math.min(limit, info.size));
+    if (bytes.length < Math.min(limit, info.size)) throw new Error(`read of ${key} from ${this.name} ended after ${bytes.length} of ${Math.min(limit, info.size)} bytes`);
+    return info.size <= limit ? { info, content: bytes } : { info, head: bytes };
   }
 
   async sha256(key: string): Promise<string> {
     return sha256Of(await this.read(key));
   }
 
-  async read(key: string, from = 0): Promise<Readable> {
+  read(key: string, from = 0): Promise<Readable> {
+    return this.get(key, from);
+  }
+
+  readAtVersion(key: string, version: string, from = 0): Promise<Readable> {
+    return this.get(key, from, version);
+  }
+
+  private async get(key: string, from: number, version?: string): Promise<Readable> {
     try {
-      const got = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(from > 0 ? { Range: `bytes=${from}-` } : {}) }));
+      const got = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(from > 0 ? { Range: `bytes=${from}-` } : {}), ...(version ? { IfMatch: version } : {}) }),
+      );
       return got.Body as Readable;
     } catch (err) {
       if (isNotFound(err)) throw new FileMissingError(`no object ${key} in ${this.name} (bucket ${this.bucket})`);
+      if (version && httpStatus(err) === 412) throw new FileChangedError(`object ${key} in ${this.name} changed while it was copied (it is no longer ${version})`);
       throw err;
     }
   }
@@ -116,8 +154,8 @@ export class S3Store implements FileStore, PartTarget {
 
   // Multipart primitives for copy-file.ts's resumable copy of large files.
 
-  /** Starts a multipart upload of key, the SHA-256 recorded in its metadata; returns its id. */
-  async createUpload(key: string, sha256: string, _partSize?: number, sourceVersion?: string): Promise<string> {
+  /** Starts a multipart upload of key, the SHA-256 (when known) recorded in its metadata; returns its id. */
+  async createUpload(key: string, sha256: string | undefined, _partSize?: number, sourceVersion?: string): Promise<string> {
     const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, Metadata: metadata(sha256, sourceVersion) }));
     if (!created.UploadId) throw new Error(`${this.name} started no multipart upload for ${key}`);
     return created.UploadId;
@@ -147,9 +185,9 @@ export class S3Store implements FileStore, PartTarget {
     }
   }
 
-  /** Makes the object of parts 1…etags.length visible under key. */
-  async completeUpload(key: string, uploadId: string, etags: readonly string[]): Promise<void> {
-    await this.client.send(
+  /** Makes the object of parts 1…etags.length visible under key; returns its ETag. */
+  async completeUpload(key: string, uploadId: string, etags: readonly string[]): Promise<string | undefined> {
+    const done = await this.client.send(
       new CompleteMultipartUploadCommand({
         Bucket: this.bucket,
         Key: key,
@@ -157,6 +195,34 @@ export class S3Store implements FileStore, PartTarget {
         MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
       }),
     );
+    return done.ETag;
+  }
+
+  /**
+   * Object metadata is set when an upload starts, before a copy that reads the source once knows
+   * the checksum: it is recorded after, by copying the object onto itself (inside the bucket, no
+   * bytes through the worker) only while it is still the one this copy wrote. Past 5 GiB, which
+   * CopyObject does not take, the object keeps its source version only: later copies still skip
+   * it by that, and a checksum comparison reads it.
+   */
+  async recordSha256(key: string, written: { version: string; size: number }, sha256: string, sourceVersion?: string): Promise<void> {
+    if (written.size > MAX_COPY_OBJECT_BYTES) return;
+    try {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          CopySource: `${this.bucket}/${key.split('/').map(encodeURIComponent).join('/')}`,
+          CopySourceIfMatch: written.version,
+          MetadataDirective: 'REPLACE',
+          Metadata: metadata(sha256, sourceVersion),
+        }),
+      );
+    } catch (err) {
+      // Overwritten meanwhile by a newer copy, which recorded its own: nothing to do.
+      if (httpStatus(err) === 412 || isNotFound(err)) return;
+      throw err;
+    }
   }
 
   async abortUpload(key: string, uploadId: string): Promise<void> {
