@@ -22,7 +22,9 @@ export interface ApplyOutcome {
 
 export async function applyPipelines(client: Client, config: SeaotterConfig, opts: { replace?: boolean } = {}): Promise<ApplyOutcome[]> {
   if (opts.replace) {
-    // Replace = end the running workflows first, so the checkpoint read below is the last word.
+    // Replace = end the running workflows first, so the checkpoint read below is the last word;
+    // but only once the config is known to apply: a refused one leaves them running.
+    await resolvePipelines(config);
     for (const p of config.pipelines) await replacePipeline(client, p.id);
   }
   const resolved = await resolvePipelines(config);

@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { Connection } from 'mysql2/promise';
@@ -159,6 +161,16 @@ test('apply --replace under load ends the workflow and resumes from the checkpoi
   w.start();
   try {
     await new Promise((r) => setTimeout(r, 1500));
+    // A config that apply refuses (a mapped table the source lacks) replaces nothing: the running
+    // workflow is left as it was, not ended first.
+    const good = await readFile(cluster.configPath, 'utf8');
+    assert.match(good, /source: wl\.events/);
+    const badPath = path.join(cluster.dir, 'refused.yaml');
+    await writeFile(badPath, good.replace(/source: wl\.events/, 'source: wl.no_such_table'));
+    const refused = await cluster.cli(['pipeline', 'apply', '--replace', '--config', badPath]);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /cannot apply:[\s\S]*no_such_table/);
+    assert.equal((await cluster.client.workflow.getHandle('seaotter-pipeline-ctl').describe()).status.name, 'RUNNING', 'a refused --replace ends nothing');
     const before = (await pipelineStatus(cluster.client, 'ctl')).committedSeq;
     const out = await cluster.cliOk(['pipeline', 'apply', '--replace', '--config', cluster.configPath]);
     assert.match(out, /ctl: started .*resuming after batch \d+/);
