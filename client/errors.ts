@@ -13,6 +13,7 @@ export function isUnreachable(err: unknown): boolean {
   const msg = String((err as Error)?.message ?? '');
   return (
     ['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'ECONNRESET', 'PROTOCOL_CONNECTION_LOST'].includes(String(code)) ||
-    /ECONNREFUSED|connect ETIMEDOUT|failed to connect|Failed to connect|UNAVAILABLE|deadline exceeded/i.test(msg)
+    // (The worker's native connection words it its own way: `ConnectionRefused`, `dns error`.)
+    /ECONNREFUSED|connect ETIMEDOUT|failed to connect|Failed to connect|UNAVAILABLE|deadline exceeded|ConnectionRefused|Connection refused|tcp connect error|dns error|TimedOut/i.test(msg)
   );
 }

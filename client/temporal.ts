@@ -1,10 +1,15 @@
 /** The CLI's Temporal connection, from TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (CONTRACT.md). */
 import { Client, Connection } from '@temporalio/client';
 import { dataConverterFromEnv } from './codec.js';
-import { UnreachableError } from './errors.js';
+import { UnreachableError, UserError } from './errors.js';
 
+/** TEMPORAL_ADDRESS, checked: `host:port` (or a host alone), as the Temporal SDK takes it. */
 export function temporalAddress(): string {
-  return process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+  const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+  if (!/^(\[[0-9a-fA-F:.]+\]|[^\s/:[\]]+)(:\d{1,5})?$/.test(address)) {
+    throw new UserError(`TEMPORAL_ADDRESS must be host:port (e.g. 127.0.0.1:7233), not ${JSON.stringify(address)}`);
+  }
+  return address;
 }
 
 export function temporalNamespace(): string {

@@ -14,6 +14,7 @@ import { COMMIT_LAG_BUCKETS_SECONDS, METRICS } from '../activities/metrics.js';
 import { Resources } from '../activities/resources.js';
 import { beginShutdown } from '../activities/shutdown.js';
 import { codecFromEnv } from '../client/codec.js';
+import { isUnreachable } from '../client/errors.js';
 import { taskQueueFor } from '../lib/spec.js';
 import { VmWatchdog, watchdogModeFromEnv } from './vm-watchdog.js';
 
@@ -33,6 +34,40 @@ function workflowSource(): { workflowBundle: { codePath: string } } | { workflow
   return { workflowsPath: fileURLToPath(new URL('../workflows/index.js', import.meta.url)) };
 }
 
+/** Longest wait between two attempts to reach Temporal. */
+const CONNECT_RETRY_MAX_MS = 30_000;
+
+/**
+ * Connects to Temporal, and while it cannot be reached (a worker started before its server, or
+ * during a restart of it) tries again with backoff, saying so on stderr each time; SIGINT or
+ * SIGTERM end the wait.
+ */
+async function connectRetrying(address: string): Promise<{ nativeConnection: NativeConnection; clientConnection: Connection }> {
+  let delay = 1000;
+  for (;;) {
+    try {
+      const nativeConnection = await NativeConnection.connect({ address });
+      try {
+        return { nativeConnection, clientConnection: await Connection.connect({ address }) };
+      } catch (err) {
+        await nativeConnection.close().catch(() => undefined);
+        throw err;
+      }
+    } catch (err) {
+      if (!isUnreachable(err)) throw err;
+      const message = String((err as Error).message ?? err);
+      const reason = /ConnectionRefused|Connection refused|ECONNREFUSED/i.test(message)
+        ? 'connection refused'
+        : /dns error|ENOTFOUND|lookup address/i.test(message)
+          ? 'host name not found'
+          : message.split('\n')[0].slice(0, 200);
+      console.error(`seaotter worker: cannot reach Temporal at ${address} (${reason}); trying again in ${delay / 1000} s`);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, CONNECT_RETRY_MAX_MS);
+    }
+  }
+}
+
 export async function runWorker(opts: WorkerOptions): Promise<void> {
   // One data converter for the worker and its client: capture's updates carry encrypted payloads too.
   const codec = codecFromEnv();
@@ -48,8 +83,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
       },
     });
   }
-  const nativeConnection = await NativeConnection.connect({ address: opts.address });
-  const clientConnection = await Connection.connect({ address: opts.address });
+  const { nativeConnection, clientConnection } = await connectRetrying(opts.address);
   const client = new Client({ connection: clientConnection, namespace: opts.namespace, dataConverter });
   const resources = new Resources();
   const taskQueue = taskQueueFor(opts.dc);

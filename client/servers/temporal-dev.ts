@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { freePort, isAlive, killPid, portAnswers, sleep, spawnServer, stopPid, tailFile, tempDir } from './ports.js';
 import { ensureSearchAttributes, searchAttributeFlags } from './search-attributes.js';
+import { UserError } from '../errors.js';
 
 /** Options for {@link startTemporalDev}; ports are free ones unless given. */
 export interface StartTemporalDevOptions {
@@ -155,7 +156,7 @@ export async function devUp(opts: { dir?: string } = {}): Promise<DevUpResult> {
     await stopPid(previous, 10_000); // alive but not serving: wedged, start afresh
   }
   if (await portAnswers('127.0.0.1', DEV_PORT)) {
-    throw new Error(`something else already listens on ${address}; stop it or use TEMPORAL_ADDRESS to point at it`);
+    throw new UserError(`something else already listens on ${address}, the port dev up uses; stop it, or if it is a Temporal server, use it without dev up: TEMPORAL_ADDRESS=${address}`);
   }
 
   const args = startDevArgs({ port: DEV_PORT, uiPort: DEV_UI_PORT, dbFile: path.join(dir, 'temporal.db') });

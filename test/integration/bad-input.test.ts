@@ -4,7 +4,7 @@
  * pipelines are a one-line user error; an unreachable server is exit code 2.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -187,6 +187,34 @@ test('Temporal unreachable → exit 2 (pause, status, apply)', async () => {
     assert.ok(Date.now() - started < 15_000, `${args.join(' ')} took ${Date.now() - started} ms`);
   }
   await assertNoWorkflow('unreach');
+});
+
+test('Temporal unreachable → a worker says so and tries again with backoff; a malformed TEMPORAL_ADDRESS → exit 1', async () => {
+  const file = await configFile('worker-unreachable.yaml', pipelineYaml('wunreach', ['shop.good']));
+  const worker = spawn(process.execPath, [MAIN, 'worker', '--config', file, '--dc', 'hz'], { env: { ...cluster.env(), TEMPORAL_ADDRESS: '127.0.0.1:1' } });
+  let stderr = '';
+  worker.stderr.on('data', (d: Buffer) => void (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
+  try {
+    const deadline = Date.now() + 20_000;
+    while ((stderr.match(/trying again/g) ?? []).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    const lines = stderr.trim().split('\n');
+    assert.deepEqual(lines.slice(0, 2), [
+      'seaotter worker: cannot reach Temporal at 127.0.0.1:1 (connection refused); trying again in 1 s',
+      'seaotter worker: cannot reach Temporal at 127.0.0.1:1 (connection refused); trying again in 2 s',
+    ], stderr);
+    assert.equal(worker.exitCode, null, 'the worker waits for Temporal rather than exiting');
+  } finally {
+    worker.kill('SIGTERM');
+  }
+  assert.notEqual(await exited, 0);
+  assert.doesNotMatch(stderr, /^\s+at /m, 'no stack trace');
+
+  for (const address of ['http://127.0.0.1:7233', '']) {
+    const r = await run(['pipeline', 'status'], { ...cluster.env(), TEMPORAL_ADDRESS: address });
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr.trim(), `seaotter: TEMPORAL_ADDRESS must be host:port (e.g. 127.0.0.1:7233), not ${JSON.stringify(address)}`);
+  }
 });
 
 test('a data source that is not listening → pipeline apply exits 2', async () => {
