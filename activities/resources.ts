@@ -29,7 +29,7 @@ export function mysqlOptions(ds: MysqlSourceConfig): mysql.ConnectionOptions {
 export function passwordOf(ds: { passwordEnv?: string }): string | undefined {
   if (!ds.passwordEnv) return undefined;
   const value = process.env[ds.passwordEnv];
-  if (value === undefined) throw new Error(`environment variable ${ds.passwordEnv} (named by passwordEnv) is not set on this worker`);
+  if (value === undefined) throw new Error(`environment variable ${ds.passwordEnv} (named by passwordEnv) is not set here (every worker and command that connects to this data source needs it)`);
   return value;
 }
 

@@ -224,7 +224,9 @@ export interface ResolvedPipeline {
 /** Resolves every pipeline of a config; throws one UserError listing every problem found. */
 export async function resolvePipelines(config: SeaotterConfig): Promise<ResolvedPipeline[]> {
   const out: ResolvedPipeline[] = [];
-  const problems: string[] = [];
+  // What the file alone shows is said before any server is asked (an unreachable one would hide it).
+  const problems: string[] = config.pipelines.filter((p) => p.twoWay).map((p) => `pipelines.${p.id}.twoWay: two-way sync is not supported by this build yet`);
+  if (problems.length) throw new UserError(`cannot apply:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   for (const p of config.pipelines) {
     const source = config.dataSources[p.source] as MysqlSourceConfig;
     const target = config.dataSources[p.target];
@@ -232,7 +234,6 @@ export async function resolvePipelines(config: SeaotterConfig): Promise<Resolved
       problems.push(`pipelines.${p.id}.target: a ${target.type} data source cannot be a target (MySQL/MariaDB or Oracle only)`);
       continue;
     }
-    if (p.twoWay) problems.push(`pipelines.${p.id}.twoWay: two-way sync is not supported by this build yet`);
     const src = await connectDatabase(p.source, source);
     let dst: TargetIntrospection;
     try {
@@ -247,7 +248,6 @@ export async function resolvePipelines(config: SeaotterConfig): Promise<Resolved
       const tables = await mapTables(p, src, dst, problems, rules);
       const fileStores = fileStoresOf(config, tables.flatMap((t) => t.files ?? []));
       const stage = resolveStage(config);
-      if (stage.type === 's3' && p.load.onError === 'skip') problems.push(`pipelines.${p.id}.load.onError: "skip" writes dead-letter files into a local stage; use { type: local } or onError: halt`);
       await checkStores({ ...fileStores, ...(stage.type === 's3' ? { [stage.source]: stage.store } : {}) }, problems);
       const checkpoint = await dst.readCheckpoint(p.id);
       const start = checkpoint?.position ?? (await resolveStart(src, p));

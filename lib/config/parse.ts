@@ -34,17 +34,25 @@ export function parseConfig(text: string): ParseConfigResult {
     raw = parseYaml(text, { prettyErrors: true });
   } catch (err) {
     const where = err instanceof YAMLParseError && err.linePos ? `line ${err.linePos[0].line}` : '(file)';
-    return { ok: false, problems: [{ path: where, message: `not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}` }] };
+    // The parser's first line ends by pointing at an excerpt it prints below; the path says where.
+    const message = (err as Error).message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+    return { ok: false, problems: [{ path: where, message: `not valid YAML or JSON: ${message}` }] };
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return { ok: false, problems: [{ path: '(top level)', message: 'expected a mapping with dataSources, stage and pipelines' }] };
   }
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    return {
-      ok: false,
-      problems: result.error.issues.map((i) => ({ path: formatPath(i.path), message: describeIssue(i as never) })),
-    };
+    const problems = result.error.issues.map((i) => ({ path: formatPath(i.path), message: describeIssue(i as never) }));
+    // The references too, as far as the file's shape allows, so that one wrong value does not
+    // hide them; a problem at or under a path the schema already named is left out.
+    const under = (path: string, at: string) => path === at || path.startsWith(`${at}.`) || path.startsWith(`${at}[`);
+    // Data sources the schema found wrong may have no type to check against.
+    const unsureSources = new Set(result.error.issues.filter((i) => i.path[0] === 'dataSources' && i.path.length > 1).map((i) => String(i.path[1])));
+    for (const extra of checkReferences(raw as SeaotterConfig, { tolerant: true, unsureSources })) {
+      if (!problems.some((p) => under(extra.path, p.path) || under(p.path, extra.path))) problems.push(extra);
+    }
+    return { ok: false, problems };
   }
   const problems = checkReferences(result.data);
   return problems.length ? { ok: false, problems } : { ok: true, config: result.data };
@@ -62,21 +70,44 @@ function describeIssue(issue: { code: string; message: string; keys?: string[]; 
 const DATABASES = ['mysql', 'mariadb'];
 const FILE_STORES = ['s3', 'dir'];
 
-/** Checks what a schema cannot: names that must exist, kinds that must match, rules that overlap. */
-export function checkReferences(config: SeaotterConfig): ConfigProblem[] {
+/**
+ * Checks what a schema cannot: names that must exist, kinds that must match, rules that overlap.
+ * `tolerant`: the config did not pass the schema; each part is checked if its shape allows, and
+ * left alone otherwise (the schema's problems say what is wrong with it).
+ */
+export function checkReferences(config: SeaotterConfig, opts: { tolerant?: boolean; unsureSources?: ReadonlySet<string> } = {}): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const add = (path: string, message: string) => problems.push({ path, message });
+  const part = (check: () => void) => {
+    if (!opts.tolerant) return check();
+    try {
+      check();
+    } catch {
+      // Not of the shape this check reads.
+    }
+  };
   const sources = config.dataSources;
+  /** Whether a data source's type can be checked (not one the schema already found wrong). */
+  const sure = (name: string) => !opts.unsureSources?.has(name);
+  if (opts.tolerant && (typeof sources !== 'object' || sources === null || !Array.isArray(config.pipelines))) return [];
   const seen = new Map<string, number>();
-  problems.push(...checkEndpoints(config));
+  part(() => problems.push(...checkEndpoints(config)));
 
-  if (config.stage.type === 's3') {
-    const store = sources[config.stage.source];
-    if (!store) add('stage.source', `no data source named "${config.stage.source}"`);
-    else if (store.type !== 's3') add('stage.source', `"${config.stage.source}" is of type ${store.type}; the stage needs an s3 store`);
+  for (const [name, ds] of Object.entries(sources)) {
+    part(() => {
+      if (ds.type !== 's3' || !ds.accessKeyEnv === !ds.secretKeyEnv) return;
+      add(`dataSources.${name}.${ds.accessKeyEnv ? 'secretKeyEnv' : 'accessKeyEnv'}`, 'give accessKeyEnv and secretKeyEnv together, or neither (then the default AWS credential chain)');
+    });
   }
 
-  config.pipelines.forEach((p, i) => {
+  part(() => {
+    if (config.stage.type !== 's3') return;
+    const store = sources[config.stage.source];
+    if (!store) add('stage.source', `no data source named "${config.stage.source}"`);
+    else if (sure(config.stage.source) && store.type !== 's3') add('stage.source', `"${config.stage.source}" is of type ${store.type}; the stage needs an s3 store`);
+  });
+
+  config.pipelines.forEach((p, i) => part(() => {
     const at = `pipelines[${i}]`;
     const first = seen.get(p.id);
     if (first !== undefined) add(`${at}.id`, `duplicate pipeline id "${p.id}" (also pipelines[${first}])`);
@@ -84,13 +115,16 @@ export function checkReferences(config: SeaotterConfig): ConfigProblem[] {
 
     const src = sources[p.source];
     if (!src) add(`${at}.source`, `no data source named "${p.source}"`);
-    else if (!DATABASES.includes(src.type)) add(`${at}.source`, `"${p.source}" is of type ${src.type}; a source must be mysql or mariadb`);
+    else if (sure(p.source) && !DATABASES.includes(src.type)) add(`${at}.source`, `"${p.source}" is of type ${src.type}; a source must be mysql or mariadb`);
     const dst = sources[p.target];
     if (!dst) add(`${at}.target`, `no data source named "${p.target}"`);
-    else if (![...DATABASES, 'oracle'].includes(dst.type)) add(`${at}.target`, `"${p.target}" is of type ${dst.type}; a target must be mysql, mariadb or oracle`);
+    else if (sure(p.target) && ![...DATABASES, 'oracle'].includes(dst.type)) add(`${at}.target`, `"${p.target}" is of type ${dst.type}; a target must be mysql, mariadb or oracle`);
     if (p.source === p.target) add(`${at}.target`, 'source and target are the same data source');
+    if (p.load?.onError === 'skip' && config.stage?.type === 's3') {
+      add(`${at}.load.onError`, '"skip" writes dead-letter files into a local stage; use stage { type: local } or onError: halt');
+    }
 
-    p.tables.forEach((t, j) => {
+    p.tables.forEach((t, j) => part(() => {
       const tat = `${at}.tables[${j}]`;
       const pattern = parseTablePattern(t.source);
       if (!pattern.ok) add(`${tat}.source`, pattern.message);
@@ -106,11 +140,13 @@ export function checkReferences(config: SeaotterConfig): ConfigProblem[] {
         for (const side of ['from', 'to'] as const) {
           const store = sources[f[side]];
           if (!store) add(`${tat}.files[${k}].${side}`, `no data source named "${f[side]}"`);
-          else if (!FILE_STORES.includes(store.type)) add(`${tat}.files[${k}].${side}`, `"${f[side]}" is of type ${store.type}; files need an s3 or dir store`);
+          else if (sure(f[side]) && !FILE_STORES.includes(store.type)) add(`${tat}.files[${k}].${side}`, `"${f[side]}" is of type ${store.type}; files need an s3 or dir store`);
         }
       }
+    }));
+    part(() => {
+      for (const o of overlappingRules(p.tables.map((t) => t.source), at)) add(o.path, o.message);
     });
-    for (const o of overlappingRules(p.tables.map((t) => t.source), at)) add(o.path, o.message);
 
     if (p.twoWay) {
       const peer = config.pipelines.find((q) => q.id === p.twoWay!.peer);
@@ -119,7 +155,7 @@ export function checkReferences(config: SeaotterConfig): ConfigProblem[] {
         add(`${at}.twoWay.peer`, `peer "${peer.id}" must run ${p.target} → ${p.source}`);
       }
     }
-  });
+  }));
   return problems;
 }
 

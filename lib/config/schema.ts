@@ -9,13 +9,15 @@ import { columnRules, syncMode } from './columns-schema.js';
 const name = z.string().regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "-" or "." only');
 const datacenter = name;
 const port = z.number().int().min(1).max(65535);
+/** The name of an environment variable that holds a secret (the secret itself never is in the config). */
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must name an environment variable');
 
 const mysqlSource = z.strictObject({
   type: z.enum(['mysql', 'mariadb']),
   host: z.string().min(1),
   port: port.default(3306),
   user: z.string().min(1),
-  passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must name an environment variable').optional(),
+  passwordEnv: envName.optional(),
   datacenter,
   /** Schema that holds seaotter's own tables (checkpoint) on a target. */
   metaSchema: name.default('seaotter'),
@@ -27,7 +29,7 @@ const oracleSource = z.strictObject({
   type: z.literal('oracle'),
   connectString: z.string().min(1),
   user: z.string().min(1),
-  passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must name an environment variable').optional(),
+  passwordEnv: envName.optional(),
   datacenter,
   /** Schema (user) that holds the checkpoint table on an Oracle target; default: the connecting user's own schema. */
   metaSchema: z.string().regex(/^[A-Za-z][A-Za-z0-9_$#]*$/, 'an Oracle schema name, e.g. SEAOTTER').optional(),
@@ -40,8 +42,8 @@ const s3Store = z.strictObject({
   endpoints: z.record(z.string(), z.string().url()).optional(),
   bucket: z.string().min(1),
   region: z.string().default('us-east-1'),
-  accessKeyEnv: z.string().optional(),
-  secretKeyEnv: z.string().optional(),
+  accessKeyEnv: envName.optional(),
+  secretKeyEnv: envName.optional(),
   datacenter,
 });
 

@@ -58,6 +58,28 @@ const cases: Case[] = [
     message: /unknown key\(s\): sources/,
   },
   {
+    name: 'an S3 access key without its secret',
+    text: config({ dataSources: { ...DS, s3: '{ type: s3, bucket: b, accessKeyEnv: S3_KEY, datacenter: us }' } }),
+    path: 'dataSources.s3.secretKeyEnv',
+    message: /together, or neither/,
+  },
+  {
+    name: 'an S3 key variable that is not a variable name',
+    text: config({ dataSources: { ...DS, s3: '{ type: s3, bucket: b, accessKeyEnv: "a b", secretKeyEnv: S3_SECRET, datacenter: us }' } }),
+    path: 'dataSources.s3.accessKeyEnv',
+    message: /must name an environment variable/,
+  },
+  {
+    name: 'onError skip with the stage in S3',
+    text: config({
+      dataSources: { ...DS, s3: '{ type: s3, bucket: b, datacenter: us }' },
+      extraTop: 'stage: { type: s3, source: s3 }',
+      pipelines: [pipeline({ extra: ['    load: { onError: skip }'] })],
+    }),
+    path: 'pipelines[0].load.onError',
+    message: /local stage/,
+  },
+  {
     name: 'missing dataSources',
     text: `pipelines:\n${pipeline()}\n`,
     path: 'dataSources',
@@ -385,6 +407,27 @@ test('several reference mistakes at once are all listed, each by path', () => {
   );
 });
 
+test('a schema mistake does not hide reference mistakes: both are listed, each once', () => {
+  const problems = problemsOf(
+    config({
+      pipelines: [
+        pipeline({ target: 'nope', extra: ['    batch: { maxRows: -5 }'] }),
+        pipeline({ id: 'b', tables: '[{ source: "a\\\\.(b" }]', extra: ['    mode: fast'] }),
+        // A wrong value at a path the references check too: reported once, by the schema.
+        pipeline({ id: 'c', source: '[1, 2]' }),
+      ],
+    }),
+  );
+  assert.deepEqual(problems.map((p) => p.path).sort(), [
+    'pipelines[0].batch.maxRows',
+    'pipelines[0].target',
+    'pipelines[1].mode',
+    'pipelines[1].tables[0].source',
+    'pipelines[2].source',
+  ]);
+  assert.match(problems.find((p) => p.path === 'pipelines[0].target')!.message, /no data source named "nope"/);
+});
+
 test('twoWay peer must run the opposite direction', () => {
   const problems = problemsOf(
     config({
@@ -417,4 +460,21 @@ test('examples/two-datacenters.yaml is a valid config with the cross-datacenter 
   assert.equal(p.tables[0]!.files?.[0]?.to, 'pics-us');
   const pics = r.config.dataSources['pics-hz'] as { endpoints?: Record<string, string>; datacenter: string };
   assert.deepEqual([pics.datacenter, Object.keys(pics.endpoints ?? {})], ['hz', ['us']]);
+});
+
+test('apply refuses twoWay before it asks any server, so an unreachable one cannot hide why', async () => {
+  const { resolvePipelines } = await import('../../client/resolve.js');
+  const r = parseConfig(
+    config({
+      // Nothing listens on port 1: reaching the databases first would fail with "cannot reach".
+      dataSources: { ...DS, src: DS.src.replace('port: 3306', 'port: 1'), dst: DS.dst.replace('port: 3307', 'port: 1') },
+      pipelines: [pipeline({ extra: ['    twoWay: { peer: back }'] }), pipeline({ id: 'back', source: 'dst', target: 'src' })],
+    }),
+  );
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
+  await assert.rejects(resolvePipelines(r.config), (err: Error & { exitCode?: number }) => {
+    assert.equal(err.exitCode, 1);
+    assert.match(err.message, /pipelines\.orders\.twoWay: two-way sync is not supported by this build yet/);
+    return true;
+  });
 });
