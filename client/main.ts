@@ -3,12 +3,27 @@
  * The `seaotter` command (CONTRACT.md). Exit codes: 0 ok, 1 user error (bad config, unknown
  * pipeline) with a one-line reason on stderr, 2 a server cannot be reached.
  */
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { ENCRYPTED_ENCODING, KEY_ENV } from './codec.js';
 import { missingProcessors, readConfigFile } from './config-file.js';
 import { isUnreachable, UnreachableError, UserError } from './errors.js';
 import { applyPipelines, formatStatus, formatUnanswered, listPipelines, NoWorkerError, pipelineStatus, signalPipeline, waitStopped } from './pipeline-commands.js';
 import { connectClient, temporalAddress, temporalNamespace } from './temporal.js';
+
+/** A commander parser for an option that takes a TCP port. */
+function port(name: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError(`${name} wants a port number (1–65535), got "${value}"`);
+    return n;
+  };
+}
+
+/** This package's version, from its package.json. */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 /** A commander parser for an option that takes a positive whole number. */
 function positiveInteger(name: string): (value: string) => number {
@@ -21,11 +36,13 @@ function positiveInteger(name: string): (value: string) => number {
 
 const program = new Command('seaotter')
   .description('Keeps MySQL/MariaDB data in sync with MySQL/MariaDB or Oracle; every batch is a Temporal workflow.')
+  .version(packageVersion(), '--version', "print seaotter's version")
   .showHelpAfterError();
 
 const dev = program.command('dev').description('a local Temporal dev server with the Web UI');
 dev
   .command('up')
+  .description('start the dev server (gRPC 127.0.0.1:7233, Web UI 127.0.0.1:8233) with seaotter\'s search attributes; does nothing if it runs')
   .option('--dir <dir>', 'where the dev server keeps its database, log and pid', '.seaotter/dev')
   .action(async (o: { dir: string }) => {
     const { devUp } = await import('./servers/temporal-dev.js');
@@ -35,6 +52,7 @@ dev
   });
 dev
   .command('down')
+  .description('stop the dev server that dev up started')
   .option('--dir <dir>', 'the directory given to dev up', '.seaotter/dev')
   .action(async (o: { dir: string }) => {
     const { devDown } = await import('./servers/temporal-dev.js');
@@ -47,7 +65,7 @@ program
   .description('run a worker for one datacenter (task queue seaotter.<dc>)')
   .requiredOption('--config <file>', 'config file (YAML or JSON)')
   .requiredOption('--dc <name>', 'datacenter this worker serves')
-  .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>', positiveInteger('--metrics-port'))
+  .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>', port('--metrics-port'))
   .option('--copy-concurrency <n>', 'files this worker copies at once, over all batches (default 64)', positiveInteger('--copy-concurrency'))
   .action(async (o: { config: string; dc: string; metricsPort?: number; copyConcurrency?: number }) => {
     const config = await readConfigFile(o.config);
@@ -65,7 +83,7 @@ program
 program
   .command('codec-server')
   .description('the Temporal Web UI codec endpoint: decrypts payloads with SEAOTTER_CODEC_KEY (on 127.0.0.1)')
-  .requiredOption('--port <port>', 'port to listen on', (v) => Number(v))
+  .requiredOption('--port <port>', 'port to listen on', port('--port'))
   .option('--ui-origin <origin>', 'Web UI origin allowed by CORS; repeatable (default http://127.0.0.1:8233 and http://localhost:8233)', (v, all: string[] = []) => [...all, v])
   .action(async (o: { port: number; uiOrigin?: string[] }) => {
     const { runCodecServer } = await import('./codec-server.js');
@@ -75,6 +93,7 @@ program
 const config = program.command('config').description('configuration');
 config
   .command('check')
+  .description('validate a config file without any server: every problem, by path (exit 1)')
   .requiredOption('--config <file>', 'config file')
   .action(async (o: { config: string }) => {
     const c = await readConfigFile(o.config);
@@ -99,6 +118,7 @@ program
 const pipeline = program.command('pipeline').description('start, watch and control pipelines');
 pipeline
   .command('apply')
+  .description('check the config against the databases and start every pipeline in it, or hand a changed one to its running workflow')
   .requiredOption('--config <file>', 'config file')
   .option('--replace', "end running pipeline workflows first and restart them from the target's checkpoint (after upgrading seaotter)")
   .action(async (o: { config: string; replace?: boolean }) => {
@@ -109,6 +129,7 @@ pipeline
   });
 pipeline
   .command('status [id]')
+  .description('state, positions, lag, rows/s, batches in flight and what waits or fails, of one pipeline or all running ones')
   .option('--json', 'one JSON object per pipeline, one per line')
   .action(async (id: string | undefined, o: { json?: boolean }) => {
     await withClient(async (client) => {
