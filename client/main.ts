@@ -197,6 +197,12 @@ try {
     console.error(`seaotter: cannot reach a server: ${e.message}`);
     process.exit(2);
   }
+  // Something answered at TEMPORAL_ADDRESS, but not as a Temporal frontend does (a proxy, another service).
+  if (e.name === 'ServiceError') {
+    const cause = (e as { cause?: Error }).cause?.message?.split('\n')[0];
+    console.error(`seaotter: Temporal at ${process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233'} did not answer as expected: ${e.message}${cause ? ` (${cause})` : ''}`);
+    process.exit(2);
+  }
   console.error(e.stack ?? String(e));
   process.exit(1);
 }

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import http2 from 'node:http2';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
@@ -214,6 +215,27 @@ test('Temporal unreachable → a worker says so and tries again with backoff; a 
     const r = await run(['pipeline', 'status'], { ...cluster.env(), TEMPORAL_ADDRESS: address });
     assert.equal(r.code, 1, r.stderr);
     assert.equal(r.stderr.trim(), `seaotter: TEMPORAL_ADDRESS must be host:port (e.g. 127.0.0.1:7233), not ${JSON.stringify(address)}`);
+  }
+});
+
+test('something other than Temporal at TEMPORAL_ADDRESS → exit 2 with a one-line reason', async () => {
+  // An HTTP/2 server that answers every call 404, as a proxy or another service would.
+  const server = http2.createServer();
+  server.on('stream', (stream) => {
+    stream.respond({ ':status': 404 });
+    stream.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  try {
+    for (const args of [['pipeline', 'status'], ['pipeline', 'pause', 'x']]) {
+      const r = await run(args, { ...cluster.env(), TEMPORAL_ADDRESS: address });
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^seaotter: Temporal at ${address} did not answer as expected: .*404`), r.stderr);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+  } finally {
+    server.close();
   }
 });
 
