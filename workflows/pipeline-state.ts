@@ -86,6 +86,12 @@ export class Pipeline {
   closing = false;
   committedThisRun = 0;
   acceptedThisRun = 0;
+  /**
+   * A halt stays until `resume`, and the earliest failed batch is the one shown. False only for
+   * runs started by older workers, which replay as they ran: a commit of an earlier batch cleared
+   * the halt (and the failed batch was then never retried), and a later failure replaced it.
+   */
+  haltsUntilResume = true;
 
   constructor(input: PipelineWorkflowInput) {
     this.spec = input.spec;
@@ -188,15 +194,21 @@ export class Pipeline {
     this.s.committedPosition = head.to;
     this.s.rowsApplied += rows;
     this.s.lastCommittedEventTime = head.lastEventTime;
-    this.s.lastError = null;
+    if (!this.haltsUntilResume) this.s.lastError = null;
     this.committedThisRun++;
     this.s.throughput.push({ at: now, rows });
     while (this.s.throughput.length && this.s.throughput[0].at < now - THROUGHPUT_WINDOW_MS) this.s.throughput.shift();
   }
 
-  /** Halts the pipeline: nothing loads until `resume`, which retries batch `seq`. */
+  /** Halts the pipeline: nothing loads until `resume`, which retries every failed batch; the earliest failure is the one shown. */
   halt(seq: number, workflowId: string, message: string, at: string): void {
+    if (this.haltsUntilResume && this.s.lastError && this.s.lastError.seq <= seq) return;
     this.s.lastError = { seq, workflowId, message, at };
+  }
+
+  /** Whether batch `seq` reported its commit, waiting for an earlier batch's to count. */
+  hasCompleted(seq: number): boolean {
+    return this.early.has(seq);
   }
 
   /** Batches may be permitted to load (in seq order, enforced at the target) unless paused or halted. */

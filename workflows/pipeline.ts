@@ -47,6 +47,8 @@ function captureActivity(spec: PipelineSpec) {
 /** Result of a stopped pipeline: its final status. */
 export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.PipelineStatus> {
   const p = new Pipeline(input);
+  // (`patched`: a run started by an older worker keeps the rules it ran with; see haltsUntilResume.)
+  p.haltsUntilResume = patched('halts-until-resume');
   const started = new Set<number>();
   /** Children whose start has been confirmed, so a permit signal finds them. */
   const handles = new Map<number, ChildWorkflowHandle<typeof syncBatchWorkflow>>();
@@ -60,7 +62,15 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
     p.s.paused = false;
     const failed = p.s.lastError?.seq;
     p.s.lastError = null;
-    if (failed !== undefined) {
+    if (p.haltsUntilResume) {
+      // Every batch whose workflow failed starts again: several in flight can fail before the halt is seen.
+      const again = p.s.pending.filter((b) => started.has(b.seq) && !scopes.has(b.seq) && !p.hasCompleted(b.seq)).map((b) => b.seq);
+      if (again.length) log.info('resumed after a halt: retrying', { seqs: again });
+      for (const seq of again) {
+        started.delete(seq);
+        permitted.delete(seq);
+      }
+    } else if (failed !== undefined) {
       log.info('resumed after a halt: retrying', { seq: failed });
       started.delete(failed);
       permitted.delete(failed);
@@ -191,7 +201,8 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
       for (const [seq, handle] of handles) {
         if (permitted.has(seq) || !p.mayLoadBatch(seq)) continue;
         permitted.add(seq);
-        await handle.signal(m.loadPermitSignal);
+        // A batch whose workflow has just ended (failed) cannot take it; its failure is handled above.
+        await handle.signal(m.loadPermitSignal).catch((err) => log.warn('load permit not delivered: the batch workflow has ended', { seq, error: rootMessage(err) }));
       }
     }
     const info = workflowInfo();
@@ -207,7 +218,7 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
     }
     if (p.stopping) {
       captureScope.cancel();
-      await stopInFlight(p, permitted, scopes);
+      await stopInFlight(p, permitted, scopes, p.haltsUntilResume);
       await capture;
       break;
     }
@@ -231,9 +242,15 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
   return p.status(Date.now());
 }
 
-/** Stop: let the batches that hold load permits finish, cancel the rest (they will be re-captured). */
-async function stopInFlight(p: Pipeline, permitted: Set<number>, scopes: Map<number, CancellationScope>): Promise<void> {
-  await condition(() => p.s.lastError !== null || !p.s.pending.some((b) => permitted.has(b.seq)));
+/**
+ * Stop: let the batches that hold load permits finish, cancel the rest (they will be re-captured).
+ * Loads commit in seq order, so only while the next batch to commit holds a permit can more
+ * commit (`headOnly`; runs of older workers waited for every permitted batch, which never ended
+ * when a batch without a permit came first).
+ */
+async function stopInFlight(p: Pipeline, permitted: Set<number>, scopes: Map<number, CancellationScope>, headOnly: boolean): Promise<void> {
+  const loading = () => (headOnly ? p.s.pending.length > 0 && permitted.has(p.s.pending[0].seq) : p.s.pending.some((b) => permitted.has(b.seq)));
+  await condition(() => p.s.lastError !== null || !loading());
   for (const scope of scopes.values()) scope.cancel();
   p.s.pending = [];
   p.s.acceptedPosition = p.s.committedPosition;

@@ -71,6 +71,34 @@ test('a halt blocks loading until cleared; pause too', () => {
   assert.equal(p.mayLoad(), false);
 });
 
+test('a halt stays until resume though earlier batches commit; the earliest failed batch is shown', () => {
+  const p = new Pipeline({ spec: { ...spec, batch: { ...spec.batch, maxInFlight: 4 } } });
+  for (const [from, to] of [[4, 100], [100, 200], [200, 300]]) p.accept(batch(from, to));
+  // Batch 3 fails while 1 still loads; then 2 fails too.
+  p.halt(3, 'w3', 'transform refused', 't1');
+  p.halt(2, 'w2', 'file missing', 't2');
+  p.halt(3, 'w3', 'again', 't3');
+  assert.equal(p.s.lastError?.seq, 2);
+  p.completed(1, 5, 6000);
+  assert.equal(p.s.committedSeq, 1);
+  assert.equal(p.state, 'halted', 'a commit of an earlier batch does not clear the halt');
+  assert.equal(p.mayLoad(), false);
+  // A completion reported ahead of an earlier batch's is known as such.
+  p.completed(3, 1, 6000);
+  assert.equal(p.hasCompleted(3), true);
+  assert.equal(p.hasCompleted(2), false);
+
+  // Runs of older workers replay as they ran: a commit cleared the halt, the last failure replaced it.
+  const old = new Pipeline({ spec: { ...spec, batch: { ...spec.batch, maxInFlight: 4 } } });
+  old.haltsUntilResume = false;
+  for (const [from, to] of [[4, 100], [100, 200], [200, 300]]) old.accept(batch(from, to));
+  old.halt(2, 'w2', 'a', 't');
+  old.halt(3, 'w3', 'b', 't');
+  assert.equal(old.s.lastError?.seq, 3);
+  old.completed(1, 1, 6000);
+  assert.equal(old.s.lastError, null);
+});
+
 test('stop: stopping while the last loads finish, stopped only once the run has ended', () => {
   const p = new Pipeline({ spec });
   p.accept(batch(4, 100));
