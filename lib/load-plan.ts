@@ -88,6 +88,8 @@ class StepWriter {
   readonly steps: LoadStep[] = [];
   private current: LoadStep | undefined;
   private bytes = 0;
+  /** Keys of the current update step: a multi-row UPDATE takes the first values given for a key (MySQL's CASE), so a key's second update starts a step. */
+  private updateKeys = new Set<string>();
   private readonly maxParams: number;
 
   constructor(private readonly opts: PlanLoadOptions) {
@@ -128,13 +130,17 @@ class StepWriter {
     ) {
       step = undefined;
     }
+    const updateKey = kind === 'update' ? keyString(row, key) : undefined;
+    if (step && updateKey !== undefined && this.updateKeys.has(updateKey)) step = undefined;
     if (!step) {
       if (kind !== 'delete') for (const k of key) if (!(k in row)) throw new Error(`${kind} on ${name(table)}: row image lacks key column ${k}`);
       step = { kind, table: { ...table.target }, columns: [...columns], key: [...key], rows: [] };
       this.steps.push(step);
       this.current = step;
       this.bytes = headerBytes(kind, table.target, columns);
+      this.updateKeys.clear();
     }
+    if (updateKey !== undefined) this.updateKeys.add(updateKey);
     step.rows.push(values);
     this.bytes += rowBytes;
   }

@@ -177,6 +177,15 @@ test('field mode: partial updates load after upserts as update steps, grouped by
   const u = table('u', 0, [['a']]);
   const ordered = planLoad([ins('u', { id: 1, a: 1, b: 0 }), fu('u', { id: 1, a: 1, b: 0 }, { id: 1, a: 1, b: 9 }, ['b'])], [u], big);
   assert.deepEqual(brief(ordered), ['upsert u(id,a,b) [[1,1,0]]', 'update u(id,b) [[1,9]]']);
+  // Two updates of one row in a row: a multi-row UPDATE would take the first values given for
+  // its key (MySQL: the first matching WHEN), so the second goes into a step of its own.
+  const twice = planLoad([
+    fu('u', { id: 1, a: 1, b: 5 }, { id: 1, a: 1, b: 6 }, ['b']),
+    fu('u', { id: 2, a: 2, b: 0 }, { id: 2, a: 2, b: 1 }, ['b']),
+    fu('u', { id: 1, a: 1, b: 6 }, { id: 1, a: 1, b: 7 }, ['b']),
+    fu('u', { id: 3, a: 3, b: 0 }, { id: 3, a: 3, b: 1 }, ['b']),
+  ], [u], big);
+  assert.deepEqual(brief(twice), ['update u(id,b) [[1,6],[2,1]]', 'update u(id,b) [[1,7],[3,1]]']);
 });
 
 test(`field mode: update steps hold at most MAX_UPDATE_ROWS rows`, async () => {
