@@ -35,12 +35,17 @@ export function keysToReread(changes: readonly RowChange[], key: readonly string
   return [...seen.values()];
 }
 
-/** The changes rewritten with the current rows (`current`: looseKey → row; absent = gone). */
+/**
+ * The changes rewritten with the current rows (`current`: looseKey → row; absent = gone). A
+ * current row keeps the captured image's key values (equal as text, but perhaps not in type), so
+ * merge and the parallel load's partitions see one key, not a key change.
+ */
 export function applyBackQuery(changes: readonly RowChange[], key: readonly string[], current: ReadonlyMap<string, Row>): RowChange[] {
   return changes.map((c): RowChange => {
     const { schema, table } = c;
     if (c.action === 'delete' || !c.after) return c;
-    const now = current.get(looseKey(c.after, key));
+    const found = current.get(looseKey(c.after, key));
+    const now = found && { ...found, ...Object.fromEntries(key.map((k) => [k, c.after![k]])) };
     if (c.action === 'insert') return now ? { schema, table, action: 'insert', after: now } : { schema, table, action: 'delete', before: c.after };
     return now ? { schema, table, action: 'update', before: c.before, after: now } : { schema, table, action: 'delete', before: c.before };
   });

@@ -22,12 +22,19 @@ function sourceKeyOf(m: TableMapping): string[] {
 
 /**
  * Values as capture stages them: JSON as its text (mysql2 would parse it into an object; MariaDB
- * marks it only in extended metadata), geometry as its bytes.
+ * marks it only in extended metadata), geometry as its bytes, and a BIGINT as a number when it is
+ * exact as one, else its digits (as the binlog decoder gives it; mysql2 would give digits always).
  */
 const typeCast: TypeCast = (field, next) => {
   if (field.type === 'JSON') return field.string('utf8');
   if ((field as { extendedFormat?: string }).extendedFormat === 'json') return field.string();
   if (field.type === 'GEOMETRY') return field.buffer();
+  if (field.type === 'LONGLONG') {
+    const digits = field.string();
+    if (digits === null) return null;
+    const n = Number(digits);
+    return Number.isSafeInteger(n) ? n : digits;
+  }
   return next();
 };
 

@@ -38,3 +38,16 @@ for (const c of cases) {
     assert.deepEqual(applyBackQuery([c.change], ['id'], current), [c.expect]);
   });
 }
+
+test('backQuery: a re-read key that comes back as digits (BIGINT) keeps the captured number, so an update stays an update', async () => {
+  const { mergeTableChanges } = await import('../../lib/merge.js');
+  const change = U({ id: 5, v: 0 }, { id: 5, v: 1 });
+  const current = new Map([[looseKey({ id: 5 }, ['id']), { id: '5', v: 7 }]]);
+  const [rewritten] = applyBackQuery([change], ['id'], current);
+  assert.deepEqual(rewritten, U({ id: 5, v: 0 }, { id: 5, v: 7 }));
+  // Merged, it is one upsert of key 5, not a delete of 5 and an insert of '5' (which a parallel
+  // load could run in two parts at once, the delete last).
+  const merged = mergeTableChanges([rewritten], ['id']);
+  assert.deepEqual(merged.deletes, []);
+  assert.deepEqual(merged.upserts, [{ id: 5, v: 7 }]);
+});
