@@ -68,7 +68,24 @@ export async function copyFile(src: FileStore, dst: FileStore, key: string, resu
   if (fetched === 'unchanged') return skipped;
   if (!fetched) return missing;
   if (fetched.content) return copyFetched(dst, key, fetched.info, fetched.content, there);
-  return streamed.add(() => copyStreamed(src, dst, key, fetched.info, there, resume, fetched.head));
+  return streamed.add(() => oneAtATime(`${dst.name}\n${key}`, () => copyStreamed(src, dst, key, fetched.info, there, resume, fetched.head)));
+}
+
+/**
+ * Copies of one target key in this process, one after another. Two batches can name the same
+ * large file (every update of its row does); a copy starting afresh aborts the key's unfinished
+ * uploads (left by attempts that died), so two at once would abort each other's, again and again.
+ */
+const keyTurns = new Map<string, Promise<unknown>>();
+function oneAtATime<T>(id: string, copy: () => Promise<T>): Promise<T> {
+  const before = keyTurns.get(id) ?? Promise.resolve();
+  const mine = before.catch(() => undefined).then(copy);
+  const settled = mine.catch(() => undefined);
+  keyTurns.set(id, settled);
+  void settled.then(() => {
+    if (keyTurns.get(id) === settled) keyTurns.delete(id);
+  });
+  return mine;
 }
 
 /** True when the target already has the file: same size and SHA-256. */

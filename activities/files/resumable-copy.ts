@@ -122,9 +122,10 @@ export async function copyInParts(src: FileStore, dst: PartTarget, key: string, 
     p = { key, uploadId: await dst.createUpload(key, source.sha256, partSize, source.version), partSize, etags: [], hashState: Buffer.from(hasher.save()).toString('base64'), source };
   }
   report(p);
-  let bytes = p.etags.length * p.partSize;
+  // Every part recorded (the completion failed, or the worker died during it): nothing to read.
+  let bytes = Math.min(p.etags.length * p.partSize, source.size);
   const open = (from: number) => (guarded ? src.readAtVersion!(key, source.version!, from) : src.read(key, from));
-  const body = bytes === 0 && head?.length ? afterHead(head, await open(head.length)) : await open(bytes);
+  const body = bytes >= source.size ? Readable.from([]) : bytes === 0 && head?.length ? afterHead(head, await open(head.length)) : await open(bytes);
   const uploading: { state: string; etag: Promise<string> }[] = [];
   // Parts finish in any order; progress moves over them in order, each with the hash state after it.
   const settleOldest = async () => {

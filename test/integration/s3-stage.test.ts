@@ -16,6 +16,9 @@ import { after, before, test } from 'node:test';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Connection } from 'mysql2/promise';
 import { startS3Server, type S3Server } from '../../client/servers/s3-server.js';
+import { copyFile } from '../../activities/files/copy-file.js';
+import { s3ClientFor } from '../../activities/files/stores/s3-client.js';
+import { S3Store } from '../../activities/files/stores/s3-store.js';
 import { Cluster, dumpTable, waitFor } from '../support/cluster.js';
 import { startTcpCounter, type TcpCounter } from '../support/tcp-counter.js';
 
@@ -172,4 +175,40 @@ test('pictures in an hz bucket reach a us bucket, copied by the us worker with o
   assert.ok(bytesAgain < pics.length * 2048, `only "not modified" answers crossed: ${bytesAgain} bytes for ${pics.length} pictures`);
   for (const p of pics) assert.equal((await copied(p.key)).sha256, sha(p.body), `${p.key} after the updates`);
   reader.destroy();
+});
+
+test('a source that ignores Range (a proxy in front of it): files over 4 MiB still copy byte for byte', async () => {
+  await s3.createBucket('norange-src');
+  await s3.createBucket('norange-dst');
+  const config = (bucket: string) => ({ type: 's3' as const, endpoint: s3.endpoint, bucket, region: 'us-east-1', accessKeyEnv: 'S3_KEY', secretKeyEnv: 'S3_SECRET', datacenter: 'hz' });
+  // A client of its own (clients are shared per endpoint, region and key variables).
+  process.env.S3_KEY_NORANGE = s3.accessKey;
+  const srcConfig = { ...config('norange-src'), accessKeyEnv: 'S3_KEY_NORANGE' };
+  const src = new S3Store('norange-src', srcConfig);
+  const dst = new S3Store('norange-dst', config('norange-dst'));
+  let dropped = 0;
+  s3ClientFor(srcConfig).middlewareStack.add(
+    (next) => async (args) => {
+      const headers = (args.request as { headers?: Record<string, string> }).headers;
+      if (headers?.range) {
+        delete headers.range;
+        dropped++;
+      }
+      return next(args);
+    },
+    { step: 'build', name: 'dropRange' },
+  );
+  const client = s3.client();
+  const MIB = 1024 * 1024;
+  for (const size of [6 * MIB, 20 * MIB]) {
+    const key = `r/${size}.bin`;
+    const body = randomBytes(size);
+    await client.send(new PutObjectCommand({ Bucket: 'norange-src', Key: key, Body: body }));
+    assert.deepEqual(await copyFile(src, dst, key, { report: () => undefined }), { outcome: 'copied', bytes: size });
+    const got = await client.send(new GetObjectCommand({ Bucket: 'norange-dst', Key: key }));
+    const copied = Buffer.from(await got.Body!.transformToByteArray());
+    assert.ok(copied.equals(body), `${key} byte for byte`);
+  }
+  client.destroy();
+  assert.ok(dropped >= 4, `the Range headers were dropped (${dropped})`);
 });

@@ -191,6 +191,29 @@ test('larger files stream a few at a time in a process', async () => {
   assert.equal(peak, STREAMED_CONCURRENCY, `at most ${STREAMED_CONCURRENCY} streamed at once, and as many`);
 });
 
+test('two copies of one large key in a process go one after the other (each would abort the other\'s upload)', async () => {
+  const body = randomBytes(5 * 1024 * 1024);
+  const src = memoryStore('src', { 'k.bin': { body, sha256: sha(body) }, 'other.bin': { body, sha256: sha(body) } });
+  const active = new Map<string, number>();
+  let peakSameKey = 0;
+  let peakAll = 0;
+  const read = src.store.read.bind(src.store);
+  src.store.read = async (key) => {
+    active.set(key, (active.get(key) ?? 0) + 1);
+    peakSameKey = Math.max(peakSameKey, active.get('k.bin') ?? 0);
+    peakAll = Math.max(peakAll, [...active.values()].reduce((a, b) => a + b, 0));
+    await new Promise((r) => setTimeout(r, 30));
+    const stream = await read(key);
+    stream.on('end', () => active.set(key, active.get(key)! - 1));
+    return stream;
+  };
+  const dst = memoryStore('dst');
+  const outcomes = await Promise.all(['k.bin', 'k.bin', 'other.bin'].map((k) => copyFile(src.store, dst.store, k, noResume)));
+  assert.deepEqual(outcomes.map((c) => c.outcome), ['copied', 'copied', 'copied']);
+  assert.equal(peakSameKey, 1, 'never two copies of k.bin at once');
+  assert.equal(peakAll, 2, 'another key goes alongside');
+});
+
 test('copy slots: at most COPY_CONCURRENCY at once; a freed slot goes to the oldest batch waiting', async () => {
   const release: (() => void)[] = [];
   let running = 0;

@@ -234,6 +234,31 @@ test('a source without a known checksum: read once at its version, resumed at a 
   assert.equal(s3c.objects.get('big.bin')?.sha256, 'theirs');
 });
 
+test('every part recorded but the completion failed: the retry completes without reading the source again', async () => {
+  // 2.5 parts: the recorded parts reach past the end of the file (the last one is short).
+  const content = randomBytes(2 * PART_SIZE + PART_SIZE / 2);
+  const s3 = fakeS3();
+  const store = s3.store as PartTarget;
+  const complete = store.completeUpload.bind(store);
+  let failed = false;
+  store.completeUpload = async (key, id, etags) => {
+    if (!failed) {
+      failed = true;
+      throw new Error('503 SlowDown');
+    }
+    return complete(key, id, etags);
+  };
+  const first = await copy(memorySource(content).store, store, versionOf(content));
+  assert.match(first.error?.message ?? '', /SlowDown/);
+  assert.equal(first.last?.etags.length, 3, 'every part recorded');
+  const src = memorySource(content);
+  const second = await copy(src.store, store, versionOf(content), JSON.parse(JSON.stringify(first.last)) as UploadProgress);
+  assert.equal(second.error, undefined);
+  assert.deepEqual(src.reads, [], 'nothing read: every part was there');
+  assert.deepEqual(s3.objects.get('big.bin')?.body, content);
+  assert.equal(s3.objects.get('big.bin')?.sha256, versionOf(content).sha256);
+});
+
 const dirs: string[] = [];
 after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });

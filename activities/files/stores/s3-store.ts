@@ -2,7 +2,7 @@
  * An S3 bucket as a file store. Writes stream through lib-storage's Upload (multipart for large
  * objects, a few parts in memory at a time) and record the SHA-256 in the object's metadata.
  */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -31,6 +31,27 @@ function metadata(sha256: string | undefined, sourceVersion?: string): Record<st
 
 /** The largest object S3 copies in one CopyObject (5 GiB). */
 const MAX_COPY_OBJECT_BYTES = 5 * 1024 ** 3;
+
+/** The stream without its first `n` bytes. */
+export function skipBytes(body: Readable, n: number): Readable {
+  let left = n;
+  const out = Readable.from(
+    (async function* () {
+      for await (const chunk of body) {
+        const c = chunk as Buffer;
+        if (left >= c.length) {
+          left -= c.length;
+          continue;
+        }
+        yield left > 0 ? c.subarray(left) : c;
+        left = 0;
+      }
+    })(),
+    { objectMode: false },
+  );
+  out.once('close', () => body.destroy());
+  return out;
+}
 
 function httpStatus(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -86,6 +107,7 @@ export class S3Store implements FileStore, PartTarget {
       throw err;
     }
     const total = /\/(\d+)$/.exec(got.ContentRange ?? '')?.[1];
+    if (total === undefined && got.$metadata.httpStatusCode === 206) throw new Error(`${this.name} answered a ranged read of ${key} without its size (no Content-Range)`);
     const sha256 = got.Metadata?.[SHA256_META];
     const info: FileInfo = { size: total !== undefined ? Number(total) : (got.ContentLength ?? 0), ...(sha256 ? { sha256 } : {}), ...(got.ETag ? { version: got.ETag } : {}) };
     // At most `limit` bytes: a server that ignores the range sends the whole file, of which the rest is left unread.
@@ -120,7 +142,15 @@ export class S3Store implements FileStore, PartTarget {
       const got = await this.client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(from > 0 ? { Range: `bytes=${from}-` } : {}), ...(version ? { IfMatch: version } : {}) }),
       );
-      return got.Body as Readable;
+      const body = got.Body as Readable;
+      if (from === 0) return body;
+      // A server that ignores the range sends the whole file: its first `from` bytes are dropped.
+      if (got.$metadata.httpStatusCode === 200) return skipBytes(body, from);
+      if (!got.ContentRange?.startsWith(`bytes ${from}-`)) {
+        body.destroy();
+        throw new Error(`${this.name} answered a read of ${key} from byte ${from} with ${got.ContentRange ? `the range ${got.ContentRange}` : 'no Content-Range'}`);
+      }
+      return body;
     } catch (err) {
       if (isNotFound(err)) throw new FileMissingError(`no object ${key} in ${this.name} (bucket ${this.bucket})`);
       if (version && httpStatus(err) === 412) throw new FileChangedError(`object ${key} in ${this.name} changed while it was copied (it is no longer ${version})`);
