@@ -4,7 +4,8 @@
  */
 import ZongJi from '@vlasky/zongji';
 import type { MysqlSourceConfig } from '../../lib/config/schema.js';
-import type { BinlogPosition, Row, RowChange } from '../../lib/model.js';
+import { formatPosition, type BinlogPosition, type Row, type RowChange } from '../../lib/model.js';
+import { CaptureFatalError, dmlTable, queryKind } from './statements.js';
 import { mysqlOptions } from '../resources.js';
 
 /** What the stream calls; implemented by the capture activity. */
@@ -41,13 +42,14 @@ interface ZongjiEvent {
   gtid?: string;
 }
 
-const TX_CONTROL = /^\s*(BEGIN|COMMIT|XA\s)/i;
 
 /** A running binlog stream. `pause`/`resume` hold the socket for backpressure. */
 export class BinlogStream {
   private readonly zongji: ZongJi;
   private file: string | undefined;
   private stopping = false;
+  /** Rows of wanted tables since the last commit: an XA END after some means an XA transaction changed them. */
+  private openRows = 0;
 
   constructor(
     private readonly opts: BinlogStreamOptions,
@@ -111,6 +113,11 @@ export class BinlogStream {
     });
   }
 
+  /** Whether rows of `schema.table` are the pipeline's (what zongji is told to decode). */
+  private wanted(schema: string, table: string): boolean {
+    return this.opts.wants ? this.opts.wants(schema, table) : (this.opts.tables[schema]?.includes(table) ?? false);
+  }
+
   private position(evt: ZongjiEvent): BinlogPosition {
     return { file: this.file, pos: evt.nextPosition, ...(evt.gtid ? { gtid: evt.gtid } : {}) };
   }
@@ -129,17 +136,54 @@ export class BinlogStream {
       case 'deleterows': {
         const t = evt.tableMap![evt.tableId!];
         const changes = (evt.rows ?? []).map((r) => toChange(name, t.parentSchema, t.tableName, r));
+        this.openRows += changes.length;
         this.handler.onRows(changes, evt.timestamp);
         return;
       }
       case 'xid':
+        this.openRows = 0;
         this.handler.onCommit(this.position(evt), evt.timestamp);
         return;
       case 'query': {
         const sql = evt.query ?? '';
-        if (/^\s*BEGIN/i.test(sql)) return;
-        if (!TX_CONTROL.test(sql)) this.handler.onDdl?.(evt.schema ?? '', sql, this.position(evt), evt.timestamp);
-        // COMMIT of a non-transactional table, or a DDL statement: both end a unit of work.
+        const schema = evt.schema ?? '';
+        switch (queryKind(sql)) {
+          case 'begin':
+          case 'savepoint':
+            // Inside a transaction, which goes on (rows rolled back to a savepoint never reach the binlog).
+            return;
+          case 'xa-start':
+            // (MariaDB marks XA START in the GTID event instead.)
+            return;
+          case 'xa':
+            if (this.openRows > 0) {
+              // Its XA COMMIT or XA ROLLBACK comes later, apart from its rows: applying them at XA END
+              // could apply rows the source then rolls back.
+              throw new CaptureFatalError(
+                `an XA transaction changed ${this.openRows} row(s) of the pipeline's tables (binlog ${formatPosition(this.position(evt))}); seaotter does not capture XA transactions: ` +
+                  'run those changes as ordinary transactions, then re-sync the tables concerned, or start the pipeline past it',
+              );
+            }
+            break;
+          case 'dml': {
+            const t = dmlTable(sql, schema);
+            if (!t || this.wanted(t.schema, t.table)) {
+              throw new CaptureFatalError(
+                `row changes ${t ? `of ${t.schema}.${t.table} ` : ''}were logged as a statement, not as rows (binlog_format STATEMENT or MIXED in that session), at binlog ${formatPosition(this.position(evt))}: ` +
+                  `seaotter reads row events only and would lose them. Statement: ${sql.slice(0, 200)}. Have every session write ROW, then re-sync the table, or start the pipeline past it`,
+              );
+            }
+            // Another table's: its transaction ends with its own COMMIT or XID.
+            return;
+          }
+          case 'statement':
+            this.handler.onDdl?.(schema, sql, this.position(evt), evt.timestamp);
+            break;
+          case 'commit':
+            break;
+        }
+        // COMMIT of a non-transactional table, XA, or a DDL statement: each ends a unit of work.
+        this.openRows = 0;
         this.handler.onCommit(this.position(evt), evt.timestamp);
         return;
       }

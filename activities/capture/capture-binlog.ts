@@ -144,7 +144,11 @@ export function createCaptureActivities(deps: { client: () => Client }) {
     try {
       for (;;) {
         const now = Date.now();
-        if (session.failure) throw session.failure;
+        if (session.failure) {
+          // What no retry gets past halts the pipeline, visibly, instead of retrying forever.
+          if (session.failure.name === 'CaptureFatal') throw ApplicationFailure.nonRetryable(session.failure.message, 'CaptureFatal');
+          throw session.failure;
+        }
         const unsent = session.unsent;
         if (unsent || batcher.due(now)) {
           session.unsent = undefined;

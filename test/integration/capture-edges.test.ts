@@ -1,0 +1,110 @@
+/**
+ * Query events inside a row-based binlog that capture must not take for what they are not:
+ * - a SAVEPOINT inside a transaction does not end it (a batch never ends mid-transaction);
+ * - row changes of a mapped table logged as a statement (a session with binlog_format=STATEMENT)
+ *   halt the pipeline, named, instead of being skipped; another table's are let be;
+ * - an XA transaction that changed mapped rows halts the pipeline: its rows are never applied
+ *   before its outcome (here XA ROLLBACK) is known.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Connection } from 'mysql2/promise';
+import { pipelineStatus } from '../../client/pipeline-commands.js';
+import { SA_ROWS } from '../../workflows/messages.js';
+import { Cluster, dumpTable, waitFor } from '../support/cluster.js';
+
+let cluster: Cluster;
+let src: Connection;
+let dst: Connection;
+
+before(async () => {
+  cluster = await Cluster.start({ name: 'capture-edges' });
+  src = await cluster.source.connect();
+  dst = await cluster.target.connect();
+  for (const c of [src, dst]) {
+    await c.query('CREATE DATABASE app');
+    for (const t of ['sp', 'st', 'xa', 'other']) await c.query(`CREATE TABLE app.${t} (id INT PRIMARY KEY, v VARCHAR(20))`);
+  }
+});
+
+after(async () => {
+  await src?.end();
+  await dst?.end();
+  await cluster?.close();
+});
+
+async function run(id: string, table: string): Promise<void> {
+  await cluster.runPipelines(`pipelines:
+  - id: ${id}
+    source: src
+    target: dst
+    start: current
+    batch: { maxRows: 2, maxWaitMs: 20 }
+    tables:
+      - source: ${table}
+`);
+}
+
+const inSync = (table: string) => waitFor(`${table} in sync`, async () => JSON.stringify(await dumpTable(dst, table)) === JSON.stringify(await dumpTable(src, table)), 60_000);
+
+test('a SAVEPOINT inside a transaction does not end it: its 6 rows load in one batch though maxRows is 2', async () => {
+  await run('sp', 'app.sp');
+  await src.query('BEGIN');
+  await src.query("INSERT INTO app.sp VALUES (1,'a'),(2,'b'),(3,'c')");
+  await src.query('SAVEPOINT s1');
+  await src.query("INSERT INTO app.sp VALUES (4,'d'),(5,'e')");
+  await src.query('SAVEPOINT s2');
+  await src.query("INSERT INTO app.sp VALUES (99,'rolled back')");
+  await src.query('ROLLBACK TO SAVEPOINT s2');
+  await src.query("INSERT INTO app.sp VALUES (6,'f')");
+  await src.query('RELEASE SAVEPOINT s1');
+  await src.query('COMMIT');
+  await inSync('app.sp');
+  const rows: number[] = [];
+  for await (const w of cluster.client.workflow.list({ query: `SeaotterPipeline = 'sp' AND WorkflowType = 'syncBatchWorkflow'` })) {
+    rows.push(Number(w.typedSearchAttributes.get(SA_ROWS) ?? 0));
+  }
+  assert.deepEqual(rows.filter((n) => n > 0), [6], 'one batch of the whole transaction');
+  assert.deepEqual((await dumpTable(dst, 'app.sp')).length, 6);
+});
+
+test("row changes logged as a statement halt the pipeline, named; another table's are let be", async () => {
+  await run('st', 'app.st');
+  await src.query("INSERT INTO app.st VALUES (1,'row')");
+  await inSync('app.st');
+  const session = await cluster.source.connect();
+  await session.query("SET SESSION binlog_format = 'STATEMENT'");
+  // Not the pipeline's table: nothing to say.
+  await session.query("INSERT INTO app.other VALUES (1,'statement')");
+  await src.query("INSERT INTO app.st VALUES (2,'row')");
+  await inSync('app.st');
+  assert.equal((await pipelineStatus(cluster.client, 'st')).state, 'running');
+  // The pipeline's table, as a statement: its change cannot be captured, so the pipeline halts.
+  await session.query("UPDATE app.st SET v = 'statement' WHERE id = 1");
+  await session.end();
+  const halted = await waitFor('halted', async () => {
+    const s = await pipelineStatus(cluster.client, 'st');
+    return s.state === 'halted' && s;
+  }, 60_000);
+  assert.match(halted.lastError?.message ?? '', /row changes of app\.st were logged as a statement/);
+  assert.deepEqual(await dumpTable(dst, 'app.st'), ['[1,"row"]', '[2,"row"]']);
+});
+
+test('an XA transaction that changed mapped rows halts the pipeline; its rows (rolled back) never load', async () => {
+  await run('xa', 'app.xa');
+  await src.query("INSERT INTO app.xa VALUES (1,'before')");
+  await inSync('app.xa');
+  const session = await cluster.source.connect();
+  await session.query("XA START 'x1'");
+  await session.query("INSERT INTO app.xa VALUES (2,'in xa')");
+  await session.query("XA END 'x1'");
+  await session.query("XA PREPARE 'x1'");
+  await session.query("XA ROLLBACK 'x1'");
+  await session.end();
+  const halted = await waitFor('halted', async () => {
+    const s = await pipelineStatus(cluster.client, 'xa');
+    return s.state === 'halted' && s;
+  }, 60_000);
+  assert.match(halted.lastError?.message ?? '', /an XA transaction changed 1 row\(s\) of the pipeline's tables/);
+  assert.deepEqual(await dumpTable(dst, 'app.xa'), ['[1,"before"]']);
+});
