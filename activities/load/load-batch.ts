@@ -119,8 +119,13 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed, 
   const plan = async () => {
     const tables = await tablesForLoad(pool, target, spec, changes);
     steps = planLoad(changes, tables, { maxStatementBytes: budget });
-    partQueries = parallel ? partitionSteps(steps, spec.load.parallelism, inBinlogOrder(tables)).map((p) => p.map(compile)) : undefined;
-    queries = parallel ? undefined : steps.map(compile);
+    // A table loaded in binlog order (a unique key besides the primary key) is not safe to apply
+    // twice: its changes replayed over their own result can collide on that key or leave other
+    // values. A parallel load re-applies a batch (after a conflict between parts, or a crash
+    // before the checkpoint), so a batch that touches such a table loads in one transaction.
+    const inParts = parallel && !steps.some(inBinlogOrder(tables));
+    partQueries = inParts ? partitionSteps(steps, spec.load.parallelism).map((p) => p.map(compile)) : undefined;
+    queries = inParts ? undefined : steps.map(compile);
   };
   // Behind a DDL batch the target's tables may still change (a CREATE, RENAME or new key), so
   // the batch reads their keys and plans once it has its turn, when every earlier batch is in.
