@@ -9,6 +9,7 @@ import oracledb from 'oracledb';
 import type { OracleSourceConfig } from '../../lib/config/schema.js';
 import { decideTurn } from '../../lib/checkpoint-turn.js';
 import { oracleDialect } from '../../lib/dialects/index.js';
+import type { CompiledBatch } from '../../lib/dialects/dialect.js';
 import { oracleBindRows, type OracleBindDef } from '../../lib/dialects/oracle/oracle-binds.js';
 import { planLoad, type LoadStep } from '../../lib/load-plan.js';
 import { formatPosition, type NumberedBatch } from '../../lib/model.js';
@@ -64,7 +65,7 @@ export async function loadOracle(deps: { resources: Resources }, { spec, batch, 
       const q = dialect.compiler.compileStep(step);
       if (q.kind !== 'batch') throw new Error('Oracle steps must compile to executeMany batches');
       statement = q.sql;
-      await runStep(conn, target, step, q.sql, spec.load.onError === 'skip' ? refused : undefined);
+      await runStep(conn, target, step, q, spec.load.onError === 'skip' ? refused : undefined);
       statements++;
     }
     if (refused.length) {
@@ -92,21 +93,23 @@ export async function loadOracle(deps: { resources: Resources }, { spec, batch, 
  * target refuses are collected by executeMany's batchErrors while the other rows apply; any other
  * error, or without `refused`, fails the load.
  */
-async function runStep(conn: oracledb.Connection, target: OracleSourceConfig, step: LoadStep, sql: string, refused?: DeadLetter[]): Promise<void> {
+async function runStep(conn: oracledb.Connection, target: OracleSourceConfig, step: LoadStep, q: CompiledBatch, refused?: DeadLetter[]): Promise<void> {
   const kinds = await oracleColumnKinds(conn, target, step.table);
   const name = `${step.table.schema}.${step.table.table}`;
-  const missing = step.columns.filter((c) => !kinds.has(c));
+  // Binds in the statement's order (an UPDATE's SET columns come before its key).
+  const { columns } = q;
+  const missing = columns.filter((c) => !kinds.has(c));
   if (missing.length) throw Object.assign(new Error(`ORA-00904: target table ${name} has no column(s) ${missing.join(', ')}`), { errorNum: 904 });
-  const { rows, defs } = oracleBindRows(step.columns.map((c) => kinds.get(c)!), step.columns, step.rows);
+  const { rows, defs } = oracleBindRows(columns.map((c) => kinds.get(c)!), columns, q.rows);
   const bindDefs = defs.map((d) => ({ type: DB_TYPES[d.type], ...(d.maxSize ? { maxSize: d.maxSize } : {}) }));
-  const result = await conn.executeMany(sql, rows as oracledb.BindParameters[], { bindDefs, autoCommit: false, batchErrors: refused !== undefined });
+  const result = await conn.executeMany(q.sql, rows as oracledb.BindParameters[], { bindDefs, autoCommit: false, batchErrors: refused !== undefined });
   for (const e of result.batchErrors ?? []) {
     if (!refused || !isOracleRefused(e) || e.offset === undefined) throw e;
-    const row = step.rows[e.offset];
+    const row = q.rows[e.offset];
     refused.push({
       table: name,
       kind: step.kind,
-      row: Object.fromEntries(step.columns.map((c, i) => [c, encodeValue(row[i], c)])),
+      row: Object.fromEntries(columns.map((c, i) => [c, encodeValue(row[i], c)])),
       errno: e.errorNum,
       error: e.message,
     });

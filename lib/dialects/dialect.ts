@@ -18,6 +18,8 @@ export interface CompiledBatch {
   kind: 'batch';
   sql: string;
   rows: SqlValue[][];
+  /** The column of each bind in `rows`, in bind order (the step's columns unless the statement orders them otherwise). */
+  columns: string[];
 }
 
 /** What a load step compiles to: a query on multi-row dialects, a batch on the others. */

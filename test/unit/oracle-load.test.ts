@@ -218,3 +218,21 @@ test('onError: skip still halts on a batch error that is not the data\'s fault',
   await assert.rejects(run(batch(1, 4, 100)), /ORA-03113/);
   assert.equal(db.ops().at(-1), 'rollback');
 });
+
+test('field mode: an UPDATE binds its SET values first, then its key, each with its own column type', async () => {
+  const upd = (before: Record<string, unknown>, after: Record<string, unknown>, changed: string[]): RowChange =>
+    ({ schema: 'APP', table: 'T', action: 'update', before, after, changed } as RowChange);
+  const { db, batch, run } = await setUp([
+    upd({ ID: 5, NAME: 'old', AT: null, PIC: null }, { ID: 5, NAME: 'new', AT: null, PIC: null }, ['NAME']),
+    upd({ ID: 6, NAME: 'x', AT: null, PIC: null }, { ID: 6, NAME: 'y', AT: null, PIC: null }, ['NAME']),
+  ]);
+  await run(batch(1, 4, 100));
+  const [update] = db.calls.filter((c) => c.op === 'executeMany');
+  assert.equal(update.sql, 'UPDATE "APP"."T" SET "NAME" = :1 WHERE "ID" = :2');
+  // NAME's value at :1 and the key at :2 (bound in the step's column order, ID first, row 5 would
+  // have been set to NAME = 5 WHERE ID = 'new').
+  assert.deepEqual(update.binds, [['new', '5'], ['y', '6']]);
+  const defs = (update.opts as { bindDefs: { type: unknown }[] }).bindDefs;
+  assert.equal(defs.length, 2);
+  assert.notDeepEqual(defs[0], defs[1], 'a VARCHAR2 bind for NAME, a NUMBER bind for ID');
+});

@@ -34,18 +34,19 @@ export class OracleQueryCompiler extends BaseQueryCompiler {
     const sql =
       `MERGE INTO ${this.tableName(step.table)} t USING (SELECT ${source} FROM dual) s ON (${on})${matched}` +
       ` WHEN NOT MATCHED THEN INSERT (${this.columnList(step.columns)}) VALUES (${step.columns.map((c) => `s.${q(c)}`).join(', ')})`;
-    return { kind: 'batch', sql, rows: step.rows };
+    return { kind: 'batch', sql, rows: step.rows, columns: step.columns };
   }
 
   override compileDelete(step: LoadStep): CompiledBatch {
     this.checkStep(step, 'delete');
     const where = step.columns.map((c, i) => `${this.quoteIdentifier(c)} = ${this.placeholder(i + 1)}`).join(' AND ');
-    return { kind: 'batch', sql: `DELETE FROM ${this.tableName(step.table)} WHERE ${where}`, rows: step.rows };
+    return { kind: 'batch', sql: `DELETE FROM ${this.tableName(step.table)} WHERE ${where}`, rows: step.rows, columns: step.columns };
   }
 
   override compileUpdate(step: LoadStep): CompiledBatch {
     const { sql, order } = this.singleRowUpdate(step);
-    return { kind: 'batch', sql, rows: step.rows.map((row) => order.map((i) => row[i])) };
+    // SET's columns first, then the key's: the rows' values and their binds' types in that order.
+    return { kind: 'batch', sql, rows: step.rows.map((row) => order.map((i) => row[i])), columns: order.map((i) => step.columns[i]) };
   }
 
   override compileCheckpointUpsert(metaSchema: string, checkpoint: CheckpointWrite): CompiledQuery {
