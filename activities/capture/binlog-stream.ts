@@ -27,6 +27,13 @@ export interface BinlogStreamOptions {
   wants?: (schema: string, table: string) => boolean;
 }
 
+interface TableMapEntry {
+  parentSchema: string;
+  tableName: string;
+  columns?: { name: string; type: number }[];
+  columnSchemas?: { ENUM_VALUES?: unknown }[];
+}
+
 interface ZongjiEvent {
   getEventName(): string;
   timestamp: number;
@@ -34,7 +41,7 @@ interface ZongjiEvent {
   binlogName?: string;
   position?: number;
   tableId?: number;
-  tableMap?: Record<number, { parentSchema: string; tableName: string; columns?: { name: string }[] }>;
+  tableMap?: Record<number, TableMapEntry>;
   columnNames?: string[];
   rows?: unknown[];
   query?: string;
@@ -135,7 +142,8 @@ export class BinlogStream {
       case 'updaterows':
       case 'deleterows': {
         const t = evt.tableMap![evt.tableId!];
-        const changes = (evt.rows ?? []).map((r) => toChange(name, t.parentSchema, t.tableName, r));
+        const fix = valueFixes(t);
+        const changes = (evt.rows ?? []).map((r) => toChange(name, t.parentSchema, t.tableName, r, fix));
         this.openRows += changes.length;
         this.handler.onRows(changes, evt.timestamp);
         return;
@@ -211,9 +219,45 @@ function checkLayout(evt: ZongjiEvent): void {
   }
 }
 
-function toChange(event: string, schema: string, table: string, raw: unknown): RowChange {
-  if (event === 'writerows') return { schema, table, action: 'insert', after: raw as Row };
-  if (event === 'deleterows') return { schema, table, action: 'delete', before: raw as Row };
+const MYSQL_TYPE_YEAR = 13;
+
+/**
+ * Values the decoder gets wrong, put right: YEAR 0000 (stored as byte 0, which the decoder turns
+ * into 1900, itself no YEAR value) and the invalid ENUM value (index 0, written under a non-strict
+ * sql_mode, which the decoder leaves undefined) as the empty string MariaDB shows for it.
+ * Undefined for tables with neither kind of column.
+ */
+const fixesOf = new WeakMap<TableMapEntry, ((row: Row) => void) | null>();
+function valueFixes(t: TableMapEntry): ((row: Row) => void) | undefined {
+  let fix = fixesOf.get(t);
+  if (fix === undefined) {
+    const years = (t.columns ?? []).filter((c) => c.type === MYSQL_TYPE_YEAR).map((c) => c.name);
+    const enums = (t.columns ?? []).filter((_, i) => t.columnSchemas?.[i]?.ENUM_VALUES !== undefined).map((c) => c.name);
+    fix =
+      years.length || enums.length
+        ? (row: Row) => {
+            for (const c of years) if (row[c] === 1900) row[c] = 0;
+            for (const c of enums) if (row[c] === undefined) row[c] = '';
+          }
+        : null;
+    fixesOf.set(t, fix);
+  }
+  return fix ?? undefined;
+}
+
+function toChange(event: string, schema: string, table: string, raw: unknown, fix?: (row: Row) => void): RowChange {
+  if (event === 'writerows') {
+    fix?.(raw as Row);
+    return { schema, table, action: 'insert', after: raw as Row };
+  }
+  if (event === 'deleterows') {
+    fix?.(raw as Row);
+    return { schema, table, action: 'delete', before: raw as Row };
+  }
   const r = raw as { before: Row; after: Row };
+  if (fix) {
+    fix(r.before);
+    fix(r.after);
+  }
   return { schema, table, action: 'update', before: r.before, after: r.after };
 }

@@ -14,6 +14,7 @@ const REFUSED = new Map<number, string>([
   [1136, 'column count'],
   [1146, 'table does not exist'],
   [1264, 'value out of range'],
+  [1265, 'data truncated'],
   [1292, 'wrong value'],
   [1366, 'wrong value for column'],
   [1406, 'value too long'],

@@ -4,7 +4,9 @@
  * - row changes of a mapped table logged as a statement (a session with binlog_format=STATEMENT)
  *   halt the pipeline, named, instead of being skipped; another table's are let be;
  * - an XA transaction that changed mapped rows halts the pipeline: its rows are never applied
- *   before its outcome (here XA ROLLBACK) is known.
+ *   before its outcome (here XA ROLLBACK) is known;
+ * - YEAR 0000 arrives as it is (the decoder gives 1900), the invalid ENUM value '' reaches the load
+ *   (the decoder gives nothing, which could not be staged).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -24,6 +26,7 @@ before(async () => {
   for (const c of [src, dst]) {
     await c.query('CREATE DATABASE app');
     for (const t of ['sp', 'st', 'xa', 'other']) await c.query(`CREATE TABLE app.${t} (id INT PRIMARY KEY, v VARCHAR(20))`);
+    await c.query("CREATE TABLE app.vals (id INT PRIMARY KEY, y YEAR NULL, e ENUM('a','b') NULL)");
   }
 });
 
@@ -107,4 +110,24 @@ test('an XA transaction that changed mapped rows halts the pipeline; its rows (r
   }, 60_000);
   assert.match(halted.lastError?.message ?? '', /an XA transaction changed 1 row\(s\) of the pipeline's tables/);
   assert.deepEqual(await dumpTable(dst, 'app.xa'), ['[1,"before"]']);
+});
+
+test("YEAR 0000 arrives as it is; an ENUM's invalid value '' reaches the load, which a strict target refuses, halting", async () => {
+  await run('vals', 'app.vals');
+  const session = await cluster.source.connect();
+  await session.query("SET SESSION sql_mode = ''");
+  await session.query("INSERT INTO app.vals VALUES (1, 0000, 'a'), (2, 2024, 'b'), (3, NULL, NULL), (4, 1901, 'a')");
+  await inSync('app.vals');
+  assert.deepEqual(await dumpTable(dst, 'app.vals'), ['[1,0,"a"]', '[2,2024,"b"]', '[3,null,null]', '[4,1901,"a"]']);
+  // Not a member: stored as the invalid value '' (index 0). The decoder gives nothing for it,
+  // which capture could not stage (every retry failed the same way); now '' travels, and the
+  // target, in strict mode, refuses it: a visible halt, not a load retried forever.
+  await session.query("UPDATE app.vals SET e = 'x' WHERE id = 2");
+  await session.end();
+  const halted = await waitFor('halted', async () => {
+    const s = await pipelineStatus(cluster.client, 'vals');
+    return s.state === 'halted' && s;
+  }, 60_000);
+  assert.match(halted.lastError?.message ?? '', /Data truncated for column 'e'/);
+  assert.equal(halted.committedSeq >= 1, true);
 });
