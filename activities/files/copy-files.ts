@@ -202,8 +202,14 @@ export function createFileActivities() {
       if (!plan) return { deleted: 0 };
       const store = storesOf(spec);
       const timer = setInterval(() => heartbeat(), HEARTBEAT_MS);
+      // A batch workflow that has ended (apply --replace terminates them) cancels this through a
+      // heartbeat: no file is removed after that, since a new run may already have copied it again.
+      const ctx = Context.current();
       try {
-        await eachLimited(plan.deletes, 0, DELETE_CONCURRENCY, (ref) => store(ref.to).remove(ref.key));
+        await eachLimited(plan.deletes, 0, DELETE_CONCURRENCY, async (ref) => {
+          if (ctx.cancellationSignal.aborted) throw new CancelledFailure('deleteFiles cancelled: its batch workflow has ended');
+          await store(ref.to).remove(ref.key);
+        });
       } finally {
         clearInterval(timer);
       }

@@ -61,6 +61,7 @@ before(async () => {
     await c.query('CREATE DATABASE shop');
     await c.query('CREATE TABLE shop.good (id INT PRIMARY KEY, v INT)');
     await c.query('CREATE TABLE shop.nopk (a INT, b INT)');
+    await c.query('CREATE TABLE shop.places (id INT PRIMARY KEY, at POINT, area POLYGON)');
   }
   await src.query('CREATE TABLE shop.orders (id INT PRIMARY KEY, qty INT, note VARCHAR(100))');
   await dst.query('CREATE TABLE shop.orders (id INT PRIMARY KEY, qty INT)');
@@ -132,14 +133,15 @@ test('config check: a missing file → exit 1 with a one-line reason naming the 
   assert.match(lines[0], /ENOENT|no such file|not found/i);
 });
 
-test('pipeline apply refuses a missing table, a table without primary key and a target lacking a column; starts nothing', async () => {
-  const file = await configFile('bad-tables.yaml', pipelineYaml('badtables', ['shop.ghost', 'shop.nopk', 'shop.orders', 'shop.good']));
+test('pipeline apply refuses a missing table, a table without primary key, a target lacking a column and spatial columns; starts nothing', async () => {
+  const file = await configFile('bad-tables.yaml', pipelineYaml('badtables', ['shop.ghost', 'shop.nopk', 'shop.orders', 'shop.good', 'shop.places']));
   const r = await run(['pipeline', 'apply', '--config', file]);
   assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stderr, /tables\[0\]: no source table matches "shop\.ghost"/);
   assert.match(r.stderr, /tables\[1\]: source table shop\.nopk has no primary key/);
   assert.match(r.stderr, /tables\[2\]: target table shop\.orders lacks column\(s\) note/);
   assert.doesNotMatch(r.stderr, /tables\[3\]/, 'the good table is not a problem');
+  assert.match(r.stderr, /tables\[4\]: source table shop\.places has spatial column\(s\) at point, area polygon, which seaotter cannot capture yet/);
   assert.doesNotMatch(r.stdout, /started/);
   await assertNoWorkflow('badtables');
 });
