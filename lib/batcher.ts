@@ -29,7 +29,11 @@ export interface CutBatch {
 export interface BatcherOptions {
   maxRows: number;
   maxWaitMs: number;
+  /** See `batch.idleAdvanceSeconds` (lib/config/schema.ts); default 300. */
+  idleAdvanceSeconds?: number;
 }
+
+const IDLE_ADVANCE_SECONDS = 300;
 
 /** A committed transaction waiting for a cut. `to` also covers empty commits after it. */
 interface ReadyTransaction {
@@ -56,6 +60,8 @@ export class TransactionBatcher {
   /** Local clock times of the latest QUIET_COMMITS commits, oldest first. */
   private recent: number[] = [];
   private ddls = 0;
+  /** Commits without rows of ours since the last cut, nothing buffered: the position they reach, and when the first came. */
+  private idle: { to: BinlogPosition; eventTime: number; since: number } | undefined;
 
   constructor(
     private readonly opts: BatcherOptions,
@@ -77,8 +83,12 @@ export class TransactionBatcher {
       // A commit with no rows of ours: it only moves the resume point of what is buffered (with
       // nothing buffered, the next transaction's own position will cover it).
       if (this.ready.length > 0) this.ready[this.ready.length - 1].to = position;
+      // Unless none comes for a while (only other tables are written): then an empty batch
+      // carries the position to the target's checkpoint (see idleDue).
+      else this.idle = { to: position, eventTime, since: this.idle?.since ?? now };
       return;
     }
+    this.idle = undefined;
     this.ready.push({ changes: this.open, to: position, startTime: this.openTime || eventTime, commitTime: eventTime, readyAt: now, quiet: this.arrived(now) });
     this.rows += this.open.length;
     this.open = [];
@@ -89,6 +99,7 @@ export class TransactionBatcher {
    * transaction of its own (the server commits any open one before it), so it is queued as one.
    */
   addDdl(ddl: CapturedDdl, position: BinlogPosition, eventTime: number, now: number): void {
+    this.idle = undefined;
     this.ready.push({ changes: [], to: position, startTime: eventTime, commitTime: eventTime, readyAt: now, ddl });
     this.ddls++;
   }
@@ -122,9 +133,18 @@ export class TransactionBatcher {
    * on a quiet stream (no cut for a whole `maxWaitMs` before it).
    */
   due(now: number): boolean {
-    if (this.ready.length === 0) return false;
+    if (this.ready.length === 0) return this.idleDue(now);
     // A queued DDL forces the cuts before and at it: nothing after it may join their batches.
     return this.ddls > 0 || this.rows >= this.opts.maxRows || this.msUntilDue(now) === 0;
+  }
+
+  /**
+   * An empty batch is due: the binlog has moved on without rows of ours for idleAdvanceSeconds.
+   * Without it the pipeline's resume point would stay where its last row was, and a restart
+   * after the server purged that binlog file could not resume at all.
+   */
+  private idleDue(now: number): boolean {
+    return this.idle !== undefined && now - this.idle.since >= (this.opts.idleAdvanceSeconds ?? IDLE_ADVANCE_SECONDS) * 1000;
   }
 
   /** Milliseconds until the wait limit cuts the buffered rows, or null when nothing is buffered. */
@@ -138,10 +158,19 @@ export class TransactionBatcher {
 
   /**
    * Takes whole committed transactions, oldest first, up to `maxRows` rows (at least one
-   * transaction). Nothing is lost: the caller re-offers the batch if submission fails.
+   * transaction). Nothing is lost: the caller re-offers the batch if submission fails. With none
+   * buffered, and `now` given when an empty batch is due (idleDue), that empty batch.
    */
-  cut(): CutBatch | null {
-    if (this.ready.length === 0) return null;
+  cut(now?: number): CutBatch | null {
+    if (this.ready.length === 0) {
+      // Only a position to carry, and it is time (idleDue): an empty batch.
+      const idle = this.idle;
+      if (!idle || now === undefined || !this.idleDue(now)) return null;
+      this.idle = undefined;
+      const batch: CutBatch = { from: this.from, to: idle.to, changes: [], transactions: 0, firstEventTime: idle.eventTime, lastEventTime: idle.eventTime };
+      this.from = idle.to;
+      return batch;
+    }
     let n = 0;
     let rows = 0;
     const ddl = this.ready[0].ddl;

@@ -152,7 +152,7 @@ export function createCaptureActivities(deps: { client: () => Client }) {
         const unsent = session.unsent;
         if (unsent || batcher.due(now)) {
           session.unsent = undefined;
-          const batch = unsent?.batch ?? batcher.cut()!;
+          const batch = unsent?.batch ?? batcher.cut(now)!;
           session.holding = true;
           try {
             if ((await Promise.race([submit(batch, unsent?.staged), ctx.cancelled])) === 'closed') {

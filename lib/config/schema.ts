@@ -125,6 +125,12 @@ const pipeline = z.strictObject({
        * then sits in workflow history (encrypted only with SEAOTTER_CODEC_KEY). 0: never.
        */
       inlineMaxBytes: z.number().int().min(0).max(1_048_576).default(0),
+      /**
+       * While the binlog moves on with none of the pipeline's rows (other tables are written),
+       * an empty batch this often carries the position to the target's checkpoint, so a restart
+       * resumes near the binlog's end rather than in a file the server has since purged.
+       */
+      idleAdvanceSeconds: z.number().int().min(1).max(86_400).default(300),
     })
     .prefault({}),
   load: z

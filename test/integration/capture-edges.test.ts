@@ -5,6 +5,8 @@
  *   halt the pipeline, named, instead of being skipped; another table's are let be;
  * - an XA transaction that changed mapped rows halts the pipeline: its rows are never applied
  *   before its outcome (here XA ROLLBACK) is known;
+ * - while only other tables are written, empty batches carry the position to the target's
+ *   checkpoint (batch.idleAdvanceSeconds), so a restart does not resume in a purged binlog;
  * - YEAR 0000 arrives as it is (the decoder gives 1900), the invalid ENUM value '' reaches the load
  *   (the decoder gives nothing, which could not be staged).
  */
@@ -27,6 +29,7 @@ before(async () => {
     await c.query('CREATE DATABASE app');
     for (const t of ['sp', 'st', 'xa', 'other']) await c.query(`CREATE TABLE app.${t} (id INT PRIMARY KEY, v VARCHAR(20))`);
     await c.query("CREATE TABLE app.vals (id INT PRIMARY KEY, y YEAR NULL, e ENUM('a','b') NULL)");
+    await c.query('CREATE TABLE app.quiet (id INT PRIMARY KEY)');
   }
 });
 
@@ -36,13 +39,13 @@ after(async () => {
   await cluster?.close();
 });
 
-async function run(id: string, table: string): Promise<void> {
+async function run(id: string, table: string, batch = 'maxRows: 2, maxWaitMs: 20'): Promise<void> {
   await cluster.runPipelines(`pipelines:
   - id: ${id}
     source: src
     target: dst
     start: current
-    batch: { maxRows: 2, maxWaitMs: 20 }
+    batch: { ${batch} }
     tables:
       - source: ${table}
 `);
@@ -130,4 +133,25 @@ test("YEAR 0000 arrives as it is; an ENUM's invalid value '' reaches the load, w
   }, 60_000);
   assert.match(halted.lastError?.message ?? '', /Data truncated for column 'e'/);
   assert.equal(halted.committedSeq >= 1, true);
+});
+
+test("while only other tables are written, empty batches carry the position to the target's checkpoint", async () => {
+  await run('idle', 'app.quiet', 'maxRows: 2, maxWaitMs: 20, idleAdvanceSeconds: 1');
+  await src.query('INSERT INTO app.quiet VALUES (1)');
+  await inSync('app.quiet');
+  const [[{ pos: afterRow }]] = (await src.query('SELECT @@gtid_binlog_pos AS pos')) as unknown as [{ pos: string }[]];
+  // Only another table is written from here on.
+  for (let i = 10; i < 20; i++) await src.query('INSERT INTO app.other VALUES (?, ?)', [i, 'busy']);
+  const [[{ pos: now }]] = (await src.query('SELECT @@gtid_binlog_pos AS pos')) as unknown as [{ pos: string }[]];
+  assert.notEqual(now, afterRow);
+  await waitFor('the checkpoint at the binlog position of the last write', async () => {
+    const [rows] = await dst.query('SELECT position FROM seaotter.seaotter_checkpoint WHERE pipeline = ?', ['idle']);
+    return String((rows as { position: string }[])[0]?.position ?? '').endsWith(`gtid ${now}`);
+  }, 30_000, 250);
+  const empty: number[] = [];
+  for await (const w of cluster.client.workflow.list({ query: `SeaotterPipeline = 'idle' AND WorkflowType = 'syncBatchWorkflow'` })) {
+    if (Number(w.typedSearchAttributes.get(SA_ROWS) ?? -1) === 0) empty.push(1);
+  }
+  assert.ok(empty.length >= 1, 'an empty batch carried it');
+  assert.deepEqual(await dumpTable(dst, 'app.quiet'), ['[1]']);
 });

@@ -262,3 +262,27 @@ test('two DDL statements in a row make two batches; the commit that follows one 
   assert.equal(b.cut(), null);
   assert.equal(b.due(0), false);
 });
+
+test('while only other tables are written, an empty batch carries the position every idleAdvanceSeconds', () => {
+  const b = new TransactionBatcher({ maxRows: 100, maxWaitMs: 50, idleAdvanceSeconds: 60 }, START);
+  tx(b, 2, at(100), 0);
+  assert.deepEqual(b.cut()?.to, at(100));
+  // Commits without rows of ours: nothing is due until 60 s after the first of them.
+  tx(b, 0, at(200), 1_000);
+  tx(b, 0, at(300), 30_000);
+  assert.equal(b.due(60_999), false);
+  tx(b, 0, at(400), 61_000);
+  assert.equal(b.due(61_000), true);
+  assert.equal(b.cut(), null, 'only when asked at a time it is due');
+  const empty = b.cut(61_000)!;
+  assert.deepEqual({ from: empty.from, to: empty.to, rows: empty.changes.length, transactions: empty.transactions }, { from: at(100), to: at(400), rows: 0, transactions: 0 });
+  assert.deepEqual(b.nextFrom, at(400));
+  // Rows of ours make an ordinary batch, and no empty one follows it at once.
+  tx(b, 0, at(450), 62_000);
+  tx(b, 1, at(500), 63_000);
+  assert.equal(b.due(200_000), true);
+  const next = b.cut()!;
+  assert.deepEqual({ from: next.from, to: next.to, rows: next.changes.length }, { from: at(400), to: at(500), rows: 1 });
+  assert.equal(b.due(300_000), false, 'nothing since');
+  assert.equal(b.cut(300_000), null);
+});

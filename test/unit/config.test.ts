@@ -307,7 +307,7 @@ test('a full valid config parses, with defaults filled in', () => {
   assert.deepEqual(back.start, { file: 'bin.000003', pos: 4 });
   // Defaults.
   assert.equal(ora.start, 'current');
-  assert.deepEqual(ora.batch, { maxRows: 20000, maxWaitMs: 50, maxInFlight: 4, inlineMaxBytes: 0 });
+  assert.deepEqual(ora.batch, { maxRows: 20000, maxWaitMs: 50, maxInFlight: 4, inlineMaxBytes: 0, idleAdvanceSeconds: 300 });
   assert.deepEqual(ora.load, { mode: 'atomic', parallelism: 4, onError: 'halt' });
   assert.equal(ora.ddl, 'skip');
   assert.equal(ora.consistency, 'binlog');
