@@ -43,6 +43,8 @@ export interface CrossDcOptions {
   batch: { maxRows: number; maxWaitMs: number; maxInFlight: number; inlineMaxBytes: number };
   continueAsNewEvery: number;
   oneWayMs: number;
+  /** The pictures' files rule's onDelete. */
+  fileOnDelete: 'keep' | 'delete';
 }
 
 export interface CrossDcBench extends Bench {
@@ -114,7 +116,7 @@ export async function startCrossDcBench(opts: CrossDcOptions, log: (line: string
 
   const configPath = at('seaotter.yaml');
   const stageLines = [...picsYaml(s3, `http://127.0.0.1:${picsLink.listenPort}`), ...stageYaml(s3, `http://127.0.0.1:${stageLink.listenPort}`)];
-  const tableLines = { 'bench.images': [`files: [{ column: path, from: ${PICS_BUCKETS.hz}, to: ${PICS_BUCKETS.us} }]`] };
+  const tableLines = { 'bench.images': [`files: [{ column: path, from: ${PICS_BUCKETS.hz}, to: ${PICS_BUCKETS.us}, onDelete: ${opts.fileOnDelete} }]`] };
   fs.writeFileSync(configPath, benchConfigYaml(source, target, { sourceDc: 'hz', targetDc: 'us', stageLines, tables, tableLines, batch: opts.batch, continueAsNewEvery: opts.continueAsNewEvery }));
   const env = { ...process.env, BENCH_SRC_PW: source.password, BENCH_DST_PW: target.password, BENCH_S3_KEY: s3.accessKey, BENCH_S3_SECRET: s3.secretKey };
   const hzEnv = { ...env, TEMPORAL_ADDRESS: temporal.address };

@@ -28,6 +28,11 @@ import { ArrivalPoller, checkPictures, writePictures, type FilesLoadResult } fro
 
 type Argv = Record<string, string | boolean | undefined>;
 
+function fileOnDelete(raw: string | boolean | undefined): 'keep' | 'delete' {
+  if (raw === undefined || raw === 'keep' || raw === 'delete') return raw ?? 'keep';
+  throw new Error(`--file-on-delete wants keep or delete, got ${String(raw)}`);
+}
+
 function options(argv: Argv) {
   const quick = argv.quick === true;
   const num = (key: string, fallback: number): number => {
@@ -53,6 +58,7 @@ function options(argv: Argv) {
     fileRate: num('file-rate', 20),
     fileSeconds: num('file-seconds', quick ? 10 : 30),
     fileKiB: num('file-kib', 100),
+    fileOnDelete: fileOnDelete(argv['file-on-delete']),
     // The settings README recommends across datacenters: more batches in flight (a slot is held
     // by the link's round trips, not by work) and batches up to 1 MiB of JSON inline, gzip'd (no stage read across the link).
     batch: {

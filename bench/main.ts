@@ -32,7 +32,7 @@ const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).to
 
 const NUMERIC = ['seconds', 'threads', 'rate', 'tables', 'table-size', 'backlog-rows', 'backlog-tx-rows', 'small-tx-rows', 'low-seconds', 'low-tps', 'max-rows', 'max-wait-ms', 'max-in-flight', 'inline-max-bytes', 'continue-as-new-every', 'file-rate', 'file-seconds', 'file-kib'];
 // --cross-dc runs bench/cross-dc.ts instead (its own phases and defaults; --latency-ms is its own).
-const options: Record<string, { type: 'string' | 'boolean' }> = { quick: { type: 'boolean' }, 'cross-dc': { type: 'boolean' }, 'latency-ms': { type: 'string' }, help: { type: 'boolean' } };
+const options: Record<string, { type: 'string' | 'boolean' }> = { quick: { type: 'boolean' }, 'cross-dc': { type: 'boolean' }, 'latency-ms': { type: 'string' }, 'file-on-delete': { type: 'string' }, help: { type: 'boolean' } };
 for (const k of NUMERIC) options[k] = { type: 'string' };
 const HELP = `usage: npm run bench -- [options]        (or: node dist/bench/main.js [options])
 
@@ -56,6 +56,8 @@ traffic, and CHECKSUM TABLE of every copy after each phase. Writes bench/results
     --latency-ms N             one-way latency of that link (100)
     --file-rate N, --file-seconds N, --file-kib N
                                its pictures phase: pictures/s, seconds, mean KiB (20, 30, 100)
+    --file-on-delete keep|delete the pictures' files rule's onDelete (keep): with delete, a
+                               pipeline copies and loads one batch after another
 
 SEAOTTER_KEEP_TMP=1 keeps the servers' data and logs; SEAOTTER_WORKER_NODE_ARGS passes node
 options to the worker (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").`;
@@ -70,7 +72,7 @@ if (argv.help) {
   console.log(HELP);
   process.exit(0);
 }
-for (const k of ['latency-ms', 'file-rate', 'file-seconds', 'file-kib']) {
+for (const k of ['latency-ms', 'file-rate', 'file-seconds', 'file-kib', 'file-on-delete']) {
   if (argv[k] !== undefined && !argv['cross-dc']) {
     console.error(`--${k} belongs to --cross-dc; add --cross-dc or leave it out`);
     process.exit(2);

@@ -24,6 +24,8 @@ export interface CutBatch {
   lastEventTime: number;
   /** Set when the batch is one DDL statement (then `changes` is empty). */
   ddl?: CapturedDdl;
+  /** Some of its transactions' rows may make file deletes (as `addRows` was told). */
+  mayDeleteFiles?: boolean;
 }
 
 export interface BatcherOptions {
@@ -45,6 +47,8 @@ interface ReadyTransaction {
   readyAt: number;
   /** It came on a quiet stream: a batch starting with it is due at once. */
   quiet?: boolean;
+  /** Its rows may make file deletes (see BatchDescriptor.mayDeleteFiles). */
+  mayDeleteFiles?: boolean;
   ddl?: CapturedDdl;
 }
 
@@ -55,6 +59,7 @@ export class TransactionBatcher {
   private from: BinlogPosition;
   private open: RowChange[] = [];
   private openTime = 0;
+  private openMayDeleteFiles = false;
   private ready: ReadyTransaction[] = [];
   private rows = 0;
   /** Local clock times of the latest QUIET_COMMITS commits, oldest first. */
@@ -70,10 +75,11 @@ export class TransactionBatcher {
     this.from = start;
   }
 
-  /** Rows of the transaction in progress. */
-  addRows(changes: RowChange[], eventTime: number): void {
+  /** Rows of the transaction in progress; `mayDeleteFiles` when they may make file deletes. */
+  addRows(changes: RowChange[], eventTime: number, mayDeleteFiles = false): void {
     if (this.open.length === 0) this.openTime = eventTime;
     for (const c of changes) this.open.push(c);
+    if (mayDeleteFiles) this.openMayDeleteFiles = true;
   }
 
   /** The transaction in progress committed; `position` is the resume point after its commit. */
@@ -89,7 +95,16 @@ export class TransactionBatcher {
       return;
     }
     this.idle = undefined;
-    this.ready.push({ changes: this.open, to: position, startTime: this.openTime || eventTime, commitTime: eventTime, readyAt: now, quiet: this.arrived(now) });
+    this.ready.push({
+      changes: this.open,
+      to: position,
+      startTime: this.openTime || eventTime,
+      commitTime: eventTime,
+      readyAt: now,
+      quiet: this.arrived(now),
+      ...(this.openMayDeleteFiles ? { mayDeleteFiles: true } : {}),
+    });
+    this.openMayDeleteFiles = false;
     this.rows += this.open.length;
     this.open = [];
   }
@@ -192,6 +207,7 @@ export class TransactionBatcher {
       firstEventTime: taken[0].startTime,
       lastEventTime: last.commitTime,
       ...(ddl ? { ddl } : {}),
+      ...(taken.some((t) => t.mayDeleteFiles) ? { mayDeleteFiles: true } : {}),
     };
     this.from = last.to;
     return batch;

@@ -60,6 +60,12 @@ export interface BatchDescriptor {
   submittedAt?: number;
   /** Set on a DDL batch: it holds this one statement and no rows. */
   ddl?: CapturedDdl;
+  /**
+   * In a pipeline whose file rules delete files (`onDelete: delete`): whether this batch may
+   * delete any (capture's conservative guess from its rows). Later batches copy their files only
+   * once every earlier one that may has finished; absent (batches of older builds) counts as may.
+   */
+  mayDeleteFiles?: boolean;
 }
 
 /** A batch as the pipeline numbered it. */

@@ -92,6 +92,12 @@ export class Pipeline {
    * the halt (and the failed batch was then never retried), and a later failure replaced it.
    */
   haltsUntilResume = true;
+  /**
+   * With file deletes, a batch may copy (and load) once no earlier batch that may delete files is
+   * in flight (BatchDescriptor.mayDeleteFiles). False only for runs started by older workers,
+   * which replay as they ran: only the next batch to commit had its permit.
+   */
+  fileDeletesPerBatch = true;
 
   constructor(input: PipelineWorkflowInput) {
     this.spec = input.spec;
@@ -216,9 +222,16 @@ export class Pipeline {
     return !this.s.paused && !this.s.lastError;
   }
 
-  /** Whether batch seq gets its load permit now: with file deletes, only the next to commit. */
+  /**
+   * Whether batch seq gets its load permit now (with file deletes, the permit also lets it copy its
+   * files): with file deletes, once no earlier batch in flight may delete files (a file it deletes
+   * after this batch copied it would be gone from under this batch's row).
+   */
   mayLoadBatch(seq: number): boolean {
-    return this.mayLoad() && (!hasFileDeletes(this.spec.tables) || seq === this.s.committedSeq + 1);
+    if (!this.mayLoad()) return false;
+    if (!hasFileDeletes(this.spec.tables)) return true;
+    if (!this.fileDeletesPerBatch) return seq === this.s.committedSeq + 1;
+    return !this.s.pending.some((b) => b.seq < seq && b.mayDeleteFiles !== false);
   }
 
   status(now: number): PipelineStatus {

@@ -49,6 +49,7 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<m.
   const p = new Pipeline(input);
   // (`patched`: a run started by an older worker keeps the rules it ran with; see haltsUntilResume.)
   p.haltsUntilResume = patched('halts-until-resume');
+  p.fileDeletesPerBatch = patched('file-deletes-per-batch');
   const started = new Set<number>();
   /** Children whose start has been confirmed, so a permit signal finds them. */
   const handles = new Map<number, ChildWorkflowHandle<typeof syncBatchWorkflow>>();

@@ -7,6 +7,7 @@
 import { activityInfo, ApplicationFailure, CancelledFailure, Context, heartbeat, log } from '@temporalio/activity';
 import { type Client, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { CutBatch } from '../../lib/batcher.js';
+import { hasFileDeletes } from '../../lib/file-keys.js';
 import { formatPosition, positionKey, type BatchDescriptor, type BinlogPosition } from '../../lib/model.js';
 import { pipelineWorkflowId, type PipelineSpec } from '../../lib/spec.js';
 import { statusQuery, submitBatchUpdate } from '../../workflows/messages.js';
@@ -47,6 +48,7 @@ export function createCaptureActivities(deps: { client: () => Client }) {
     log.info('capture starting', { pipeline: spec.id, from: formatPosition(accepted), attempt: activityInfo().attempt });
 
     const stage = openStage(spec.stage);
+    const deletesFiles = hasFileDeletes(spec.tables);
     // The previous run's session, still reading where this run starts; else a new stream.
     const adopted = adopt(spec, accepted);
     const session = adopted ?? new CaptureSession(spec, accepted, eventTime);
@@ -73,6 +75,8 @@ export function createCaptureActivities(deps: { client: () => Client }) {
         rows: b.changes.length,
         transactions: b.transactions,
         ...(b.ddl ? { ddl: b.ddl } : {}),
+        // Said either way where files are deleted: a batch without it counts as one that may (older builds).
+        ...(deletesFiles ? { mayDeleteFiles: b.mayDeleteFiles === true } : {}),
         firstEventTime: b.firstEventTime,
         lastEventTime: b.lastEventTime,
         cutAt,

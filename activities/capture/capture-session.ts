@@ -14,6 +14,7 @@ import { workerShutdown } from '../shutdown.js';
 import { BinlogStream, type BinlogHandler, type BinlogStreamOptions } from './binlog-stream.js';
 import { BinlogThread, captureThreadEnabled, type BinlogSource } from './binlog-thread.js';
 import { ddlConcernsPipeline, tableFilter } from './ddl-filter.js';
+import { fileDeleteRisk } from './file-deletes.js';
 
 /** How long a parked session waits for the next run's capture. */
 export const PARK_MS = 10_000;
@@ -44,11 +45,12 @@ export class CaptureSession {
     eventTime: (binlogMs: number) => number,
   ) {
     const batcher = (this.batcher = new TransactionBatcher(spec.batch, from));
+    const mayDeleteFiles = fileDeleteRisk(spec);
     const tables: Record<string, string[]> = {};
     for (const t of spec.tables) (tables[t.source.schema] ??= []).push(t.source.table);
     const opts: BinlogStreamOptions = { source: spec.source, serverId: captureServerId(spec), from, tables, ...(spec.rules ? { wants: tableFilter(spec) } : {}) };
     const handler: BinlogHandler = {
-      onRows: (changes, t) => batcher.addRows(changes, eventTime(t)),
+      onRows: (changes, t) => batcher.addRows(changes, eventTime(t), mayDeleteFiles !== undefined && changes.some(mayDeleteFiles)),
       onCommit: (pos, t) => {
         batcher.commit(pos, eventTime(t), Date.now());
         // Backpressure: while a submission waits, read on only until one more batch is full.

@@ -286,3 +286,18 @@ test('while only other tables are written, an empty batch carries the position e
   assert.equal(b.due(300_000), false, 'nothing since');
   assert.equal(b.cut(300_000), null);
 });
+
+test('a batch may delete files when one of its transactions was said to', () => {
+  const b = new TransactionBatcher({ maxRows: 2, maxWaitMs: 50 }, START);
+  b.addRows(rows(1), 1);
+  b.commit(at(100), 1, 0);
+  b.addRows(rows(1), 2, true);
+  b.commit(at(200), 2, 0);
+  b.addRows(rows(1), 3);
+  b.commit(at(300), 3, 0);
+  const first = b.cut()!;
+  assert.equal(first.changes.length, 2);
+  assert.equal(first.mayDeleteFiles, true);
+  const second = b.cut()!;
+  assert.equal(second.mayDeleteFiles, undefined, 'the flag stays with its transaction');
+});

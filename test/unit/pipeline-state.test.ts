@@ -172,3 +172,30 @@ test('a run draining for a new spec version, or stopping, accepts nothing more',
   stopping.stopping = true;
   assert.throws(() => stopping.validateSubmit(batch(4, 100)), { type: 'NotAccepting' });
 });
+
+test('with file deletes, a batch gets its permit (copies, loads) once no earlier batch in flight may delete files', () => {
+  const deleting = { ...spec, batch: { ...spec.batch, maxInFlight: 8 }, tables: [{ files: [{ onDelete: 'delete' }] }] } as unknown as PipelineSpec;
+  const p = new Pipeline({ spec: deleting });
+  const flagged = (from: number, to: number, mayDeleteFiles?: boolean) => ({ ...batch(from, to), ...(mayDeleteFiles === undefined ? {} : { mayDeleteFiles }) });
+  p.accept(flagged(4, 100, false)); // 1
+  p.accept(flagged(100, 200, false)); // 2
+  p.accept(flagged(200, 300, true)); // 3 may delete
+  p.accept(flagged(300, 400, false)); // 4
+  p.accept(batch(400, 500)); // 5: from an older capture, unknown: counts as may
+  assert.deepEqual([1, 2, 3, 4, 5].map((s) => p.mayLoadBatch(s)), [true, true, true, false, false]);
+  p.completed(1, 1, 1);
+  p.completed(2, 1, 1);
+  p.completed(3, 1, 1);
+  assert.deepEqual([4, 5].map((s) => p.mayLoadBatch(s)), [true, true]);
+  p.accept(flagged(500, 600, false)); // 6
+  assert.equal(p.mayLoadBatch(6), false, 'behind batch 5, which may');
+  p.completed(4, 1, 1);
+  p.completed(5, 1, 1);
+  assert.equal(p.mayLoadBatch(6), true);
+  // Runs of older workers: only the next batch to commit.
+  const old = new Pipeline({ spec: deleting });
+  old.fileDeletesPerBatch = false;
+  old.accept(flagged(4, 100, false));
+  old.accept(flagged(100, 200, false));
+  assert.deepEqual([1, 2].map((s) => old.mayLoadBatch(s)), [true, false]);
+});
