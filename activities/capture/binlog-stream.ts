@@ -49,7 +49,6 @@ interface ZongjiEvent {
   gtid?: string;
 }
 
-
 /** A running binlog stream. `pause`/`resume` hold the socket for backpressure. */
 export class BinlogStream {
   private readonly zongji: ZongJi;

@@ -68,7 +68,8 @@ export async function copyFile(src: FileStore, dst: FileStore, key: string, resu
   if (fetched === 'unchanged') return skipped;
   if (!fetched) return missing;
   if (fetched.content) return copyFetched(dst, key, fetched.info, fetched.content, there);
-  return streamed.add(() => oneAtATime(`${dst.name}\n${key}`, () => copyStreamed(src, dst, key, fetched.info, there, resume, fetched.head)));
+  // (A copy waiting for its key's turn holds no streaming slot.)
+  return oneAtATime(`${dst.name}\n${key}`, () => streamed.add(() => copyStreamed(src, dst, key, fetched.info, there, resume, fetched.head)));
 }
 
 /**

@@ -51,6 +51,13 @@ async function run(id: string, table: string, batch = 'maxRows: 2, maxWaitMs: 20
 `);
 }
 
+/** The pipeline's status once it has halted. */
+const haltedStatus = (id: string) =>
+  waitFor('halted', async () => {
+    const s = await pipelineStatus(cluster.client, id);
+    return s.state === 'halted' && s;
+  }, 60_000);
+
 const inSync = (table: string) => waitFor(`${table} in sync`, async () => JSON.stringify(await dumpTable(dst, table)) === JSON.stringify(await dumpTable(src, table)), 60_000);
 
 test('a SAVEPOINT inside a transaction does not end it: its 6 rows load in one batch though maxRows is 2', async () => {
@@ -88,10 +95,7 @@ test("row changes logged as a statement halt the pipeline, named; another table'
   // The pipeline's table, as a statement: its change cannot be captured, so the pipeline halts.
   await session.query("UPDATE app.st SET v = 'statement' WHERE id = 1");
   await session.end();
-  const halted = await waitFor('halted', async () => {
-    const s = await pipelineStatus(cluster.client, 'st');
-    return s.state === 'halted' && s;
-  }, 60_000);
+  const halted = await haltedStatus('st');
   assert.match(halted.lastError?.message ?? '', /row changes of app\.st were logged as a statement/);
   assert.deepEqual(await dumpTable(dst, 'app.st'), ['[1,"row"]', '[2,"row"]']);
 });
@@ -107,10 +111,7 @@ test('an XA transaction that changed mapped rows halts the pipeline; its rows (r
   await session.query("XA PREPARE 'x1'");
   await session.query("XA ROLLBACK 'x1'");
   await session.end();
-  const halted = await waitFor('halted', async () => {
-    const s = await pipelineStatus(cluster.client, 'xa');
-    return s.state === 'halted' && s;
-  }, 60_000);
+  const halted = await haltedStatus('xa');
   assert.match(halted.lastError?.message ?? '', /an XA transaction changed 1 row\(s\) of the pipeline's tables/);
   assert.deepEqual(await dumpTable(dst, 'app.xa'), ['[1,"before"]']);
 });
@@ -127,10 +128,7 @@ test("YEAR 0000 arrives as it is; an ENUM's invalid value '' reaches the load, w
   // target, in strict mode, refuses it: a visible halt, not a load retried forever.
   await session.query("UPDATE app.vals SET e = 'x' WHERE id = 2");
   await session.end();
-  const halted = await waitFor('halted', async () => {
-    const s = await pipelineStatus(cluster.client, 'vals');
-    return s.state === 'halted' && s;
-  }, 60_000);
+  const halted = await haltedStatus('vals');
   assert.match(halted.lastError?.message ?? '', /Data truncated for column 'e'/);
   assert.equal(halted.committedSeq >= 1, true);
 });
