@@ -20,6 +20,7 @@ import { mysqlOptions } from '../activities/resources.js';
 import { isUnreachable, UnreachableError, UserError } from './errors.js';
 import { connectOracleTarget } from './oracle-target-info.js';
 import { checkStores, fileStoresOf, resolveFileRules, resolveStage } from './resolve-files.js';
+import { toFileRule } from '../lib/file-keys.js';
 
 type Conn = mysql.Connection;
 
@@ -160,6 +161,7 @@ async function mapTables(p: PipelineConfig, src: Conn, dst: TargetIntrospection,
       ...(rule.where ? { where: rule.where } : {}),
       weight: rule.weight,
       ...(processor ? { processor } : {}),
+      ...(rule.files?.length ? { files: rule.files.map(toFileRule) } : {}),
     });
     const matched = all
       .map((t) => ({ ...t, target: matchTable(rule, t.schema, t.table) }))
@@ -253,7 +255,7 @@ export async function resolvePipelines(config: SeaotterConfig): Promise<Resolved
       problems.push(...(await checkSourceBinlog(src, p.source)));
       const rules: TableRuleSpec[] = [];
       const tables = await mapTables(p, src, dst, problems, rules);
-      const fileStores = fileStoresOf(config, tables.flatMap((t) => t.files ?? []));
+      const fileStores = fileStoresOf(config, [...tables.flatMap((t) => t.files ?? []), ...rules.flatMap((r) => r.files ?? [])]);
       const stage = resolveStage(config);
       await checkStores({ ...fileStores, ...(stage.type === 's3' ? { [stage.source]: stage.store } : {}) }, problems);
       const checkpoint = await dst.readCheckpoint(p.id);

@@ -73,6 +73,14 @@ export function resolveColumns(source: readonly string[], rules: ColumnRulesConf
   if (rules?.exclude) kept = kept.filter((c) => !rules.exclude!.includes(c));
   const columns = kept.map((c) => ({ source: c, target: rules?.rename?.[c] ?? c }));
   const targetOf = new Map(columns.map((c) => [c.source, c.target]));
+  // A rename onto a name another kept column keeps: both would write it, the later one winning.
+  for (const [from, to] of Object.entries(rules?.rename ?? {})) {
+    // (Two renames onto one name are checkColumnRules' to report.)
+    const clash = columns.find((c) => c.target === to && c.source !== from && !(c.source in (rules?.rename ?? {})));
+    if (clash && targetOf.get(from) === to) {
+      problems.push({ path: `columns.rename.${from}`, message: `${table} also has a column "${clash.source}" mapped to "${to}"; exclude or rename that one` });
+    }
+  }
 
   const groups: string[][] = [];
   (rules?.groups ?? []).forEach((group, i) => {

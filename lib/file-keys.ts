@@ -20,12 +20,14 @@ export interface FileRule {
 }
 
 /**
- * True when some rule deletes files of deleted rows. Such a pipeline runs each batch's file steps
- * only after the previous batch has finished (its deletes included): otherwise a batch copying a
- * key could run before an earlier batch's delete of that same key, leaving a row without its file.
+ * True when some rule deletes files of deleted rows (of the tables mapped at apply, or, given a
+ * spec, of the regex rules that map tables created later). In such a pipeline a batch copies its
+ * files only once no earlier batch that may delete files is in flight (workflows/pipeline-state):
+ * otherwise a batch copying a key could run before an earlier batch's delete of that same key,
+ * leaving a row without its file.
  */
-export function hasFileDeletes(tables: readonly { files?: readonly FileRule[] }[]): boolean {
-  return tables.some((t) => t.files?.some((f) => f.onDelete === 'delete') ?? false);
+export function hasFileDeletes(tables: readonly { files?: readonly FileRule[] }[], rules: readonly { files?: readonly FileRule[] }[] = []): boolean {
+  return [...tables, ...rules].some((t) => t.files?.some((f) => f.onDelete === 'delete') ?? false);
 }
 
 /** One file a batch needs copied (before its load) or deleted (after it). */

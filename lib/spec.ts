@@ -54,6 +54,8 @@ export interface TableRuleSpec {
   where?: WhereSpec;
   weight: number;
   processor?: string;
+  /** The rule's file rules, for tables created later that it maps (a row never loads without its file). */
+  files?: FileRule[];
 }
 
 /** The stage as resolved: an s3 stage carries its store's settings (credentials by env name only). */

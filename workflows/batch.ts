@@ -84,7 +84,7 @@ export async function syncBatchWorkflow(input: SyncBatchInput): Promise<SyncBatc
   };
   // Files are copied while earlier batches load, unless rules delete files: then only after the
   // permit, which such a pipeline gives once the previous batch has finished (lib/file-keys.ts).
-  const copyAfterPermit = hasFileDeletes(spec.tables);
+  const copyAfterPermit = hasFileDeletes(spec.tables, spec.rules);
   if (!copyAfterPermit) await copy();
   if (!permitted) {
     setState('waiting for permit');

@@ -229,7 +229,7 @@ export class Pipeline {
    */
   mayLoadBatch(seq: number): boolean {
     if (!this.mayLoad()) return false;
-    if (!hasFileDeletes(this.spec.tables)) return true;
+    if (!hasFileDeletes(this.spec.tables, this.spec.rules)) return true;
     if (!this.fileDeletesPerBatch) return seq === this.s.committedSeq + 1;
     return !this.s.pending.some((b) => b.seq < seq && b.mayDeleteFiles !== false);
   }

@@ -48,7 +48,7 @@ export function createCaptureActivities(deps: { client: () => Client }) {
     log.info('capture starting', { pipeline: spec.id, from: formatPosition(accepted), attempt: activityInfo().attempt });
 
     const stage = openStage(spec.stage);
-    const deletesFiles = hasFileDeletes(spec.tables);
+    const deletesFiles = hasFileDeletes(spec.tables, spec.rules);
     // The previous run's session, still reading where this run starts; else a new stream.
     const adopted = adopt(spec, accepted);
     const session = adopted ?? new CaptureSession(spec, accepted, eventTime);

@@ -14,7 +14,7 @@ import { MappingResolver } from '../transform/dynamic-mapping.js';
 
 /** Undefined when the pipeline deletes no files (then nothing needs telling). */
 export function fileDeleteRisk(spec: PipelineSpec): ((change: RowChange) => boolean) | undefined {
-  if (!hasFileDeletes(spec.tables)) return undefined;
+  if (!hasFileDeletes(spec.tables, spec.rules)) return undefined;
   const resolver = new MappingResolver(spec);
   return (change) => {
     let mapping;

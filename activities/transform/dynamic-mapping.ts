@@ -5,6 +5,7 @@
  * cached per batch by column layout; the hot path (a table's columns as in its previous change)
  * is two map lookups and a walk over the row's column names, building no strings.
  */
+import { ApplicationFailure } from '@temporalio/common';
 import type { DerivedColumn } from '../../lib/columns.js';
 import { columnsFor } from '../../lib/ddl/columns.js';
 import { matchTable, splitName } from '../../lib/mapping.js';
@@ -60,7 +61,12 @@ export class MappingResolver {
     let m = this.byLayout.get(key);
     if (!m) {
       const rule = base.rule === undefined ? undefined : this.spec.rules[base.rule];
-      const columns = columnsFor(names, base, rule);
+      let columns;
+      try {
+        columns = columnsFor(names, base, rule);
+      } catch (err) {
+        throw ApplicationFailure.nonRetryable((err as Error).message, 'TransformFailed');
+      }
       const same = columns.length === base.columns.length && columns.every((c, i) => c === base!.columns[i]);
       m = same ? base : { ...base, columns };
       this.byLayout.set(key, m);
@@ -92,8 +98,9 @@ export class MappingResolver {
 
 /**
  * A table created after `apply`: its keys are learned from the target at load time. Derived
- * columns and groups come from the rule; field mode and back-query need the keys resolved at
- * apply, so such a table loads whole rows from the binlog until the next `pipeline apply`.
+ * columns, groups and file rules come from the rule (a file column it lacks halts at transform);
+ * field mode and back-query need the keys resolved at apply, so such a table loads whole rows
+ * from the binlog until the next `pipeline apply`.
  */
 function newTableMapping(schema: string, table: string, target: { schema: string; table: string }, rule: TableRuleSpec, index: number): TableMapping {
   const rename = rule.columns?.rename ?? {};
@@ -110,6 +117,7 @@ function newTableMapping(schema: string, table: string, target: { schema: string
     weight: rule.weight,
     ...(rule.where ? { where: rule.where } : {}),
     ...(rule.processor ? { processor: rule.processor } : {}),
+    ...(rule.files?.length ? { files: rule.files } : {}),
     rule: index,
   };
 }

@@ -21,6 +21,16 @@ export function columnsFor(names: readonly string[], mapping: TableMapping, rule
     if (c?.exclude?.includes(name)) continue;
     out.push({ source: name, target: c?.rename?.[name] ?? name });
   }
+  // A column added since apply whose name (or rename) is already another column's target: both
+  // would write it, the later winning. Say so rather than write the wrong value.
+  const seen = new Map<string, string>();
+  for (const m of out) {
+    const other = seen.get(m.target);
+    if (other !== undefined) {
+      throw new Error(`columns "${other}" and "${m.source}" of ${mapping.source.schema}.${mapping.source.table} both map to target column "${m.target}"; exclude or rename one in the table rule and apply again`);
+    }
+    seen.set(m.target, m.source);
+  }
   return out;
 }
 

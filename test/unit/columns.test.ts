@@ -54,6 +54,15 @@ test('resolveColumns: target names, groups by target name, derived columns, unkn
     'columns.add.a: shop.t already maps a source column to "a"; exclude or rename it',
     'columns.add.c.copy: the source table shop.t has no column "cc"',
   ]);
+
+  // A rename onto a column the table keeps under its own name: both would write it.
+  const clash = resolveColumns(['id', 'buyer', 'buyer_id'], { rename: { buyer: 'buyer_id' } }, 'shop.orders');
+  assert.deepEqual(clash.problems.map((p) => `${p.path}: ${p.message}`), [
+    'columns.rename.buyer: shop.orders also has a column "buyer_id" mapped to "buyer_id"; exclude or rename that one',
+  ]);
+  // Fine once that column is excluded or renamed away.
+  assert.deepEqual(resolveColumns(['id', 'buyer', 'buyer_id'], { rename: { buyer: 'buyer_id' }, exclude: ['buyer_id'] }, 'shop.orders').problems, []);
+  assert.deepEqual(resolveColumns(['id', 'buyer', 'buyer_id'], { rename: { buyer: 'buyer_id', buyer_id: 'old_buyer' } }, 'shop.orders').problems, []);
 });
 
 test('derived columns go into both images: constants, the source table, a copy', () => {

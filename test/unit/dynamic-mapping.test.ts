@@ -76,3 +76,23 @@ test('a spec from a build without rules keeps the resolved columns', () => {
   assert.equal(r.mappingFor(ins('orders', { id: 1, buyer: 2, total: 5 })), orders);
   assert.equal(r.mappingFor(ins('log_7', { id: 1 })), null);
 });
+
+test("a table created after apply keeps its rule's file rules (its rows never load without their files)", async () => {
+  const { hasFileDeletes } = await import('../../lib/file-keys.js');
+  const files = [{ columns: ['pic'], from: 'pics-hz', to: 'pics-us', onDelete: 'delete', onMissing: 'halt' }];
+  const s = { tables: [], rules: [{ source: 'shop\\.order_(\\d+)', target: 'us.o$1', weight: 0, files }] } as unknown as PipelineSpec;
+  const m = new MappingResolver(s).mappingFor(ins('order_2', { id: 1, pic: 'p/1.jpg' }))!;
+  assert.deepEqual(m.target, { schema: 'us', table: 'o2' });
+  assert.deepEqual(m.files, files);
+  // Its deletes count as the pipeline's: batches copy only once earlier deleting ones are done.
+  assert.equal(hasFileDeletes(s.tables), false);
+  assert.equal(hasFileDeletes(s.tables, s.rules), true);
+});
+
+test('a column added later whose name another column is renamed to halts the batch, instead of one overwriting the other', () => {
+  // spec(): the rule renames buyer to buyer_id; a column buyer_id is then added to shop.orders.
+  assert.throws(
+    () => new MappingResolver(spec()).mappingFor(ins('orders', { id: 1, buyer: 'B', buyer_id: 99 })),
+    (err: Error & { type?: string }) => err.type === 'TransformFailed' && /columns "buyer" and "buyer_id" of shop\.orders both map to target column "buyer_id"/.test(err.message),
+  );
+});
