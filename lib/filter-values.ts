@@ -84,6 +84,13 @@ export function compareFilterValue(value: SqlValue, arg: FilterScalar): number |
   if (value === null) return null;
   if (value instanceof Uint8Array) {
     const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    // Against a number or a boolean, bytes are a number (a BIT column: b'1' is 1 and true), as
+    // MySQL compares BIT values; against text, bytes are compared as bytes.
+    if (typeof arg === 'boolean' || (typeof arg === 'number' && Number.isInteger(arg))) {
+      const n = bytes.length ? BigInt(`0x${bytes.toString('hex')}`) : 0n;
+      const r = BigInt(typeof arg === 'boolean' ? Number(arg) : arg);
+      return n === r ? 0 : n < r ? -1 : 1;
+    }
     return Math.sign(Buffer.compare(bytes, Buffer.from(asText(arg), 'utf8')));
   }
   const left: string | number = typeof value === 'boolean' ? (value ? 1 : 0) : value;

@@ -130,6 +130,13 @@ test('values compare exactly: decimals as strings, numbers, code points, bytes, 
     ['abc', 5, 1], // not numeric: as text
     [Buffer.from('abc'), 'abc', 0],
     [Buffer.from([0xff]), 'abc', 1],
+    // BIT values come as bytes: against a number or a boolean they are a number.
+    [Buffer.from([1]), true, 0],
+    [Buffer.from([0]), true, -1],
+    [Buffer.from([1]), 1, 0],
+    [Buffer.from([0]), 0, 0],
+    [Buffer.from([1, 0]), 255, 1],
+    [Buffer.from([0, 5]), 5, 0],
   ];
   for (const [value, arg, want] of cases) {
     const got = compareFilterValue(value, arg);
