@@ -25,6 +25,20 @@ const REFUSED = new Map<number, string>([
   [4025, 'check constraint'],
 ]);
 
+/**
+ * A row without a column of its table's key as resolved at apply: the key changed since (a key
+ * column renamed or dropped by DDL). No retry can plan the batch, so it halts, saying what to do.
+ */
+export function planFailure(err: unknown, seq: number): unknown {
+  const message = (err as Error)?.message ?? '';
+  if (!/lacks key column/.test(message)) return err;
+  return ApplicationFailure.nonRetryable(
+    `batch ${seq} cannot be planned: ${message}. The table's key changed since the pipeline was applied (a key column renamed or dropped); ` +
+      'stop the pipeline and apply it again: it reads the keys anew and resumes at the checkpoint',
+    'TransformFailed',
+  );
+}
+
 /** True for errors that mean the target refuses the data (see REFUSED), not a passing fault. */
 export function isRefused(err: unknown): boolean {
   const errno = (err as { errno?: number })?.errno;

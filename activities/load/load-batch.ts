@@ -19,7 +19,7 @@ import type { Resources } from '../resources.js';
 import { openStage } from '../stage/stage.js';
 import { stagedAfterLoad, transformedChanges, type TransformResult } from '../transform/transform-batch.js';
 import { ensureCheckpointTable, maxStatementBytes } from './target-meta.js';
-import { classifyMysqlError } from './errors.js';
+import { classifyMysqlError, planFailure } from './errors.js';
 import { deadLetterPath, runStepSkippingRefused, writeDeadLetters, type DeadLetter } from './dead-letter.js';
 import { withHeartbeat } from '../heartbeat.js';
 import { errorType, recordCommitted, recordLoadFailure } from '../metrics.js';
@@ -118,7 +118,11 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed, 
   let queries: CompiledQuery[] | undefined;
   const plan = async () => {
     const tables = await tablesForLoad(pool, target, spec, changes);
-    steps = planLoad(changes, tables, { maxStatementBytes: budget });
+    try {
+      steps = planLoad(changes, tables, { maxStatementBytes: budget });
+    } catch (err) {
+      throw planFailure(err, batch.seq);
+    }
     // A table loaded in binlog order (a unique key besides the primary key) is not safe to apply
     // twice: its changes replayed over their own result can collide on that key or leave other
     // values. A parallel load re-applies a batch (after a conflict between parts, or a crash

@@ -20,6 +20,7 @@ import { stagedAfterLoad, transformedChanges } from '../transform/transform-batc
 import { deadLetterPath, writeDeadLetters, type DeadLetter } from './dead-letter.js';
 import type { LoadInput, LoadResult } from './load-batch.js';
 import { classifyOracleError, isOracleRefused } from './oracle-errors.js';
+import { planFailure } from './errors.js';
 import { ensureOracleCheckpoint, forgetOracleColumns, oracleColumnKinds, oracleMetaSchema } from './oracle-meta.js';
 
 const dialect = oracleDialect;
@@ -43,7 +44,13 @@ export async function loadOracle(deps: { resources: Resources }, { spec, batch, 
   // staged batch already removed is fine when the checkpoint shows the batch applied: the load
   // committed and its worker died before reporting so.
   const planned = await transformedChanges(stage, transformed).then(
-    (changes) => ({ steps: planLoad(changes, spec.tables, { maxStatementBytes: MAX_STEP_BYTES, maxParams: dialect.capabilities.maxParams }) }),
+    (changes) => {
+      try {
+        return { steps: planLoad(changes, spec.tables, { maxStatementBytes: MAX_STEP_BYTES, maxParams: dialect.capabilities.maxParams }) };
+      } catch (err) {
+        throw planFailure(err, batch.seq);
+      }
+    },
     (error: unknown) => ({ error }),
   );
 
