@@ -77,6 +77,9 @@ export async function applyDdl({ pool, conn, dialect, target, spec, batch, ddl }
       log.warn('DDL had already run before a retry; going on', { seq: batch.seq, error: done, statement: ddl.statement.slice(0, 300) });
       alreadyApplied = true;
     } else if (e.sqlState !== undefined && e.errno !== undefined && !PASSING.has(e.errno)) {
+      // A first attempt the target refused did not run (a statement fails whole): its marker goes,
+      // so that a resume without a fix halts again, rather than taking the refusal for a replay.
+      if (!retried) await conn.query(`DELETE FROM ${markerTable(target)} WHERE pipeline = ? AND seq = ?`, [spec.id, batch.seq]).catch(() => undefined);
       throw ApplicationFailure.nonRetryable(
         `target refused the DDL of batch ${batch.seq}: ${e.code ?? e.errno}: ${e.sqlMessage ?? e.message} — in: ${ddl.statement.slice(0, 500)}`,
         'TargetRefused',

@@ -39,6 +39,11 @@ const PIPELINES = `pipelines:
     target: dst
     tables: [{ source: "app\\\\.slog_(\\\\d+)", target: "app_us.slog_$1" }]
     ddl: skip
+  - id: mismatch
+    source: src
+    target: dst
+    tables: [{ source: app.mm, target: app_us.mm }]
+    ddl: apply
 `;
 let src: Connection;
 let dst: Connection;
@@ -55,6 +60,7 @@ before(async () => {
     'people (id INT PRIMARY KEY, name VARCHAR(20), secret VARCHAR(20))',
     'plain (id INT PRIMARY KEY, v INT)',
     'slog_1 (id INT PRIMARY KEY)',
+    'mm (id INT PRIMARY KEY)',
   ];
   for (const t of tables) await src.query(`CREATE TABLE app.${t}`);
   for (const t of tables) await dst.query(`CREATE TABLE app_us.${t.replace(', secret VARCHAR(20)', '')}`);
@@ -312,6 +318,28 @@ test('ddl: apply — DDL on a table with column rules halts with the statement i
   await src.query("INSERT INTO app.people VALUES (2, 'bob', 's2', 42)");
   await waitFor('people row 2', async () => JSON.stringify(await dumpTable(dst, 'app_us.people')) === JSON.stringify(['[1,"ann",null]', '[2,"bob",42]']), 60_000, 300);
   assert.equal((await pipelineStatus(cluster.client, 'people')).state, 'running');
+});
+
+test('ddl: apply — a statement the target refuses halts, and halts again on a resume without a fix (not taken for a replay)', async () => {
+  // The target already has column a: ADD COLUMN a, ADD COLUMN b is refused whole.
+  await dst.query('ALTER TABLE app_us.mm ADD COLUMN a INT');
+  await src.query('ALTER TABLE app.mm ADD COLUMN a INT, ADD COLUMN b INT');
+  const halted = async (after = '') =>
+    waitFor('mismatch halted', async () => {
+      const st = await pipelineStatus(cluster.client, 'mismatch');
+      return st.state === 'halted' && st.lastError!.at !== after ? st : null;
+    }, 90_000, 300);
+  const first = await halted();
+  assert.match(first.lastError!.message, /target refused the DDL of batch \d+: ER_DUP_FIELDNAME/);
+  await cluster.cliOk(['pipeline', 'resume', 'mismatch']);
+  const again = await halted(first.lastError!.at);
+  assert.match(again.lastError!.message, /ER_DUP_FIELDNAME/, 'halted again: nothing taken as already done');
+  assert.deepEqual(await layout(dst, 'app_us', 'mm'), ['id int(11) NO ', 'a int(11) YES NULL'], 'b was not silently left out');
+  // Fixed on the target, a resume applies it.
+  await dst.query('ALTER TABLE app_us.mm DROP COLUMN a');
+  await cluster.cliOk(['pipeline', 'resume', 'mismatch']);
+  await src.query('INSERT INTO app.mm VALUES (1, 2, 3)');
+  await assertSame('mm');
 });
 
 test('ddl: skip — the statement is not replayed; a column the target lacks halts until the target has it', async () => {
