@@ -92,6 +92,9 @@ export function planDdl(statement: string, schema: string, ctx: DdlContext): Ddl
   if (parsed.verb === 'create' || parsed.verb === 'alter' || parsed.verb === 'create-index') {
     const ruled = mapped.find((r) => hasColumnRules(r.to!.rule));
     if (ruled) return { action: 'halt', reason: `${name(ruled.ref)} has column rules (include/exclude/rename), so its columns cannot be changed by replaying the statement` };
+    // A table created as the source has it would lack the columns the rule adds (columns.add).
+    const adding = parsed.verb === 'create' ? mapped.find((r) => Object.keys(r.to!.rule?.columns?.add ?? {}).length > 0) : undefined;
+    if (adding) return { action: 'halt', reason: `the rule for ${name(adding.ref)} adds columns (columns.add), which a table created by replaying the statement would lack; create it on the target with them` };
   }
   const targets = new Map(mapped.map((r) => [r.ref, r.to!.target]));
   return {

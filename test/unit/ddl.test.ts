@@ -84,6 +84,7 @@ const rules: TableRuleSpec[] = [
   { source: 'shop\\.log_(\\d+)', target: 'us.log_$1', weight: 0 },
   { source: 'shop\\.part_\\d+', target: 'us.parts', weight: 0 },
   { source: 'shop.people', target: 'us.people', columns: { exclude: ['secret'] }, weight: 0 },
+  { source: 'shop\\.ev_(\\d+)', target: 'us.ev_$1', columns: { add: { region: { value: 'hz' } } }, weight: 0 },
 ];
 const ctx: DdlContext = {
   tables: [mapping('shop.orders', 'us.orders', 0), mapping('shop.log_1', 'us.log_1', 1), mapping('shop.part_1', 'us.parts', 2), mapping('shop.people', 'us.people', 3)],
@@ -103,6 +104,7 @@ const planCases: [string, string, string][] = [
   ['ALTER TABLE part_1 ADD x INT', 'shop', 'halt: several source tables are merged into us.parts, so DDL on shop.part_1 cannot be replayed on it'],
   ['CREATE TABLE part_9 (id INT)', 'shop', 'halt: several source tables are merged into us.parts, so DDL on shop.part_9 cannot be replayed on it'],
   ['ALTER TABLE people ADD x INT', 'shop', 'halt: shop.people has column rules (include/exclude/rename), so its columns cannot be changed by replaying the statement'],
+  ['CREATE TABLE ev_2 (id INT PRIMARY KEY)', 'shop', 'halt: the rule for shop.ev_2 adds columns (columns.add), which a table created by replaying the statement would lack; create it on the target with them'],
   ['TRUNCATE people', 'shop', 'apply: TRUNCATE `us`.`people`'],
   ['ALTER TABLE orders ADD FOREIGN KEY (c) REFERENCES customers (id)', 'shop', 'halt: the statement references other tables (FOREIGN KEY … REFERENCES), which seaotter does not rewrite'],
 ];
