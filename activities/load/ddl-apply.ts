@@ -5,13 +5,15 @@
  * that; then runs the statement; then writes the checkpoint. A retry that finds its own marker
  * knows the statement may already have run (a crash between it and the checkpoint), and accepts
  * the errors that replaying a done statement gives (table exists, duplicate column, unknown
- * table…). Without a marker those errors are real and halt the pipeline.
+ * table…). Without a marker those errors are real and halt the pipeline. A statement that would
+ * succeed again and undo itself (a swap) is not run again: the retry halts, saying what to do.
  */
 import { ApplicationFailure, log } from '@temporalio/activity';
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import type { MysqlSourceConfig } from '../../lib/config/schema.js';
 import type { SqlDialect } from '../../lib/dialects/index.js';
 import { quoteIdent } from '../../lib/ddl/parse.js';
+import { replayUndoes } from '../../lib/ddl/replay.js';
 import { formatPosition, type NumberedBatch } from '../../lib/model.js';
 import type { PipelineSpec } from '../../lib/spec.js';
 import type { TargetDdl } from '../transform/ddl-transform.js';
@@ -60,6 +62,17 @@ export async function applyDdl({ pool, conn, dialect, target, spec, batch, ddl }
   await ensureMarkerTable(pool, target);
   const [rows] = await conn.query(`SELECT attempts FROM ${markerTable(target)} WHERE pipeline = ? AND seq = ?`, [spec.id, batch.seq]);
   const retried = (rows as unknown[]).length > 0;
+  if (retried && replayUndoes(ddl.statement)) {
+    // Run again it would succeed and undo itself, and whether it ran cannot be told from here.
+    await conn.rollback();
+    throw ApplicationFailure.nonRetryable(
+      `the DDL of batch ${batch.seq} may have run before its load stopped, and running it again would undo it (it swaps names): ${ddl.statement.slice(0, 300)}. ` +
+        'Look at the target: if it does not show the change yet, run the statement there yourself. Then stop the pipeline, apply it with ddl: skip ' +
+        '(it resumes at the checkpoint and goes past this statement), and apply it with ddl: apply again',
+      'TargetRefused',
+      { statement: ddl.statement.slice(0, 500) },
+    );
+  }
   await conn.query(
     `INSERT INTO ${markerTable(target)} (pipeline, seq, statement) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE attempts = attempts + 1`,
     [spec.id, batch.seq, ddl.statement],

@@ -342,6 +342,28 @@ test('ddl: apply — a statement the target refuses halts, and halts again on a 
   await assertSame('mm');
 });
 
+test('ddl: apply — a swap retried after a crash between it and its checkpoint is not run again (it would undo itself): it halts', async () => {
+  await assertSame('mm');
+  await cluster.cliOk(['pipeline', 'pause', 'mismatch']);
+  const before = await pipelineStatus(cluster.client, 'mismatch');
+  await src.query('ALTER TABLE app.mm RENAME COLUMN a TO b, RENAME COLUMN b TO a');
+  const seq = before.committedSeq + 1;
+  await waitFor('DDL batch accepted', async () => (await pipelineStatus(cluster.client, 'mismatch')).acceptedSeq === seq);
+  // What a crash right after the statement leaves: the target swapped, the marker saying "started".
+  const swap = 'ALTER TABLE `app_us`.`mm` RENAME COLUMN a TO b, RENAME COLUMN b TO a';
+  await dst.query(swap);
+  await dst.query('INSERT INTO seaotter.seaotter_ddl (pipeline, seq, statement) VALUES (?, ?, ?)', ['mismatch', seq, swap]);
+  const swapped = await dumpTable(dst, 'app_us.mm');
+  await cluster.cliOk(['pipeline', 'resume', 'mismatch']);
+  const halted = await waitFor('mismatch halted', async () => {
+    const st = await pipelineStatus(cluster.client, 'mismatch');
+    return st.state === 'halted' ? st : null;
+  }, 90_000, 300);
+  assert.match(halted.lastError!.message, /may have run before its load stopped, and running it again would undo it \(it swaps names\)/);
+  assert.deepEqual(await dumpTable(dst, 'app_us.mm'), swapped, 'the target was not swapped back');
+  assert.equal(JSON.stringify(await dumpTable(dst, 'app_us.mm')), JSON.stringify(await dumpTable(src, 'app.mm')));
+});
+
 test('ddl: skip — the statement is not replayed; a column the target lacks halts until the target has it', async () => {
   await src.query('INSERT INTO app.plain VALUES (1, 10)');
   await waitFor('plain row 1', async () => (await dumpTable(dst, 'app_us.plain')).length === 1);
