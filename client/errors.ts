@@ -14,6 +14,6 @@ export function isUnreachable(err: unknown): boolean {
   return (
     ['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'ECONNRESET', 'PROTOCOL_CONNECTION_LOST'].includes(String(code)) ||
     // (The worker's native connection words it its own way: `ConnectionRefused`, `dns error`.)
-    /ECONNREFUSED|connect ETIMEDOUT|failed to connect|Failed to connect|UNAVAILABLE|deadline exceeded|ConnectionRefused|Connection refused|tcp connect error|dns error|TimedOut/i.test(msg)
+    /ECONNREFUSED|connect ETIMEDOUT|failed to connect|Failed to connect|UNAVAILABLE|deadline exceeded|ConnectionRefused|Connection refused|tcp connect error|dns error|ConnectError\(/i.test(msg)
   );
 }
