@@ -7,8 +7,17 @@
  * the errors that replaying a done statement gives (table exists, duplicate column, unknown
  * table…). Without a marker those errors are real and halt the pipeline. A statement that would
  * succeed again and undo itself (a swap) is not run again: the retry halts, saying what to do.
+ *
+ * The statement runs outside the checkpoint row's lock (the marker's commit released it), so the
+ * pipeline's DDL lock, a named lock (GET_LOCK) of the load's session, is held from there until the
+ * checkpoint is written. Under it the attempt looks again: a checkpoint already past the batch
+ * (another attempt finished it) or a newer attempt's count on the marker (this one was given up
+ * on, say after a pause longer than the heartbeat timeout) and the statement does not run. So a
+ * stale attempt never runs its statement late, after later batches, where it could undo them
+ * (a DROP COLUMN run again after the ADD COLUMN that followed it).
  */
-import { ApplicationFailure, log } from '@temporalio/activity';
+import { createHash } from 'node:crypto';
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import type { MysqlSourceConfig } from '../../lib/config/schema.js';
 import type { SqlDialect } from '../../lib/dialects/index.js';
@@ -60,8 +69,7 @@ export interface DdlApplyInput {
 /** Runs the batch's DDL and writes its checkpoint; returns whether the statement ran now. */
 export async function applyDdl({ pool, conn, dialect, target, spec, batch, ddl }: DdlApplyInput): Promise<{ alreadyApplied: boolean }> {
   await ensureMarkerTable(pool, target);
-  const [rows] = await conn.query(`SELECT attempts FROM ${markerTable(target)} WHERE pipeline = ? AND seq = ?`, [spec.id, batch.seq]);
-  const retried = (rows as unknown[]).length > 0;
+  const retried = (await markerAttempts(conn, target, spec.id, batch.seq)) !== undefined;
   if (retried && replayUndoes(ddl.statement)) {
     // Run again it would succeed and undo itself, and whether it ran cannot be told from here.
     await conn.rollback();
@@ -77,7 +85,61 @@ export async function applyDdl({ pool, conn, dialect, target, spec, batch, ddl }
     `INSERT INTO ${markerTable(target)} (pipeline, seq, statement) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE attempts = attempts + 1`,
     [spec.id, batch.seq, ddl.statement],
   );
+  const attempt = await markerAttempts(conn, target, spec.id, batch.seq);
   await conn.commit();
+
+  const lock = ddlLockName(target.metaSchema, spec.id);
+  await takeLock(conn, lock, batch.seq);
+  try {
+    return await underDdlLock({ conn, dialect, target, spec, batch, ddl }, retried, attempt);
+  } finally {
+    // On a broken connection the server has released it already.
+    await conn.query('SELECT RELEASE_LOCK(?)', [lock]).catch(() => undefined);
+  }
+}
+
+/** The name of a pipeline's DDL lock on its target: at most 64 characters, as MySQL allows. */
+export function ddlLockName(metaSchema: string, pipeline: string): string {
+  return `seaotter-ddl-${createHash('sha1').update(`${metaSchema}\0${pipeline}`).digest('hex')}`;
+}
+
+async function markerAttempts(conn: PoolConnection, target: MysqlSourceConfig, pipeline: string, seq: number): Promise<number | undefined> {
+  const [rows] = await conn.query(`SELECT attempts FROM ${markerTable(target)} WHERE pipeline = ? AND seq = ?`, [pipeline, seq]);
+  const n = (rows as { attempts: number }[])[0]?.attempts;
+  return n === undefined ? undefined : Number(n);
+}
+
+/** Waits for the pipeline's DDL lock, for as long as the activity is not cancelled. */
+async function takeLock(conn: PoolConnection, lock: string, seq: number): Promise<void> {
+  const ctx = Context.current();
+  for (let waited = 0; ; waited += LOCK_WAIT_SECONDS) {
+    const [rows] = await conn.query('SELECT GET_LOCK(?, ?) AS got', [lock, LOCK_WAIT_SECONDS]);
+    const got = (rows as { got: number | null }[])[0]?.got;
+    if (Number(got) === 1) return;
+    if (got === null) throw new Error(`could not take the DDL lock ${lock} on the target`);
+    // Cancelled (the batch was stopped or given up on): `cancelled` rejects with why.
+    if (ctx.cancellationSignal.aborted) await ctx.cancelled;
+    if (waited > 0 && waited % 60 === 0) log.warn('the DDL of this batch waits for another attempt of it to finish', { seq, waitedSeconds: waited, lock });
+  }
+}
+
+const LOCK_WAIT_SECONDS = 5;
+
+/** Runs the statement and writes the checkpoint, holding the pipeline's DDL lock. */
+async function underDdlLock(
+  { conn, dialect, target, spec, batch, ddl }: Omit<DdlApplyInput, 'pool'>,
+  retried: boolean,
+  attempt: number | undefined,
+): Promise<{ alreadyApplied: boolean }> {
+  // Another attempt may have run it all while this one waited, or have started after this one.
+  if (await checkpointCovers(conn, dialect, target, spec.id, batch.seq)) return { alreadyApplied: true };
+  const now = await markerAttempts(conn, target, spec.id, batch.seq);
+  if (now !== attempt) {
+    throw ApplicationFailure.retryable(
+      `a newer attempt of the DDL load of batch ${batch.seq} has started (attempt ${now ?? 'none'} on its marker, this one ${attempt}): this one does not run the statement`,
+      'SupersededAttempt',
+    );
+  }
 
   let alreadyApplied = false;
   try {
@@ -103,8 +165,8 @@ export async function applyDdl({ pool, conn, dialect, target, spec, batch, ddl }
     }
   }
 
-  // The checkpoint, under the lock again: nothing else can have moved it (it is still this
-  // batch's turn), but a stale duplicate of this load may have finished first.
+  // The checkpoint, under the row lock again: it is still this batch's turn, and no other attempt
+  // can have written it while this one holds the DDL lock; looked at all the same.
   await conn.beginTransaction();
   const select = dialect.compiler.compileCheckpointSelect(target.metaSchema, spec.id);
   const [cp] = await conn.query(select.sql, select.params);
@@ -118,4 +180,11 @@ export async function applyDdl({ pool, conn, dialect, target, spec, batch, ddl }
   await conn.query(`DELETE FROM ${markerTable(target)} WHERE pipeline = ? AND seq < ?`, [spec.id, batch.seq]);
   await conn.commit();
   return { alreadyApplied };
+}
+
+/** True when the target's checkpoint is at `seq` or past it (read without locking). */
+async function checkpointCovers(conn: PoolConnection, dialect: SqlDialect, target: MysqlSourceConfig, pipeline: string, seq: number): Promise<boolean> {
+  const select = dialect.compiler.compileCheckpointSelect(target.metaSchema, pipeline);
+  const [cp] = await conn.query(select.sql.replace(/\s+FOR UPDATE\s*$/i, ''), select.params);
+  return Number((cp as { seq: string | number }[])[0]?.seq ?? 0) >= seq;
 }

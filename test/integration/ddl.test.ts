@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Connection } from 'mysql2/promise';
+import { ddlLockName } from '../../activities/load/ddl-apply.js';
 import { pipelineStatus } from '../../client/pipeline-commands.js';
 import { checksum, Cluster, dumpTable, waitFor } from '../support/cluster.js';
 import { retryDeadlocks } from '../support/deadlock.js';
@@ -212,6 +213,37 @@ test('ddl: apply — a DDL load retried after a crash between the statement and 
   await cluster.cliOk(['pipeline', 'resume', 'live']);
   await src.query('INSERT INTO app.items (a, h) VALUES (6, 66)');
   await assertSame('items');
+});
+
+test('ddl: apply — the statement runs only under the pipeline\'s DDL lock, and an attempt a newer one overtook gives way without running it', async () => {
+  await assertSame('items');
+  const before = await pipelineStatus(cluster.client, 'live');
+  const seq = before.committedSeq + 1;
+  // Another session holds the lock, as a previous attempt of the same load still running would.
+  const holder = await cluster.target.connect();
+  const lock = ddlLockName('seaotter', 'live');
+  const [got] = await holder.query('SELECT GET_LOCK(?, 0) AS got', [lock]);
+  assert.equal(Number((got as { got: number }[])[0]!.got), 1);
+  const marker = async () => {
+    const [rows] = await dst.query("SELECT attempts FROM seaotter.seaotter_ddl WHERE pipeline = 'live' AND seq = ?", [seq]);
+    return (rows as { attempts: number }[])[0]?.attempts;
+  };
+  const wantLayout = await layout(dst, 'app_us', 'items');
+  await src.query('ALTER TABLE app.items ADD COLUMN k INT NULL');
+  // The load took its turn and wrote its marker; then it waits for the lock, the statement not run.
+  assert.equal(await waitFor('the DDL batch marked as started', marker, 90_000, 200), 1);
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.deepEqual(await layout(dst, 'app_us', 'items'), wantLayout, 'the statement did not run while another session held the lock');
+  // A newer attempt of the load counts itself on the marker (as one started after this one was
+  // given up on would): when the lock comes free, this one gives way, and the next runs it once.
+  await dst.query("UPDATE seaotter.seaotter_ddl SET attempts = attempts + 1 WHERE pipeline = 'live' AND seq = ?", [seq]);
+  await holder.query('SELECT RELEASE_LOCK(?)', [lock]);
+  await holder.end();
+  await src.query('INSERT INTO app.items (a, k) VALUES (7, 77)');
+  await assertSame('items');
+  assert.equal(await marker(), 3, 'the overtaken attempt gave way; its retry counted itself and ran the statement');
+  const st = await pipelineStatus(cluster.client, 'live');
+  assert.notEqual(st.state, 'halted');
 });
 
 test('ddl: apply — CREATE, RENAME, TRUNCATE and DROP of tables a regex rule maps, onto the renamed schema', async () => {
