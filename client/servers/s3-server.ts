@@ -58,7 +58,9 @@ export async function startS3Server(opts: { dir?: string } = {}): Promise<S3Serv
   const region = 'us-east-1';
   // Keys go through the environment, not argv, so `ps` does not show them.
   const env = { ...process.env, ROOT_ACCESS_KEY_ID: accessKey, ROOT_SECRET_ACCESS_KEY: secretKey };
-  const child = spawnServer(bin, ['--port', `127.0.0.1:${port}`, '--region', region, '--quiet', 'posix', root], { logFile, env });
+  // --keep-alive: without it every answer says `Connection: close`, and each request pays a new
+  // connection (AWS S3 and most S3 servers keep them open; across a slow link that matters).
+  const child = spawnServer(bin, ['--port', `127.0.0.1:${port}`, '--region', region, '--keep-alive', '--quiet', 'posix', root], { logFile, env });
   const pid = child.pid;
   if (pid === undefined) throw new Error(`versitygw did not start: see ${logFile}`);
   const deadline = Date.now() + READY_TIMEOUT_MS;

@@ -1,6 +1,7 @@
 /**
- * A TCP forwarder on 127.0.0.1 that counts the connections and bytes it carried, so a test can
- * tell which address a process really used (e.g. a store's per-datacenter endpoint).
+ * A TCP forwarder on 127.0.0.1 that counts the connections and bytes it carried as they pass, so
+ * a test can tell which address a process really used (e.g. a store's per-datacenter endpoint),
+ * and the cross-datacenter bench what crossed each simulated link, kept-alive connections included.
  */
 import net from 'node:net';
 
@@ -8,6 +9,7 @@ export interface TcpCounter {
   port: number;
   connections: number;
   bytesToClient: number;
+  bytesToUpstream: number;
   /** HTTP requests seen going upstream, by method (request lines; bodies are not parsed). */
   requests: Record<string, number>;
   close(): Promise<void>;
@@ -15,7 +17,7 @@ export interface TcpCounter {
 
 export async function startTcpCounter(upstreamPort: number): Promise<TcpCounter> {
   const sockets = new Set<net.Socket>();
-  const counter = { port: 0, connections: 0, bytesToClient: 0, requests: {} } as TcpCounter;
+  const counter = { port: 0, connections: 0, bytesToClient: 0, bytesToUpstream: 0, requests: {} } as TcpCounter;
   const server = net.createServer((client) => {
     counter.connections++;
     const upstream = net.connect(upstreamPort, '127.0.0.1');
@@ -26,6 +28,7 @@ export async function startTcpCounter(upstreamPort: number): Promise<TcpCounter>
     }
     upstream.on('data', (d: Buffer) => (counter.bytesToClient += d.length));
     client.on('data', (d: Buffer) => {
+      counter.bytesToUpstream += d.length;
       for (const [, method] of d.toString('latin1').matchAll(/(?:^|\r\n)(GET|HEAD|PUT|POST|DELETE) \S+ HTTP\/1\.1\r\n/g)) counter.requests[method!] = (counter.requests[method!] ?? 0) + 1;
     });
     client.pipe(upstream).pipe(client);

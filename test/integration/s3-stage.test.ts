@@ -20,7 +20,7 @@ import { copyFile } from '../../activities/files/copy-file.js';
 import { s3ClientFor } from '../../activities/files/stores/s3-client.js';
 import { S3Store } from '../../activities/files/stores/s3-store.js';
 import { Cluster, dumpTable, waitFor } from '../support/cluster.js';
-import { startTcpCounter, type TcpCounter } from '../support/tcp-counter.js';
+import { startTcpCounter, type TcpCounter } from '../../client/servers/tcp-counter.js';
 
 let cluster: Cluster;
 let s3: S3Server;
@@ -211,4 +211,24 @@ test('a source that ignores Range (a proxy in front of it): files over 4 MiB sti
   }
   client.destroy();
   assert.ok(dropped >= 4, `the Range headers were dropped (${dropped})`);
+});
+
+test('small files read one after another share one connection: each answer is read to its end', async () => {
+  // Across datacenters a new connection costs round trips (TCP, then TLS) before its request.
+  await s3.createBucket('reuse-src');
+  const counter = await startTcpCounter(s3.port);
+  const config = { type: 's3' as const, endpoint: `http://127.0.0.1:${counter.port}`, bucket: 'reuse-src', region: 'us-east-1', accessKeyEnv: 'S3_KEY', secretKeyEnv: 'S3_SECRET', datacenter: 'hz' };
+  const store = new S3Store('reuse-src', config);
+  const client = s3.client();
+  const bodies = Array.from({ length: 10 }, (_, i) => randomBytes(1_000 + i * 20_000));
+  for (const [i, body] of bodies.entries()) await client.send(new PutObjectCommand({ Bucket: 'reuse-src', Key: `s/${i}`, Body: body }));
+  client.destroy();
+  for (const [i, body] of bodies.entries()) {
+    const got = await store.fetch(`s/${i}`, 4 * 1024 * 1024);
+    assert.ok(got && got !== 'unchanged' && got.content?.equals(body), `s/${i} read whole`);
+  }
+  assert.equal(counter.requests.GET, bodies.length);
+  assert.equal(counter.connections, 1, `${bodies.length} reads over ${counter.connections} connections`);
+  s3ClientFor(config).destroy();
+  await counter.close();
 });

@@ -110,18 +110,22 @@ export class S3Store implements FileStore, PartTarget {
     if (total === undefined && got.$metadata.httpStatusCode === 206) throw new Error(`${this.name} answered a ranged read of ${key} without its size (no Content-Range)`);
     const sha256 = got.Metadata?.[SHA256_META];
     const info: FileInfo = { size: total !== undefined ? Number(total) : (got.ContentLength ?? 0), ...(sha256 ? { sha256 } : {}), ...(got.ETag ? { version: got.ETag } : {}) };
-    // At most `limit` bytes: a server that ignores the range sends the whole file, of which the rest is left unread.
+    // At most `limit` bytes: a server that ignores the range sends the whole file, of which the
+    // rest is left unread (the connection goes with it). An answer of the size asked for is read
+    // to its end, so that its connection goes back to the pool: across datacenters a new one
+    // costs round trips (TCP, TLS) before the next request even starts.
+    const want = Math.min(limit, info.size);
     const body = got.Body as Readable;
     const chunks: Buffer[] = [];
     let have = 0;
     for await (const chunk of body) {
       chunks.push(chunk as Buffer);
       have += (chunk as Buffer).length;
-      if (have >= Math.min(limit, info.size)) break;
+      if (have >= want && (got.ContentLength === undefined || got.ContentLength > have)) break;
     }
     body.destroy();
-    const bytes = Buffer.concat(chunks).subarray(0, Math.min(limit, info.size));
-    if (bytes.length < Math.min(limit, info.size)) throw new Error(`read of ${key} from ${this.name} ended after ${bytes.length} of ${Math.min(limit, info.size)} bytes`);
+    const bytes = Buffer.concat(chunks).subarray(0, want);
+    if (bytes.length < want) throw new Error(`read of ${key} from ${this.name} ended after ${bytes.length} of ${want} bytes`);
     return info.size <= limit ? { info, content: bytes } : { info, head: bytes };
   }
 
