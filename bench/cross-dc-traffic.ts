@@ -1,9 +1,7 @@
-// What crossed each simulated link during a phase: bytes and connections per Toxiproxy link, the
-// difference of two snapshots. The proxy counts a connection's bytes when it closes, so a
-// long-lived connection opened before the phase (the worker's gRPC channel to Temporal, the
-// replica's binlog stream) shows 0 bytes and 0 new connections; the S3 server closes each
-// connection after its answer, so the stage link's bytes are complete. The stage link must have carried the us worker's reads of staged
-// batches, or the bench would measure a stage the us worker reached without crossing.
+// What crossed each simulated link during a phase: bytes and connections per link, the difference
+// of two snapshots of counters that see the bytes as they pass (bench/toxiproxy.ts), kept-alive
+// connections included. The stage link must have carried the us worker's requests to the stage,
+// or the bench would measure a stage the us worker reached without crossing.
 import type { ResultRow } from './report.js';
 import type { LinkTraffic } from './toxiproxy.js';
 
@@ -21,8 +19,8 @@ export function trafficDelta(before: Traffic, after: Traffic): Traffic {
 const size = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
 
 /**
- * Results rows: in a phase, one per link that opened or closed connections then; for the whole
- * run (`phase` "links"), one per link, so long-lived connections show up by their count.
+ * Results rows: in a phase, one per link that carried bytes or accepted connections then; for the
+ * whole run (`phase` "links"), one per link.
  */
 export function trafficRows(phase: string, delta: Traffic, roles: Record<string, string>, wholeRun = false): ResultRow[] {
   return Object.entries(delta)
@@ -30,7 +28,7 @@ export function trafficRows(phase: string, delta: Traffic, roles: Record<string,
     .map(([name, t]) => ({
       phase,
       system: `link ${name}`,
-      note: `${roles[name] ?? name}: ${t.connections} connection(s) accepted; ${size(t.bytesToClient)} hz → us, ${size(t.bytesToUpstream)} us → hz on those closed`,
+      note: `${roles[name] ?? name}: ${t.connections} connection(s) accepted; ${size(t.bytesToClient)} hz → us, ${size(t.bytesToUpstream)} us → hz`,
     }));
 }
 

@@ -1,10 +1,13 @@
 // A latency-injecting TCP proxy between the benchmark's two simulated datacenters: Toxiproxy
 // (built by `node scripts/setup.mjs --for-bench`), driven through its HTTP API. Every link adds
-// the same delay in each direction, so a 100 ms link has a 200 ms round trip.
+// the same delay in each direction, so a 100 ms link has a 200 ms round trip. Behind each link a
+// counting forwarder in this process (client/servers/tcp-counter.ts) sees the bytes as they pass,
+// so kept-alive connections (the worker's gRPC channel, S3 requests) are counted per phase too.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, spawnServer, stopPid, waitForPort } from '../client/servers/ports.js';
+import { startTcpCounter, type TcpCounter } from '../client/servers/tcp-counter.js';
 
 /** The toxiproxy server binary: $SEAOTTER_TOXIPROXY_BIN, else where setup builds it. */
 export function resolveToxiproxyBin(): string {
@@ -15,7 +18,7 @@ export function resolveToxiproxyBin(): string {
   return found;
 }
 
-/** Bytes a link carried and connections it accepted, since the proxy started. */
+/** Bytes a link carried and connections it accepted, since the link was made. */
 export interface LinkTraffic {
   /** Client → upstream (e.g. the us worker's requests). */
   bytesToUpstream: number;
@@ -38,15 +41,14 @@ export interface Toxiproxy {
   links: Link[];
   /** Adds a link to 127.0.0.1:upstreamPort delayed by oneWayMs each way; resolves with it. */
   link(name: string, upstreamPort: number, oneWayMs: number): Promise<Link>;
-  /** Traffic per link name, from the proxy's metrics and its log of accepted clients. */
+  /** Traffic per link name, counted as it passes. */
   traffic(): Promise<Record<string, LinkTraffic>>;
   stop(): Promise<void>;
 }
 
 export async function startToxiproxy(opts: { logFile: string }): Promise<Toxiproxy> {
   const apiPort = await freePort();
-  // -proxy-metrics: per-link byte counters, so the bench can show what crossed each link.
-  const child = spawnServer(resolveToxiproxyBin(), ['-host', '127.0.0.1', '-port', String(apiPort), '-proxy-metrics'], { logFile: opts.logFile });
+  const child = spawnServer(resolveToxiproxyBin(), ['-host', '127.0.0.1', '-port', String(apiPort)], { logFile: opts.logFile });
   const pid = child.pid!;
   await waitForPort('127.0.0.1', apiPort, 30_000);
   const api = async (method: string, route: string, body?: unknown) => {
@@ -59,13 +61,16 @@ export async function startToxiproxy(opts: { logFile: string }): Promise<Toxipro
     return res.json() as Promise<unknown>;
   };
   const links: Link[] = [];
+  const counters = new Map<string, TcpCounter>();
   return {
     pid,
     apiPort,
     links,
     async link(name, upstreamPort, oneWayMs) {
       const listenPort = await freePort();
-      await api('POST', '/proxies', { name, listen: `127.0.0.1:${listenPort}`, upstream: `127.0.0.1:${upstreamPort}`, enabled: true });
+      const counter = await startTcpCounter(upstreamPort);
+      counters.set(name, counter);
+      await api('POST', '/proxies', { name, listen: `127.0.0.1:${listenPort}`, upstream: `127.0.0.1:${counter.port}`, enabled: true });
       for (const stream of ['upstream', 'downstream']) {
         await api('POST', `/proxies/${name}/toxics`, { name: `${name}-${stream}`, type: 'latency', stream, toxicity: 1, attributes: { latency: oneWayMs, jitter: 0 } });
       }
@@ -74,21 +79,16 @@ export async function startToxiproxy(opts: { logFile: string }): Promise<Toxipro
       return l;
     },
     async traffic() {
-      const out: Record<string, LinkTraffic> = Object.fromEntries(links.map((l) => [l.name, { bytesToUpstream: 0, bytesToClient: 0, connections: 0 }]));
-      const res = await fetch(`http://127.0.0.1:${apiPort}/metrics`);
-      if (!res.ok) throw new Error(`toxiproxy GET /metrics: ${res.status}`);
-      for (const m of (await res.text()).matchAll(/^toxiproxy_proxy_sent_bytes_total\{([^}]*)\} (\S+)$/gm)) {
-        const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
-        const t = out[labels.proxy!];
-        if (t) t[labels.direction === 'upstream' ? 'bytesToUpstream' : 'bytesToClient'] += Number(m[2]);
-      }
-      for (const line of fs.readFileSync(opts.logFile, 'utf8').split('\n')) {
-        if (!line.includes('"Accepted client"')) continue;
-        const t = out[(JSON.parse(line) as { name: string }).name];
-        if (t) t.connections += 1;
-      }
-      return out;
+      return Object.fromEntries(
+        links.map((l) => {
+          const c = counters.get(l.name)!;
+          return [l.name, { bytesToUpstream: c.bytesToUpstream, bytesToClient: c.bytesToClient, connections: c.connections }];
+        }),
+      );
     },
-    stop: () => stopPid(pid, 5_000),
+    async stop() {
+      await stopPid(pid, 5_000);
+      await Promise.all([...counters.values()].map((c) => c.close()));
+    },
   };
 }
