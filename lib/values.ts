@@ -162,3 +162,22 @@ export function parseChanges(text: string): RowChange[] {
   }
   return changes;
 }
+
+const FLT_MAX = 3.4028234663852886e38;
+
+/**
+ * A FLOAT column's value as the shortest decimal that reads back as the same single-precision
+ * number: 1.1, where the binlog's four bytes widened to a double give 1.100000023841858. A FLOAT
+ * target stores the same number either way; a DOUBLE or an Oracle NUMBER would keep the extra
+ * digits the source never showed. A decimal that would pass FLT_MAX (a FLOAT target refuses it as
+ * out of range) is not taken: the exact value is.
+ */
+export function shortestFloat(v: number): number {
+  if (!Number.isFinite(v) || v === 0) return v;
+  const f = Math.fround(v);
+  for (let digits = 1; digits < 9; digits++) {
+    const d = Number(f.toPrecision(digits));
+    if (Math.fround(d) === f && Math.abs(d) <= FLT_MAX) return d;
+  }
+  return f;
+}

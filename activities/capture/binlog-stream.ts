@@ -5,6 +5,7 @@
 import ZongJi from '@vlasky/zongji';
 import type { MysqlSourceConfig } from '../../lib/config/schema.js';
 import { formatPosition, type BinlogPosition, type Row, type RowChange } from '../../lib/model.js';
+import { shortestFloat } from '../../lib/values.js';
 import { CaptureFatalError, dmlTable, queryKind } from './statements.js';
 import { mysqlOptions } from '../resources.js';
 
@@ -218,13 +219,15 @@ function checkLayout(evt: ZongjiEvent): void {
   }
 }
 
+const MYSQL_TYPE_FLOAT = 4;
 const MYSQL_TYPE_YEAR = 13;
 
 /**
  * Values the decoder gets wrong, put right: YEAR 0000 (stored as byte 0, which the decoder turns
- * into 1900, itself no YEAR value) and the invalid ENUM value (index 0, written under a non-strict
- * sql_mode, which the decoder leaves undefined) as the empty string MariaDB shows for it.
- * Undefined for tables with neither kind of column.
+ * into 1900, itself no YEAR value), the invalid ENUM value (index 0, written under a non-strict
+ * sql_mode, which the decoder leaves undefined) as the empty string MariaDB shows for it, and
+ * FLOAT widened to a double with digits the source never had (see shortestFloat).
+ * Undefined for tables with none of these columns.
  */
 const fixesOf = new WeakMap<TableMapEntry, ((row: Row) => void) | null>();
 function valueFixes(t: TableMapEntry): ((row: Row) => void) | undefined {
@@ -232,11 +235,13 @@ function valueFixes(t: TableMapEntry): ((row: Row) => void) | undefined {
   if (fix === undefined) {
     const years = (t.columns ?? []).filter((c) => c.type === MYSQL_TYPE_YEAR).map((c) => c.name);
     const enums = (t.columns ?? []).filter((_, i) => t.columnSchemas?.[i]?.ENUM_VALUES !== undefined).map((c) => c.name);
+    const floats = (t.columns ?? []).filter((c) => c.type === MYSQL_TYPE_FLOAT).map((c) => c.name);
     fix =
-      years.length || enums.length
+      years.length || enums.length || floats.length
         ? (row: Row) => {
             for (const c of years) if (row[c] === 1900) row[c] = 0;
             for (const c of enums) if (row[c] === undefined) row[c] = '';
+            for (const c of floats) if (typeof row[c] === 'number') row[c] = shortestFloat(row[c]);
           }
         : null;
     fixesOf.set(t, fix);

@@ -8,7 +8,8 @@
  * - while only other tables are written, empty batches carry the position to the target's
  *   checkpoint (batch.idleAdvanceSeconds), so a restart does not resume in a purged binlog;
  * - YEAR 0000 arrives as it is (the decoder gives 1900), the invalid ENUM value '' reaches the load
- *   (the decoder gives nothing, which could not be staged).
+ *   (the decoder gives nothing, which could not be staged);
+ * - a FLOAT arrives as the decimal the source holds (1.1), not widened to a double (1.100000023841858).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -31,6 +32,9 @@ before(async () => {
     await c.query("CREATE TABLE app.vals (id INT PRIMARY KEY, y YEAR NULL, e ENUM('a','b') NULL)");
     await c.query('CREATE TABLE app.quiet (id INT PRIMARY KEY)');
   }
+  // A FLOAT at the source, a DOUBLE at the target (as an Oracle NUMBER would be).
+  await src.query('CREATE TABLE app.flt (id INT PRIMARY KEY, f FLOAT NULL)');
+  await dst.query('CREATE TABLE app.flt (id INT PRIMARY KEY, f DOUBLE NULL)');
 });
 
 after(async () => {
@@ -131,6 +135,15 @@ test("YEAR 0000 arrives as it is; an ENUM's invalid value '' reaches the load, w
   const halted = await haltedStatus('vals');
   assert.match(halted.lastError?.message ?? '', /Data truncated for column 'e'/);
   assert.equal(halted.committedSeq >= 1, true);
+});
+
+test('a FLOAT arrives as the decimal the source holds: into a DOUBLE it loads as 1.1, not 1.100000023841858', async () => {
+  await run('flt', 'app.flt');
+  await src.query('INSERT INTO app.flt VALUES (1, 1.1), (2, 0.1), (3, 123456.7), (4, -3.40282e38), (5, NULL), (6, 0)');
+  await src.query('UPDATE app.flt SET f = 2.2 WHERE id = 2');
+  await src.query('INSERT INTO app.flt VALUES (7, 7)');
+  await waitFor('flt rows', async () => (await dumpTable(dst, 'app.flt')).length === 7, 60_000);
+  assert.deepEqual(await dumpTable(dst, 'app.flt'), ['[1,1.1]', '[2,2.2]', '[3,123456.7]', '[4,-3.40282e+38]', '[5,null]', '[6,0]', '[7,7]']);
 });
 
 test("while only other tables are written, empty batches carry the position to the target's checkpoint", async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import type { Row, RowChange, SqlValue } from '../../lib/model.js';
-import { decodeChange, decodeRow, encodeChange, encodeRow, encodeValue, parseChanges, stringifyChanges } from '../../lib/values.js';
+import { decodeChange, decodeRow, encodeChange, encodeRow, encodeValue, parseChanges, shortestFloat, stringifyChanges } from '../../lib/values.js';
 
 const bytes = randomBytes(257);
 const cases: [string, SqlValue][] = [
@@ -141,4 +141,26 @@ test('stringify and parse 100k changes quickly', () => {
   assert.equal(back.length, changes.length);
   assert.deepEqual(back[99_999], changes[99_999]);
   assert.ok(ms < 3000, `took ${ms} ms`);
+});
+
+test('a FLOAT widened to a double comes back as the shortest decimal of the same single-precision value', () => {
+  const cases: [number, number][] = [
+    [1.1, 1.1],
+    [0.1, 0.1],
+    [123456.7, 123456.7],
+    [1 / 3, 0.33333334],
+    [-3.40282e38, -3.40282e38],
+    [2.5e-38, 2.5e-38],
+    [1e-45, 1e-45],
+    [16777217, 16777216],
+  ];
+  for (const [written, want] of cases) {
+    const widened = Math.fround(written);
+    assert.equal(shortestFloat(widened), want, `${written} (widened ${widened})`);
+    assert.equal(Math.fround(shortestFloat(widened)), widened, `${written} reads back as the same float`);
+  }
+  // FLT_MAX's shortest decimal (3.4028235e38) is past it, and a FLOAT target refuses it: kept exact.
+  assert.equal(shortestFloat(3.4028234663852886e38), 3.4028234663852886e38);
+  assert.equal(shortestFloat(-3.4028234663852886e38), -3.4028234663852886e38);
+  for (const v of [0, -0, Infinity, NaN]) assert.ok(Object.is(shortestFloat(v), v));
 });
