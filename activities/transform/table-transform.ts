@@ -1,7 +1,7 @@
 /**
  * What transform does to the changes of one table, in this order: the row filter (so the target
  * holds exactly the rows that pass), the processor, then column mapping (with derived columns,
- * and in field mode the update's changed columns). Filter and processor see
+ * columns the processor added, and in field mode the update's changed columns). Filter and processor see
  * source table and column names. Anything that goes wrong here is the data's or the user code's
  * fault, so it fails for good ('TransformFailed') and halts the pipeline with a message naming the
  * table and the row's primary key, never the whole row.
@@ -116,7 +116,10 @@ export async function prepareTableTransform(spec: PipelineSpec, mapping: TableMa
           return null;
         }
       }
-      return processor ? runProcessor(processor, kept).then((p) => (p ? mapped(p) : null)) : mapped(kept);
+      if (!processor) return mapped(kept);
+      // The source row's columns (the binlog image has them all), before the processor may edit it in place.
+      const had = new Set(Object.keys(kept.after ?? kept.before ?? {}));
+      return runProcessor(processor, kept).then((p) => (p ? mapped(p, had) : null));
     },
   };
 
@@ -137,10 +140,32 @@ export async function prepareTableTransform(spec: PipelineSpec, mapping: TableMa
     return out;
   }
 
-  function mapped(kept: RowChange): RowChange | null {
+  /**
+   * Columns a processor added (the source row did not have them) go to the target's columns of
+   * the same names: the mapping's rules are for the source's columns. One the mapping already
+   * fills is refused rather than one value silently taking the other's place.
+   */
+  function withAdded(change: RowChange, from: RowChange, had: Set<string>): RowChange {
+    for (const image of ['before', 'after'] as const) {
+      const source = from[image];
+      const target = change[image];
+      if (!source || !target) continue;
+      for (const c of Object.keys(source)) {
+        if (had.has(c)) continue;
+        if (c in target || mapping.derived?.some((d) => d.target === c)) {
+          throw new Error(`the processor added column ${c}, which the table's mapping already fills; give it another name`);
+        }
+        target[c] = source[c]!;
+      }
+    }
+    return change;
+  }
+
+  function mapped(kept: RowChange, had?: Set<string>): RowChange | null {
     try {
       // Derived columns and field mode work on target names (lib/columns.ts).
-      const out = toFieldChange(addDerived(mapChange(kept, mapping), kept, mapping), mapping);
+      const target = had ? withAdded(mapChange(kept, mapping), kept, had) : mapChange(kept, mapping);
+      const out = toFieldChange(addDerived(target, kept, mapping), mapping);
       if (!out) t.filtered++;
       return out;
     } catch (err) {

@@ -164,3 +164,27 @@ test('a row lacking a filtered column: TransformFailed naming the column and the
   // Without a processor apply is synchronous, and so is its failure.
   await assertTransformFailed((async () => t.apply(insert({ id: 9, status: 'a', email: null })))(), /row filter of shop\.orders on row id=9: the row has no column "region"/);
 });
+
+test('columns a processor adds load under their own names; one the mapping already fills is refused', async () => {
+  const dir = await tempDir();
+  const file = await moduleFile(
+    dir,
+    'total.mjs',
+    `export default (change) => {
+      for (const row of [change.before, change.after]) if (row) row.label = row.status + ':' + row.id;
+      return change;
+    };`,
+  );
+  const t = await prepareTableTransform(spec, mapping({ processor: file }), 1);
+  assert.deepEqual(await t.apply(insert({ id: 5, status: 'paid', email: 'a@b.c', internal: 'x' })), {
+    schema: 'shop_us', table: 'orders', action: 'insert', after: { order_id: 5, status: 'paid', email: 'a@b.c', label: 'paid:5' },
+  });
+  // A field-mode update sees the added column change along with the one it comes from.
+  const field = await prepareTableTransform(spec, mapping({ processor: file, mode: 'field' }), 1);
+  const upd = await field.apply({ schema: 'shop', table: 'orders', action: 'update', before: { id: 5, status: 'new', email: 'e' }, after: { id: 5, status: 'paid', email: 'e' } });
+  assert.deepEqual(upd?.changed, ['status', 'label']);
+  // order_id is the target name the mapping fills from the source's id: a processor column named so is refused.
+  const clash = await moduleFile(dir, 'clash.mjs', `export default (change) => ({ ...change, after: { ...change.after, order_id: 9 } });`);
+  const c = await prepareTableTransform(spec, mapping({ processor: clash }), 1);
+  await assertTransformFailed(Promise.resolve().then(() => c.apply(insert({ id: 5, status: 'paid', email: 'e' }))), /transform of shop\.orders failed on row id=5: the processor added column order_id, which the table's mapping already fills/);
+});
