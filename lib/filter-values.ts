@@ -5,6 +5,8 @@
  * - both sides numeric (a number, or a string such as "12.50" or "-3"): exact numeric order;
  * - a boolean is the number 1 or 0 (as MySQL's TRUE and FALSE);
  * - bytes (BINARY, BLOB) are compared with the UTF-8 bytes of the config value;
+ * - both sides times ('[-]H:MM:SS[.ffffff]', hours up to 838, as a TIME column gives them):
+ *   by duration, so '-01:00:00' < '09:30:00' < '100:00:00', which as text they are not;
  * - otherwise both as text: dates compare correctly when written in the column's format
  *   ('YYYY-MM-DD HH:MM:SS[.ffffff]'); there is no collation (comparison is case-sensitive).
  * A NULL column value (or NaN) compares as unknown.
@@ -72,6 +74,16 @@ export function compareCodePoints(a: string, b: string): number {
   return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
+const TIME = /^(-?)(\d{1,3}):([0-5]\d):([0-5]\d)(?:\.(\d{1,6}))?$/;
+
+/** A TIME value's signed duration in seconds, exactly, or null when the text is not a time. */
+function timeDecimal(text: string): Decimal | null {
+  const m = TIME.exec(text);
+  if (!m) return null;
+  const seconds = Number(m[2]) * 3600 + Number(m[3]) * 60 + Number(m[4]);
+  return parseDecimal(`${m[1]}${seconds}.${m[5] ?? '0'}`);
+}
+
 function asText(v: FilterScalar): string {
   return typeof v === 'boolean' ? (v ? '1' : '0') : String(v);
 }
@@ -103,6 +115,11 @@ export function compareFilterValue(value: SqlValue, arg: FilterScalar): number |
     const a = parseDecimal(left);
     const b = a && parseDecimal(right);
     if (a && b) return compareDecimals(a, b);
+    if (typeof left === 'string' && typeof right === 'string') {
+      const t = timeDecimal(left);
+      const u = t && timeDecimal(right);
+      if (t && u) return compareDecimals(t, u);
+    }
   }
   return compareCodePoints(String(left), asText(arg));
 }
