@@ -88,6 +88,12 @@ export async function checkSourceBinlog(conn: Conn, name: string): Promise<strin
   return problems;
 }
 
+/** True when the source compares table names without case (lower_case_table_names 1 or 2). */
+async function sourceFoldsNames(conn: Conn): Promise<boolean> {
+  const [rows] = await conn.query('SELECT @@lower_case_table_names AS n');
+  return Number((rows as { n: number | string }[])[0]?.n ?? 0) !== 0;
+}
+
 async function listTables(conn: Conn): Promise<{ schema: string; table: string }[]> {
   const [rows] = await conn.query(
     `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t FROM information_schema.TABLES
@@ -260,6 +266,7 @@ export async function resolvePipelines(config: SeaotterConfig): Promise<Resolved
       await checkStores({ ...fileStores, ...(stage.type === 's3' ? { [stage.source]: stage.store } : {}) }, problems);
       const checkpoint = await dst.readCheckpoint(p.id);
       const start = checkpoint?.position ?? (await resolveStart(src, p));
+      const foldsNames = await sourceFoldsNames(src);
       const body = {
         id: p.id,
         sourceName: p.source,
@@ -277,6 +284,7 @@ export async function resolvePipelines(config: SeaotterConfig): Promise<Resolved
         continueAsNewEvery: p.continueAsNewEvery,
         sourceQueue: taskQueueFor(source.datacenter),
         targetQueue: taskQueueFor(target.datacenter),
+        ...(foldsNames ? { sourceFoldsNames: true } : {}),
       };
       const version = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 12);
       out.push({ spec: { ...body, start, version }, startSeq: checkpoint?.seq ?? 0, resumedFromCheckpoint: checkpoint !== null });

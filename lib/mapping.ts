@@ -36,6 +36,29 @@ export function matchTable(rule: { source: string; target?: string }, schema: st
   return rule.target.replace(/\$(\d+)/g, (_, n: string) => m[Number(n)] ?? '');
 }
 
+/** Every rule (by index) that takes `schema.table`, with the target it gives it. */
+export function rulesTaking(rules: readonly { source: string; target?: string }[], schema: string, table: string): { index: number; target: string }[] {
+  const out: { index: number; target: string }[] = [];
+  rules.forEach((rule, index) => {
+    const target = matchTable(rule, schema, table);
+    if (target !== null) out.push({ index, target });
+  });
+  return out;
+}
+
+/**
+ * Why a table created after `pipeline apply` cannot be mapped when two rules take it: `apply`
+ * refuses that for the tables it sees (client/resolve.ts), so a later one must not silently go to
+ * whichever rule comes first.
+ */
+export function twoRulesTake(rules: readonly { source: string }[], taking: readonly { index: number }[], schema: string, table: string): string {
+  const [a, b] = taking;
+  return (
+    `${schema}.${table}, created after pipeline apply, is matched by both tables[${a!.index}] ("${rules[a!.index]!.source}") and tables[${b!.index}] ("${rules[b!.index]!.source}"); ` +
+    'make the rules exclusive, stop the pipeline and apply it again'
+  );
+}
+
 /** Splits `schema.table`. */
 export function splitName(full: string): { schema: string; table: string } {
   const dot = full.indexOf('.');

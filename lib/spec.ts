@@ -84,6 +84,11 @@ export interface PipelineSpec {
   /** Where capture starts when no checkpoint exists. */
   start: BinlogPosition;
   /**
+   * The source compares table names without case (lower_case_table_names 1 or 2): a statement
+   * may name `Shop.Orders` where the binlog's rows say `shop.orders`. Absent when it does not.
+   */
+  sourceFoldsNames?: boolean;
+  /**
    * Task queues: the workflows, capture, extract and transform at the source's datacenter; file
    * copy and load at the target's.
    */

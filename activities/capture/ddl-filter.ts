@@ -7,7 +7,7 @@ import { planDdl, resolveTable, type DdlContext } from '../../lib/ddl/plan.js';
 import type { PipelineSpec } from '../../lib/spec.js';
 
 export function ddlContext(spec: PipelineSpec): DdlContext {
-  return { tables: spec.tables, rules: spec.rules ?? [], targetType: spec.target.type };
+  return { tables: spec.tables, rules: spec.rules ?? [], targetType: spec.target.type, ...(spec.sourceFoldsNames ? { foldCase: true } : {}) };
 }
 
 /** A cached test whether rows of `schema.table` are wanted. */

@@ -8,7 +8,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { DerivedColumn } from '../../lib/columns.js';
 import { columnsFor } from '../../lib/ddl/columns.js';
-import { matchTable, splitName } from '../../lib/mapping.js';
+import { rulesTaking, splitName, twoRulesTake } from '../../lib/mapping.js';
 import type { RowChange } from '../../lib/model.js';
 import type { PipelineSpec, TableMapping, TableRuleSpec } from '../../lib/spec.js';
 
@@ -88,11 +88,10 @@ export class MappingResolver {
 
   private fromRules(schema: string, table: string): TableMapping | null {
     const rules = this.spec.rules ?? [];
-    for (const [i, rule] of rules.entries()) {
-      const target = matchTable(rule, schema, table);
-      if (target !== null) return newTableMapping(schema, table, splitName(target), rule, i);
-    }
-    return null;
+    const taking = rulesTaking(rules, schema, table);
+    if (taking.length > 1) throw ApplicationFailure.nonRetryable(twoRulesTake(rules, taking, schema, table), 'TransformFailed');
+    const first = taking[0];
+    return first ? newTableMapping(schema, table, splitName(first.target), rules[first.index]!, first.index) : null;
   }
 }
 

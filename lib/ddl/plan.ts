@@ -3,7 +3,7 @@
  * a table the pipeline maps), a statement to run on the target with the table mapping applied, or
  * a halt with the reason, because replaying it could make the target wrong.
  */
-import { matchTable, parseTablePattern, splitName } from '../mapping.js';
+import { parseTablePattern, rulesTaking, splitName, twoRulesTake } from '../mapping.js';
 import type { TableMapping, TableRuleSpec } from '../spec.js';
 import { parseDdl, rewriteDdl, type TableRef } from './parse.js';
 
@@ -13,6 +13,8 @@ export interface DdlContext {
   rules: readonly TableRuleSpec[];
   /** The target's data source type (`mysql`, `mariadb`, `oracle`…). */
   targetType: string;
+  /** Table names are matched without case (see PipelineSpec.sourceFoldsNames). */
+  foldCase?: boolean;
 }
 
 export type DdlPlan =
@@ -24,21 +26,28 @@ interface Resolved {
   target: { schema: string; table: string };
   rule?: TableRuleSpec;
   merged: boolean;
+  /** Set when more than one rule takes a table no mapping names: why it cannot be mapped. */
+  ambiguous?: string;
 }
 
-/** The target of a source table: its mapping, else the first rule that matches it. */
+/** The target of a source table: its mapping, else the rule that matches it (`ambiguous` when more than one does). */
 export function resolveTable(schema: string, table: string, ctx: DdlContext): Resolved | null {
-  const m = ctx.tables.find((t) => t.source.schema === schema && t.source.table === table);
+  if (ctx.foldCase) {
+    // A source that folds names stores them in lower case (1) or compares them so (2).
+    schema = schema.toLowerCase();
+    table = table.toLowerCase();
+  }
+  const same = (a: string, b: string) => a === b || (ctx.foldCase === true && a.toLowerCase() === b);
+  const m = ctx.tables.find((t) => same(t.source.schema, schema) && same(t.source.table, table));
   if (m) {
     const rule = m.rule === undefined ? undefined : ctx.rules[m.rule];
     const sharing = ctx.tables.some((o) => o !== m && o.target.schema === m.target.schema && o.target.table === m.target.table);
     return { target: m.target, rule, merged: sharing || (rule !== undefined && mergesTables(rule)) };
   }
-  for (const rule of ctx.rules) {
-    const target = matchTable(rule, schema, table);
-    if (target !== null) return { target: splitName(target), rule, merged: mergesTables(rule) };
-  }
-  return null;
+  const taking = rulesTaking(ctx.rules, schema, table);
+  if (taking.length === 0) return null;
+  const rule = ctx.rules[taking[0]!.index]!;
+  return { target: splitName(taking[0]!.target), rule, merged: mergesTables(rule), ...(taking.length > 1 ? { ambiguous: twoRulesTake(ctx.rules, taking, schema, table) } : {}) };
 }
 
 /** A regex rule whose target names one table (no `$n`) merges every table it matches into it. */
@@ -72,6 +81,8 @@ export function planDdl(statement: string, schema: string, ctx: DdlContext): Ddl
   const resolved = parsed.tables.map((t) => ({ ref: t, to: resolveTable(t.schema, t.table, ctx) }));
   const mapped = resolved.filter((r) => r.to !== null);
   if (mapped.length === 0) return { action: 'ignore' };
+  const ambiguous = mapped.find((r) => r.to!.ambiguous);
+  if (ambiguous) return { action: 'halt', reason: ambiguous.to!.ambiguous! };
   const name = (t: TableRef) => `${t.schema}.${t.table}`;
   if (ctx.targetType !== 'mysql' && ctx.targetType !== 'mariadb') {
     return { action: 'halt', reason: `DDL cannot be replayed on a ${ctx.targetType} target` };

@@ -22,6 +22,8 @@ export interface ClusterOptions {
   temporalDb?: boolean;
   /** SEAOTTER_CODEC_KEY for workers, the CLI and the cluster's own client (default: this process's). */
   codecKey?: string;
+  /** More server options for the source (e.g. `--lower-case-table-names=1`). */
+  sourceArgs?: string[];
 }
 
 export interface WorkerProcess {
@@ -50,7 +52,7 @@ export class Cluster {
     const dir = await mkdtemp(path.join(os.tmpdir(), `seaotter-${opts.name}-`));
     const started = await Promise.allSettled([
       startTemporalDev({ headless: true, dbFile: opts.temporalDb ? path.join(dir, 'temporal.db') : undefined, logFile: path.join(dir, 'temporal.log') }),
-      startMariadb({ name: `${opts.name}-src`, serverId: 1, dir: path.join(dir, 'src') }),
+      startMariadb({ name: `${opts.name}-src`, serverId: 1, dir: path.join(dir, 'src'), ...(opts.sourceArgs ? { extraArgs: opts.sourceArgs } : {}) }),
       startMariadb({ name: `${opts.name}-dst`, serverId: 2, dir: path.join(dir, 'dst') }),
     ]);
     const failed = started.find((r) => r.status === 'rejected');

@@ -117,6 +117,27 @@ for (const [sql, schema, want] of planCases) {
   });
 }
 
+test('plan: a table created after apply that two regex rules match halts, naming both, instead of taking the first', () => {
+  const two = { ...ctx, rules: [...ctx.rules, { source: 'shop\\.log_.*', target: 'us.all_logs', weight: 0 }] };
+  const p = planDdl('CREATE TABLE log_7 (id INT PRIMARY KEY)', 'shop', two);
+  assert.equal(
+    p.action === 'halt' ? p.reason : p.action,
+    'shop.log_7, created after pipeline apply, is matched by both tables[1] ("shop\\.log_(\\d+)") and tables[5] ("shop\\.log_.*"); make the rules exclusive, stop the pipeline and apply it again',
+  );
+  // A table apply mapped keeps its mapping, whatever rules match it too.
+  assert.equal(planDdl('TRUNCATE log_1', 'shop', two).action, 'apply');
+});
+
+test('plan: on a source that folds table names, a statement naming Shop.Orders is about shop.orders', () => {
+  const folded = { ...ctx, foldCase: true };
+  const alter = planDdl('ALTER TABLE Shop.Orders ADD note TEXT', 'x', folded);
+  assert.equal(alter.action === 'apply' ? alter.statement : alter.action, 'ALTER TABLE `us`.`orders` ADD note TEXT');
+  const create = planDdl('CREATE TABLE LOG_7 (id INT PRIMARY KEY)', 'SHOP', folded);
+  assert.equal(create.action === 'apply' ? create.statement : create.action, 'CREATE TABLE `us`.`log_7` (id INT PRIMARY KEY)');
+  // A source that keeps case has another table of that name.
+  assert.equal(planDdl('ALTER TABLE Shop.Orders ADD note TEXT', 'x', ctx).action, 'ignore');
+});
+
 test('plan: every mapped DDL halts for an Oracle target; an unreadable statement naming a mapped table halts', () => {
   assert.equal(planDdl('TRUNCATE shop.orders', '', { ...ctx, targetType: 'oracle' }).action, 'halt');
   const p = planDdl("ALTER TABLE orders ADD c VARCHAR(5) DEFAULT 'unterminated", 'shop', ctx);

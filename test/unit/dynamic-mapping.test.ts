@@ -71,6 +71,19 @@ test('a table created after apply that a regex rule matches is mapped by that ru
   assert.equal(r.mappingFor(ins('other', { id: 1 })), null);
 });
 
+test('a table created after apply that two rules match halts the batch (TransformFailed), naming both rules', () => {
+  const s = spec();
+  s.rules!.push({ source: 'shop\\.log_\\d', target: 'us.logs', weight: 0 });
+  const r = new MappingResolver(s);
+  assert.throws(
+    () => r.mappingFor(ins('log_7', { id: 1, level: 'error' })),
+    (err: Error & { type?: string; nonRetryable?: boolean }) =>
+      err.type === 'TransformFailed' && err.nonRetryable === true && /shop\.log_7, created after pipeline apply, is matched by both tables\[1\] .* and tables\[2\]/.test(err.message),
+  );
+  assert.equal(r.mappingFor(ins('log_70', { id: 1, level: 'error' }))!.target.table, 'l70', 'a table only one rule matches is mapped');
+  assert.equal(r.mappingFor(ins('orders', { id: 1, buyer: 2 }))!.target.table, 'orders');
+});
+
 test('a spec from a build without rules keeps the resolved columns', () => {
   const r = new MappingResolver(spec(false));
   assert.equal(r.mappingFor(ins('orders', { id: 1, buyer: 2, total: 5 })), orders);
