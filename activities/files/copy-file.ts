@@ -58,24 +58,30 @@ export const STREAMED_CONCURRENCY = 8;
 const streamed = new PQueue({ concurrency: STREAMED_CONCURRENCY });
 
 /** Copies key from src to dst unless dst has it already; 'missing' when src lacks it. */
-export async function copyFile(src: FileStore, dst: FileStore, key: string, resume: CopyResume): Promise<Copied> {
-  // The target first (near the worker): a copy seaotter made records the source version it came
-  // from, and the source then answers 'unchanged' without sending the file again (a row that
-  // names the same file again, e.g. on every update of it). Otherwise one request to the source
-  // (often in the other datacenter) gives the size, the checksum it keeps, and a small file's bytes.
-  const there = await dst.stat(key);
-  const fetched = await src.fetch(key, IN_MEMORY_BYTES, there?.sourceVersion);
-  if (fetched === 'unchanged') return skipped;
-  if (!fetched) return missing;
-  if (fetched.content) return copyFetched(dst, key, fetched.info, fetched.content, there);
-  // (A copy waiting for its key's turn holds no streaming slot.)
-  return oneAtATime(`${dst.name}\n${key}`, () => streamed.add(() => copyStreamed(src, dst, key, fetched.info, there, resume, fetched.head)));
+export function copyFile(src: FileStore, dst: FileStore, key: string, resume: CopyResume): Promise<Copied> {
+  return oneAtATime(`${dst.name}\n${key}`, async () => {
+    // The target first (near the worker): a copy seaotter made records the source version it came
+    // from, and the source then answers 'unchanged' without sending the file again (a row that
+    // names the same file again, e.g. on every update of it). Otherwise one request to the source
+    // (often in the other datacenter) gives the size, the checksum it keeps, and a small file's bytes.
+    const there = await dst.stat(key);
+    const fetched = await src.fetch(key, IN_MEMORY_BYTES, there?.sourceVersion);
+    if (fetched === 'unchanged') return skipped;
+    if (!fetched) return missing;
+    if (fetched.content) return copyFetched(dst, key, fetched.info, fetched.content, there);
+    // (A copy waiting for its key's turn holds no streaming slot.)
+    return streamed.add(() => copyStreamed(src, dst, key, fetched.info, there, resume, fetched.head));
+  });
 }
 
 /**
- * Copies of one target key in this process, one after another. Two batches can name the same
- * large file (every update of its row does); a copy starting afresh aborts the key's unfinished
- * uploads (left by attempts that died), so two at once would abort each other's, again and again.
+ * Copies of one target key in this process, one after another, each from its look at the target
+ * to its write. Two batches can name the same file (every update of its row does). Two small
+ * copies at once could each fetch a version, and the one that fetched the older write last: the
+ * target would keep a version the source no longer has. In turns, the later copy fetches after
+ * the earlier one wrote (and is told 'unchanged' when the source still has that version). And a
+ * large copy starting afresh aborts the key's unfinished uploads (left by attempts that died), so
+ * two at once would abort each other's, again and again.
  */
 const keyTurns = new Map<string, Promise<unknown>>();
 function oneAtATime<T>(id: string, copy: () => Promise<T>): Promise<T> {

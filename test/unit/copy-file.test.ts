@@ -198,6 +198,7 @@ test('two copies of one large key in a process go one after the other (each woul
   let peakSameKey = 0;
   let peakAll = 0;
   const read = src.store.read.bind(src.store);
+  const newer = randomBytes(body.length);
   src.store.read = async (key) => {
     active.set(key, (active.get(key) ?? 0) + 1);
     peakSameKey = Math.max(peakSameKey, active.get('k.bin') ?? 0);
@@ -205,13 +206,38 @@ test('two copies of one large key in a process go one after the other (each woul
     await new Promise((r) => setTimeout(r, 30));
     const stream = await read(key);
     stream.on('end', () => active.set(key, active.get(key)! - 1));
+    // The file changes at the source while the first copy reads it: the second has to copy too.
+    if (key === 'k.bin') src.map.set('k.bin', { body: newer, sha256: sha(newer), version: 'v2' });
     return stream;
   };
   const dst = memoryStore('dst');
   const outcomes = await Promise.all(['k.bin', 'k.bin', 'other.bin'].map((k) => copyFile(src.store, dst.store, k, noResume)));
   assert.deepEqual(outcomes.map((c) => c.outcome), ['copied', 'copied', 'copied']);
+  assert.ok(dst.map.get('k.bin')!.body.equals(newer), 'the later copy, of the newer version, wrote last');
   assert.equal(peakSameKey, 1, 'never two copies of k.bin at once');
   assert.equal(peakAll, 2, 'another key goes alongside');
+});
+
+test('two copies of one small key in a process: the later fetches after the earlier wrote, so the newer version stays', async () => {
+  const v1 = randomBytes(1000);
+  const v2 = randomBytes(1200);
+  const src = memoryStore('src', { 'p.jpg': { body: v1, version: 'v1' } });
+  const dst = memoryStore('dst');
+  // The first copy's write is slow; the file changes at the source meanwhile.
+  const write = dst.store.write.bind(dst.store);
+  let writes = 0;
+  dst.store.write = async (key, body, size, sha256, sourceVersion) => {
+    if (writes++ === 0) await new Promise((r) => setTimeout(r, 50));
+    return write(key, body, size, sha256, sourceVersion);
+  };
+  const first = copyFile(src.store, dst.store, 'p.jpg', noResume);
+  await new Promise((r) => setTimeout(r, 10));
+  src.map.set('p.jpg', { body: v2, version: 'v2' });
+  const second = copyFile(src.store, dst.store, 'p.jpg', noResume);
+  assert.deepEqual(await Promise.all([first, second]), [{ outcome: 'copied', bytes: 1000 }, { outcome: 'copied', bytes: 1200 }]);
+  assert.deepEqual(dst.map.get('p.jpg'), { body: v2, sha256: sha(v2), sourceVersion: 'v2' }, 'the target keeps the version the source has');
+  assert.deepEqual(src.calls, ['fetch p.jpg', 'fetch p.jpg']);
+  assert.deepEqual(dst.calls, ['stat p.jpg', 'write p.jpg', 'stat p.jpg', 'write p.jpg'], 'the second looked at the target after the first wrote');
 });
 
 test('copy slots: at most COPY_CONCURRENCY at once; a freed slot goes to the oldest batch waiting', async () => {
