@@ -19,6 +19,7 @@ import { startS3Server, type S3Server } from '../../client/servers/s3-server.js'
 import { copyFile } from '../../activities/files/copy-file.js';
 import { s3ClientFor } from '../../activities/files/stores/s3-client.js';
 import { S3Store } from '../../activities/files/stores/s3-store.js';
+import { FileChangedError } from '../../activities/files/stores/file-store.js';
 import { Cluster, dumpTable, waitFor } from '../support/cluster.js';
 import { startTcpCounter, type TcpCounter } from '../../client/servers/tcp-counter.js';
 
@@ -231,4 +232,33 @@ test('small files read one after another share one connection: each answer is re
   assert.equal(counter.connections, 1, `${bodies.length} reads over ${counter.connections} connections`);
   s3ClientFor(config).destroy();
   await counter.close();
+});
+
+test('a source that ignores If-Match: a read at a version the object no longer has fails (FileChangedError), not mixing versions', async () => {
+  await s3.createBucket('nomatch-src');
+  process.env.S3_KEY_NOMATCH = s3.accessKey;
+  const config = { type: 's3' as const, endpoint: s3.endpoint, bucket: 'nomatch-src', region: 'us-east-1', accessKeyEnv: 'S3_KEY_NOMATCH', secretKeyEnv: 'S3_SECRET', datacenter: 'hz' };
+  const store = new S3Store('nomatch-src', config);
+  let dropped = 0;
+  s3ClientFor(config).middlewareStack.add(
+    (next) => async (args) => {
+      const headers = (args.request as { headers?: Record<string, string> }).headers;
+      if (headers?.['if-match']) {
+        delete headers['if-match'];
+        dropped++;
+      }
+      return next(args);
+    },
+    { step: 'build', name: 'dropIfMatch' },
+  );
+  const client = s3.client();
+  const MIB = 1024 * 1024;
+  await client.send(new PutObjectCommand({ Bucket: 'nomatch-src', Key: 'big.bin', Body: randomBytes(6 * MIB) }));
+  const first = await store.fetch('big.bin', 4 * MIB);
+  assert.ok(first && first !== 'unchanged' && first.head && first.info.version);
+  await client.send(new PutObjectCommand({ Bucket: 'nomatch-src', Key: 'big.bin', Body: randomBytes(6 * MIB) }));
+  client.destroy();
+  await assert.rejects(store.readAtVersion('big.bin', first.info.version, 4 * MIB), (err: Error) => err instanceof FileChangedError && /changed while it was copied/.test(err.message));
+  assert.equal(dropped, 1, 'the If-Match header was dropped');
+  s3ClientFor(config).destroy();
 });

@@ -147,6 +147,12 @@ export class S3Store implements FileStore, PartTarget {
         new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(from > 0 ? { Range: `bytes=${from}-` } : {}), ...(version ? { IfMatch: version } : {}) }),
       );
       const body = got.Body as Readable;
+      if (version && got.ETag !== undefined && got.ETag !== version) {
+        // A server (or a proxy in front of it) that ignores If-Match: its answer is of another
+        // version, whose bytes must not be joined to the first ones.
+        body.destroy();
+        throw new FileChangedError(`object ${key} in ${this.name} changed while it was copied (it is ${got.ETag}, no longer ${version})`);
+      }
       if (from === 0) return body;
       // A server that ignores the range sends the whole file: its first `from` bytes are dropped.
       if (got.$metadata.httpStatusCode === 200) return skipBytes(body, from);
