@@ -26,6 +26,8 @@ export interface BinlogStreamOptions {
   tables: Record<string, string[]>;
   /** When set, decides instead of `tables` (tables created later can match a regex rule). */
   wants?: (schema: string, table: string) => boolean;
+  /** A table's key columns when known (see keyColumnsOf): its other FLOAT columns are shortened. */
+  keyColumns?: (schema: string, table: string) => readonly string[] | undefined;
 }
 
 interface TableMapEntry {
@@ -142,7 +144,7 @@ export class BinlogStream {
       case 'updaterows':
       case 'deleterows': {
         const t = evt.tableMap![evt.tableId!];
-        const fix = valueFixes(t);
+        const fix = valueFixes(t, this.opts.keyColumns);
         const changes = (evt.rows ?? []).map((r) => toChange(name, t.parentSchema, t.tableName, r, fix));
         this.openRows += changes.length;
         this.handler.onRows(changes, evt.timestamp);
@@ -226,16 +228,19 @@ const MYSQL_TYPE_YEAR = 13;
  * Values the decoder gets wrong, put right: YEAR 0000 (stored as byte 0, which the decoder turns
  * into 1900, itself no YEAR value), the invalid ENUM value (index 0, written under a non-strict
  * sql_mode, which the decoder leaves undefined) as the empty string MariaDB shows for it, and
- * FLOAT widened to a double with digits the source never had (see shortestFloat).
- * Undefined for tables with none of these columns.
+ * FLOAT widened to a double with digits the source never had (see shortestFloat). Not a FLOAT of
+ * the table's key, nor any FLOAT of a table whose key is not known here: a key is matched on the
+ * target as a double (`WHERE k IN (…)`), and back-query reads it so from the source, where the
+ * shortest decimal would match nothing. Undefined for tables with none of these columns.
  */
 const fixesOf = new WeakMap<TableMapEntry, ((row: Row) => void) | null>();
-function valueFixes(t: TableMapEntry): ((row: Row) => void) | undefined {
+function valueFixes(t: TableMapEntry, keyColumns?: BinlogStreamOptions['keyColumns']): ((row: Row) => void) | undefined {
   let fix = fixesOf.get(t);
   if (fix === undefined) {
     const years = (t.columns ?? []).filter((c) => c.type === MYSQL_TYPE_YEAR).map((c) => c.name);
     const enums = (t.columns ?? []).filter((_, i) => t.columnSchemas?.[i]?.ENUM_VALUES !== undefined).map((c) => c.name);
-    const floats = (t.columns ?? []).filter((c) => c.type === MYSQL_TYPE_FLOAT).map((c) => c.name);
+    const key = keyColumns?.(t.parentSchema, t.tableName);
+    const floats = key ? (t.columns ?? []).filter((c) => c.type === MYSQL_TYPE_FLOAT && !key.includes(c.name)).map((c) => c.name) : [];
     fix =
       years.length || enums.length || floats.length
         ? (row: Row) => {

@@ -13,7 +13,7 @@ import type { PipelineSpec } from '../../lib/spec.js';
 import { setOwn } from '../../lib/values.js';
 import { mysqlOptions } from '../resources.js';
 import { BinlogStream, type BinlogHandler, type BinlogStreamOptions } from './binlog-stream.js';
-import { tableFilter } from './ddl-filter.js';
+import { keyColumnsOf, tableFilter } from './ddl-filter.js';
 
 /** What capture needs of a binlog stream, on this thread or another. */
 export interface BinlogSource {
@@ -24,7 +24,7 @@ export interface BinlogSource {
 }
 
 /** `BinlogStreamOptions` as they cross to the thread: the table filter is rebuilt there from the spec. */
-type ThreadOptions = Omit<BinlogStreamOptions, 'wants'> & { filterSpec?: PipelineSpec; seaotterBinlogThread: true };
+type ThreadOptions = Omit<BinlogStreamOptions, 'wants' | 'keyColumns'> & { filterSpec?: PipelineSpec; /** The spec for key columns when there is no filterSpec. */ keysSpec?: PipelineSpec; seaotterBinlogThread: true };
 
 /**
  * The rows of one binlog event (one table, one action; zongji gives every row every column of the
@@ -66,10 +66,11 @@ export class BinlogThread implements BinlogSource {
   private stopped: Promise<void> | undefined;
   private stopping = false;
 
-  constructor(opts: BinlogStreamOptions & { filterSpec?: PipelineSpec }, handler: BinlogHandler) {
+  constructor(opts: BinlogStreamOptions & { filterSpec?: PipelineSpec; keysSpec?: PipelineSpec }, handler: BinlogHandler) {
     // Fails here, as the stream itself would, when the password's variable is not set.
     mysqlOptions(opts.source);
-    const { wants: _wants, ...rest } = opts;
+    // Functions cannot cross to the thread: it makes its own from the spec.
+    const { wants: _wants, keyColumns: _keys, ...rest } = opts;
     this.worker = new Worker(new URL(import.meta.url), { workerData: { ...rest, seaotterBinlogThread: true } satisfies ThreadOptions });
     // The capture activity (or the parked session's timer) owns the stream's lifetime.
     this.worker.unref();
@@ -168,7 +169,7 @@ export function unflatten(f: FlatRows): RowChange[] {
 /** The thread's side: a `BinlogStream` whose handler posts its calls, in groups. */
 function runThread(): void {
   const port = parentPort!;
-  const { filterSpec, seaotterBinlogThread: _flag, ...opts } = workerData as ThreadOptions;
+  const { filterSpec, keysSpec, seaotterBinlogThread: _flag, ...opts } = workerData as ThreadOptions;
   let queue: Event[] = [];
   let rows = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -191,7 +192,7 @@ function runThread(): void {
   let stream: BinlogStream;
   try {
     stream = new BinlogStream(
-      { ...opts, ...(filterSpec ? { wants: tableFilter(filterSpec) } : {}) },
+      { ...opts, ...(filterSpec ? { wants: tableFilter(filterSpec) } : {}), ...(keysSpec ?? filterSpec ? { keyColumns: keyColumnsOf((keysSpec ?? filterSpec)!) } : {}) },
       {
         onRows: (changes, t) => {
           if (changes.length > 0) post({ k: 'rows', rows: flatten(changes), t });

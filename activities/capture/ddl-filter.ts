@@ -30,3 +30,18 @@ export function tableFilter(spec: PipelineSpec): (schema: string, table: string)
 export function ddlConcernsPipeline(spec: PipelineSpec, schema: string, statement: string): boolean {
   return planDdl(statement, schema, ddlContext(spec)).action !== 'ignore';
 }
+
+/**
+ * The source columns a table's rows are matched by (its key, and the columns of the target's
+ * key), for the tables `pipeline apply` mapped; undefined for others (created later). Their values
+ * must reach the load exactly as the source's own queries give them: a FLOAT key is compared as a
+ * double, so capture leaves those columns unshortened (see activities/capture/binlog-stream.ts).
+ */
+export function keyColumnsOf(spec: PipelineSpec): (schema: string, table: string) => readonly string[] | undefined {
+  const keys = new Map<string, string[]>();
+  for (const m of spec.tables) {
+    const fromTarget = m.columns.filter((c) => m.primaryKey.includes(c.target)).map((c) => c.source);
+    keys.set(`${m.source.schema}.${m.source.table}`, [...new Set([...(m.sourceKey ?? []), ...fromTarget])]);
+  }
+  return (schema, table) => keys.get(`${schema}.${table}`);
+}

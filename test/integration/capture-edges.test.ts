@@ -9,7 +9,8 @@
  *   checkpoint (batch.idleAdvanceSeconds), so a restart does not resume in a purged binlog;
  * - YEAR 0000 arrives as it is (the decoder gives 1900), the invalid ENUM value '' reaches the load
  *   (the decoder gives nothing, which could not be staged);
- * - a FLOAT arrives as the decimal the source holds (1.1), not widened to a double (1.100000023841858).
+ * - a FLOAT arrives as the decimal the source holds (1.1), not widened to a double (1.100000023841858);
+ *   a FLOAT in the table's key keeps its exact value, which the target matches deletes by.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -35,6 +36,9 @@ before(async () => {
   // A FLOAT at the source, a DOUBLE at the target (as an Oracle NUMBER would be).
   await src.query('CREATE TABLE app.flt (id INT PRIMARY KEY, f FLOAT NULL)');
   await dst.query('CREATE TABLE app.flt (id INT PRIMARY KEY, f DOUBLE NULL)');
+  // A FLOAT key (matched on the target as a double), and a FLOAT beside it.
+  await src.query('CREATE TABLE app.fltkey (k FLOAT PRIMARY KEY, f FLOAT NULL)');
+  await dst.query('CREATE TABLE app.fltkey (k FLOAT PRIMARY KEY, f DOUBLE NULL)');
 });
 
 after(async () => {
@@ -144,6 +148,19 @@ test('a FLOAT arrives as the decimal the source holds: into a DOUBLE it loads as
   await src.query('INSERT INTO app.flt VALUES (7, 7)');
   await waitFor('flt rows', async () => (await dumpTable(dst, 'app.flt')).length === 7, 60_000);
   assert.deepEqual(await dumpTable(dst, 'app.flt'), ['[1,1.1]', '[2,2.2]', '[3,123456.7]', '[4,-3.40282e+38]', '[5,null]', '[6,0]', '[7,7]']);
+});
+
+test('a FLOAT key keeps its exact value, so deletes and key changes find their rows; the FLOAT beside it is shortened', async () => {
+  await run('fltkey', 'app.fltkey');
+  await src.query('INSERT INTO app.fltkey VALUES (1.1, 1.1), (2.5, 0.3), (3.3, 3.3)');
+  await src.query('DELETE FROM app.fltkey WHERE f > 1 AND f < 2');
+  await src.query('UPDATE app.fltkey SET k = 4.4 WHERE f > 3');
+  await src.query('INSERT INTO app.fltkey VALUES (7, 7)');
+  await waitFor('fltkey rows', async () => (await dumpTable(dst, 'app.fltkey', 'k')).some((r) => r.startsWith('[7,')), 60_000);
+  const [rows] = await dst.query('SELECT COUNT(*) AS n FROM app.fltkey');
+  assert.equal(Number((rows as { n: number }[])[0]!.n), 3, 'the deleted row and the old key are gone');
+  const [f] = await dst.query('SELECT f FROM app.fltkey ORDER BY k');
+  assert.deepEqual((f as { f: number }[]).map((r) => r.f), [0.3, 3.3, 7]);
 });
 
 test("while only other tables are written, empty batches carry the position to the target's checkpoint", async () => {
