@@ -1,5 +1,6 @@
 /** `seaotter pipeline apply|status|pause|resume|stop`: the same workflow surface the temporal CLI uses. */
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import type { Payload } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { pipelineWorkflowId } from '../lib/spec.js';
 
@@ -178,6 +179,19 @@ async function unanswered(client: Client, id: string, d: WorkflowExecutionDescri
   };
 }
 
+/**
+ * A raw failure's message. Workers with a codec key keep it in the failure's encoded attributes
+ * (lib/failure-converter.ts), encrypted: read back through the client's codec.
+ */
+async function failureMessage(client: Client, failure: { message?: string | null; encodedAttributes?: Payload | null }): Promise<string> {
+  if (!failure.encodedAttributes) return failure.message ?? '';
+  const { payloadCodecs, payloadConverter } = client.workflow.options.loadedDataConverter;
+  let payload = failure.encodedAttributes as Payload;
+  for (const codec of [...payloadCodecs].reverse()) [payload] = (await codec.decode([payload])) as [Payload];
+  const attrs = payloadConverter.fromPayload<{ message?: unknown }>(payload);
+  return typeof attrs?.message === 'string' ? attrs.message : (failure.message ?? '');
+}
+
 async function retryingActivities(client: Client, workflowIds: string[]): Promise<RetryingActivity[]> {
   const out: RetryingActivity[] = [];
   for (const id of workflowIds) {
@@ -190,7 +204,7 @@ async function retryingActivities(client: Client, workflowIds: string[]): Promis
         const beat = Number(a.lastHeartbeatTime?.seconds ?? 0);
         const healthy = a.state === PendingActivityState.PENDING_ACTIVITY_STATE_STARTED && started > 0 && beat >= started;
         if ((a.attempt ?? 1) > 1 && a.lastFailure && !healthy) {
-          out.push({ workflowId: id, activity: a.activityType?.name ?? '?', attempt: a.attempt ?? 0, error: a.lastFailure.message ?? '' });
+          out.push({ workflowId: id, activity: a.activityType?.name ?? '?', attempt: a.attempt ?? 0, error: await failureMessage(client, a.lastFailure) });
         }
       }
     } catch (err) {

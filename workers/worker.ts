@@ -27,12 +27,17 @@ export interface WorkerOptions {
   copyConcurrency?: number;
 }
 
-/** The prebuilt workflow bundle (see scripts/bundle-workflows.ts), else the workflow sources. */
-function workflowSource(): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
-  const bundle = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
+/**
+ * The prebuilt workflow bundle (see scripts/bundle-workflows.ts), else the workflow sources; with a
+ * codec key, the one whose failures go through the codec (lib/failure-converter.ts).
+ */
+function workflowSource(encodedFailures: boolean): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+  const bundle = fileURLToPath(new URL(encodedFailures ? '../workflow-bundle-encoded-failures.js' : '../workflow-bundle.js', import.meta.url));
   if (existsSync(bundle)) return { workflowBundle: { codePath: bundle } };
   return { workflowsPath: fileURLToPath(new URL('../workflows/index.js', import.meta.url)) };
 }
+
+const FAILURE_CONVERTER_PATH = fileURLToPath(new URL('../lib/failure-converter.js', import.meta.url));
 
 /** Longest wait between two attempts to reach Temporal. */
 const CONNECT_RETRY_MAX_MS = 30_000;
@@ -74,7 +79,8 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   const watchdogMode = watchdogModeFromEnv();
   setWorkerDatacenter(opts.dc);
   if (opts.copyConcurrency) setCopyConcurrency(opts.copyConcurrency);
-  const dataConverter = { payloadCodecs: codec ? [codec] : [] };
+  // With a key, failures' messages are encrypted too (lib/failure-converter.ts).
+  const dataConverter = codec ? { payloadCodecs: [codec], failureConverterPath: FAILURE_CONVERTER_PATH } : { payloadCodecs: [] };
   if (opts.metricsPort) {
     Runtime.install({
       // seaotter's own metrics (activities/metrics.ts) are served here too, with buckets in seconds.
@@ -96,7 +102,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
     namespace: opts.namespace,
     taskQueue,
     dataConverter,
-    ...workflowSource(),
+    ...workflowSource(codec !== undefined),
     activities: createActivities({ resources, client: () => client }),
     shutdownGraceTime: '10 seconds',
     // Heartbeats reach the server at most a second late: cancellation (stop, continue-as-new)

@@ -41,6 +41,10 @@ before(async () => {
     await c.query('CREATE DATABASE vault');
     await c.query(`CREATE TABLE ${TABLE} (id INT PRIMARY KEY, secret VARCHAR(64))`);
   }
+  // A column the target holds as a number: a text the source puts there is refused, with the
+  // value quoted in the server's error (see the last test).
+  await src.query('CREATE TABLE vault.typed (id INT PRIMARY KEY, v VARCHAR(40))');
+  await dst.query('CREATE TABLE vault.typed (id INT PRIMARY KEY, v INT)');
   await cluster.writeConfig(`${cluster.dataSourcesYaml()}
 pipelines:
   - id: vault
@@ -49,6 +53,7 @@ pipelines:
     start: current
     tables:
       - source: ${TABLE}
+      - source: vault.typed
     batch: { maxRows: 2, maxWaitMs: 50 }
 `);
   const worker = cluster.startWorker();
@@ -175,3 +180,38 @@ function payloadsInJson(value: unknown, at = ''): { encoding: string; data: stri
   }
   return Object.entries(v).flatMap(([k, x]) => payloadsInJson(x, `${at}.${k}`));
 }
+
+test('a row the target refuses: the error, which quotes its value, is encrypted in history; status shows it decrypted', async () => {
+  const REFUSED = 'REFUSED-CANARY-777';
+  await src.query('INSERT INTO vault.typed VALUES (1, ?)', [REFUSED]);
+  const halted = await waitFor('vault halted', async () => {
+    const s = await pipelineStatus(cluster.client, 'vault');
+    return s.state === 'halted' ? s : null;
+  }, 90_000, 300);
+  assert.match(halted.lastError?.message ?? '', new RegExp(`Incorrect integer value: '${REFUSED}'`), 'the codec client reads the error');
+  const cli = await cluster.cliOk(['pipeline', 'status', 'vault']);
+  assert.match(cli, new RegExp(REFUSED), 'and so does the CLI');
+
+  const ids = [PIPELINE_ID];
+  for await (const w of plain.workflow.list({ query: `WorkflowType = 'syncBatchWorkflow' AND SeaotterPipeline = 'vault'` })) ids.push(w.workflowId);
+  let failures = 0;
+  for (const workflowId of ids) {
+    const history = await plain.workflow.getHandle(workflowId).fetchHistory();
+    assert.ok(!historyText(history).includes(REFUSED), `${workflowId}: "${REFUSED}" is not in the raw history`);
+    for (const e of history.events ?? []) {
+      const failure = e.activityTaskFailedEventAttributes?.failure ?? e.workflowExecutionFailedEventAttributes?.failure ?? e.childWorkflowExecutionFailedEventAttributes?.failure;
+      if (!failure) continue;
+      failures++;
+      assert.equal(failure.message, 'Encoded failure', `${workflowId}: the failure's message is in its encoded attributes`);
+      assert.equal(encodingOf(failure.encodedAttributes as Payload), ENCRYPTED_ENCODING, `${workflowId}: encrypted`);
+    }
+  }
+  assert.ok(failures >= 2, `failures found in history: ${failures}`);
+
+  // The source's value fixed, the target's checkpoint unchanged: resume loads the fix.
+  await src.query("UPDATE vault.typed SET v = '42' WHERE id = 1");
+  await dst.query('ALTER TABLE vault.typed MODIFY v VARCHAR(40)');
+  await cluster.cliOk(['pipeline', 'resume', 'vault']);
+  const want = await dumpTable(src, 'vault.typed');
+  await waitFor('rows on the target', async () => JSON.stringify(await dumpTable(dst, 'vault.typed')) === JSON.stringify(want), 90_000);
+});
