@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import PQueue from 'p-queue';
 import { afterHead, copyInParts, type CopyResume } from './resumable-copy.js';
-import { FileMissingError, PART_SIZE, takesParts, type FileInfo, type FileStore } from './stores/file-store.js';
+import { FileMissingError, PART_SIZE, takesParts, type Fetched, type FileInfo, type FileStore } from './stores/file-store.js';
 
 export type CopyOutcome = 'copied' | 'skipped' | 'missing';
 
@@ -58,8 +58,9 @@ export const STREAMED_CONCURRENCY = 8;
 const streamed = new PQueue({ concurrency: STREAMED_CONCURRENCY });
 
 /** Copies key from src to dst unless dst has it already; 'missing' when src lacks it. */
-export function copyFile(src: FileStore, dst: FileStore, key: string, resume: CopyResume): Promise<Copied> {
-  return oneAtATime(`${dst.name}\n${key}`, async () => {
+export async function copyFile(src: FileStore, dst: FileStore, key: string, resume: CopyResume): Promise<Copied> {
+  const turn = keyTurns.enter(`${dst.name}\n${key}`);
+  try {
     // The target first (near the worker): a copy seaotter made records the source version it came
     // from, and the source then answers 'unchanged' without sending the file again (a row that
     // names the same file again, e.g. on every update of it). Otherwise one request to the source
@@ -68,32 +69,66 @@ export function copyFile(src: FileStore, dst: FileStore, key: string, resume: Co
     const fetched = await src.fetch(key, IN_MEMORY_BYTES, there?.sourceVersion);
     if (fetched === 'unchanged') return skipped;
     if (!fetched) return missing;
-    if (fetched.content) return copyFetched(dst, key, fetched.info, fetched.content, there);
-    // (A copy waiting for its key's turn holds no streaming slot.)
-    return streamed.add(() => copyStreamed(src, dst, key, fetched.info, there, resume, fetched.head));
-  });
+    // Something to write: in the key's turn.
+    return await turn.run(async (writtenSince) => {
+      let got: Fetched = fetched;
+      let now = there;
+      if (writtenSince) {
+        // Another copy wrote the key since this one looked: it may have written a newer version
+        // than this one fetched, so the source is asked again, against what is there now.
+        now = await dst.stat(key);
+        const again = await src.fetch(key, IN_MEMORY_BYTES, now?.sourceVersion);
+        if (again === 'unchanged') return skipped;
+        if (!again) return missing;
+        got = again;
+      }
+      if (got.content) return copyFetched(dst, key, got.info, got.content, now);
+      // (A copy waiting for its key's turn holds no streaming slot.)
+      const { info, head } = got;
+      return streamed.add(() => copyStreamed(src, dst, key, info, now, resume, head));
+    });
+  } finally {
+    turn.leave();
+  }
 }
 
 /**
- * Copies of one target key in this process, one after another, each from its look at the target
- * to its write. Two batches can name the same file (every update of its row does). Two small
- * copies at once could each fetch a version, and the one that fetched the older write last: the
- * target would keep a version the source no longer has. In turns, the later copy fetches after
- * the earlier one wrote (and is told 'unchanged' when the source still has that version). And a
- * large copy starting afresh aborts the key's unfinished uploads (left by attempts that died), so
- * two at once would abort each other's, again and again.
+ * Copies of one target key in this process that have something to write take turns. Two batches
+ * can name the same file (every update of its row does). Two small copies at once could each
+ * fetch a version, and the one that fetched the older write last: the target would keep a version
+ * the source no longer has. In turns, a copy of a key that another wrote since it looked asks the
+ * source again (and is told 'unchanged' when the source still has the version written). Copies
+ * told 'unchanged' at once, the usual case, take no turn. And a large copy starting afresh aborts
+ * the key's unfinished uploads (left by attempts that died), so two at once would abort each
+ * other's, again and again. (Copies in other processes are not ordered with these.)
  */
-const keyTurns = new Map<string, Promise<unknown>>();
-function oneAtATime<T>(id: string, copy: () => Promise<T>): Promise<T> {
-  const before = keyTurns.get(id) ?? Promise.resolve();
-  const mine = before.catch(() => undefined).then(copy);
-  const settled = mine.catch(() => undefined);
-  keyTurns.set(id, settled);
-  void settled.then(() => {
-    if (keyTurns.get(id) === settled) keyTurns.delete(id);
-  });
-  return mine;
+class KeyTurns {
+  private readonly keys = new Map<string, { tail: Promise<unknown>; copies: number; writes: number }>();
+
+  /** A copy of the key begins (before it looks at the target); `leave` when it ends, whatever happened. */
+  enter(id: string): { run<T extends Copied>(copy: (writtenSince: boolean) => Promise<T>): Promise<T>; leave(): void } {
+    let k = this.keys.get(id);
+    if (!k) this.keys.set(id, (k = { tail: Promise.resolve(), copies: 0, writes: 0 }));
+    const entry = k;
+    entry.copies++;
+    const seen = entry.writes;
+    return {
+      run: <T extends Copied>(copy: (writtenSince: boolean) => Promise<T>) => {
+        const mine = entry.tail.catch(() => undefined).then(async () => {
+          const out = await copy(entry.writes !== seen);
+          if (out.outcome === 'copied') entry.writes++;
+          return out;
+        });
+        entry.tail = mine.catch(() => undefined);
+        return mine;
+      },
+      leave: () => {
+        if (--entry.copies === 0 && this.keys.get(id) === entry) this.keys.delete(id);
+      },
+    };
+  }
 }
+const keyTurns = new KeyTurns();
 
 /** True when the target already has the file: same size and SHA-256. */
 async function alreadyThere(dst: FileStore, key: string, there: FileInfo | null, size: number, sha256: string): Promise<boolean> {

@@ -218,7 +218,7 @@ test('two copies of one large key in a process go one after the other (each woul
   assert.equal(peakAll, 2, 'another key goes alongside');
 });
 
-test('two copies of one small key in a process: the later fetches after the earlier wrote, so the newer version stays', async () => {
+test('two copies of one small key in a process: the later asks again after the earlier wrote, so the newer version stays', async () => {
   const v1 = randomBytes(1000);
   const v2 = randomBytes(1200);
   const src = memoryStore('src', { 'p.jpg': { body: v1, version: 'v1' } });
@@ -236,8 +236,16 @@ test('two copies of one small key in a process: the later fetches after the earl
   const second = copyFile(src.store, dst.store, 'p.jpg', noResume);
   assert.deepEqual(await Promise.all([first, second]), [{ outcome: 'copied', bytes: 1000 }, { outcome: 'copied', bytes: 1200 }]);
   assert.deepEqual(dst.map.get('p.jpg'), { body: v2, sha256: sha(v2), sourceVersion: 'v2' }, 'the target keeps the version the source has');
-  assert.deepEqual(src.calls, ['fetch p.jpg', 'fetch p.jpg']);
-  assert.deepEqual(dst.calls, ['stat p.jpg', 'write p.jpg', 'stat p.jpg', 'write p.jpg'], 'the second looked at the target after the first wrote');
+  // The second fetched v2 before the first wrote, then, in its turn, found the key written since
+  // and asked again against the version written (v1): the source still has v2, so v2 goes.
+  assert.deepEqual(src.calls, ['fetch p.jpg', 'fetch p.jpg', 'fetch p.jpg']);
+  assert.deepEqual(dst.calls, ['stat p.jpg', 'stat p.jpg', 'write p.jpg', 'stat p.jpg', 'write p.jpg']);
+
+  // Named again by two batches at once, the file unchanged: both are told so at once, no turn taken.
+  src.calls.length = dst.calls.length = 0;
+  writes = 1;
+  assert.deepEqual(await Promise.all([copyFile(src.store, dst.store, 'p.jpg', noResume), copyFile(src.store, dst.store, 'p.jpg', noResume)]).then((r) => r.map((c) => c.outcome)), ['skipped', 'skipped']);
+  assert.deepEqual(src.calls, ['fetch p.jpg: unchanged', 'fetch p.jpg: unchanged']);
 });
 
 test('copy slots: at most COPY_CONCURRENCY at once; a freed slot goes to the oldest batch waiting', async () => {
