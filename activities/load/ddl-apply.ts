@@ -70,17 +70,7 @@ export interface DdlApplyInput {
 export async function applyDdl({ pool, conn, dialect, target, spec, batch, ddl }: DdlApplyInput): Promise<{ alreadyApplied: boolean }> {
   await ensureMarkerTable(pool, target);
   const retried = (await markerAttempts(conn, target, spec.id, batch.seq)) !== undefined;
-  if (retried && replayUndoes(ddl.statement)) {
-    // Run again it would succeed and undo itself, and whether it ran cannot be told from here.
-    await conn.rollback();
-    throw ApplicationFailure.nonRetryable(
-      `the DDL of batch ${batch.seq} may have run before its load stopped, and running it again would undo it (it swaps names): ${ddl.statement.slice(0, 300)}. ` +
-        'Look at the target: if it does not show the change yet, run the statement there yourself. Then stop the pipeline, apply it with ddl: skip ' +
-        '(it resumes at the checkpoint and goes past this statement), and apply it with ddl: apply again',
-      'TargetRefused',
-      { statement: ddl.statement.slice(0, 500) },
-    );
-  }
+  // Counted first, whatever this attempt then does: an older attempt still running gives way.
   await conn.query(
     `INSERT INTO ${markerTable(target)} (pipeline, seq, statement) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE attempts = attempts + 1`,
     [spec.id, batch.seq, ddl.statement],
@@ -89,12 +79,12 @@ export async function applyDdl({ pool, conn, dialect, target, spec, batch, ddl }
   await conn.commit();
 
   const lock = ddlLockName(target.metaSchema, spec.id);
-  await takeLock(conn, lock, batch.seq);
+  const locked = await takeLock(conn, lock, batch.seq);
   try {
     return await underDdlLock({ conn, dialect, target, spec, batch, ddl }, retried, attempt);
   } finally {
     // On a broken connection the server has released it already.
-    await conn.query('SELECT RELEASE_LOCK(?)', [lock]).catch(() => undefined);
+    if (locked) await conn.query('SELECT RELEASE_LOCK(?)', [lock]).catch(() => undefined);
   }
 }
 
@@ -109,13 +99,24 @@ async function markerAttempts(conn: PoolConnection, target: MysqlSourceConfig, p
   return n === undefined ? undefined : Number(n);
 }
 
-/** Waits for the pipeline's DDL lock, for as long as the activity is not cancelled. */
-async function takeLock(conn: PoolConnection, lock: string, seq: number): Promise<void> {
+/**
+ * Waits for the pipeline's DDL lock, for as long as the activity is not cancelled. False when the
+ * server has no named locks (a Galera cluster refuses GET_LOCK): the load goes on without one, as
+ * builds before the lock did, warned about.
+ */
+async function takeLock(conn: PoolConnection, lock: string, seq: number): Promise<boolean> {
   const ctx = Context.current();
   for (let waited = 0; ; waited += LOCK_WAIT_SECONDS) {
-    const [rows] = await conn.query('SELECT GET_LOCK(?, ?) AS got', [lock, LOCK_WAIT_SECONDS]);
+    let rows;
+    try {
+      [rows] = await conn.query('SELECT GET_LOCK(?, ?) AS got', [lock, LOCK_WAIT_SECONDS]);
+    } catch (err) {
+      if ((err as { errno?: number }).errno !== ER_NOT_SUPPORTED_YET) throw err;
+      log.warn('the target has no named locks (GET_LOCK): the DDL runs without the pipeline\'s DDL lock', { seq, error: (err as Error).message });
+      return false;
+    }
     const got = (rows as { got: number | null }[])[0]?.got;
-    if (Number(got) === 1) return;
+    if (Number(got) === 1) return true;
     if (got === null) throw new Error(`could not take the DDL lock ${lock} on the target`);
     // Cancelled (the batch was stopped or given up on): `cancelled` rejects with why.
     if (ctx.cancellationSignal.aborted) await ctx.cancelled;
@@ -124,6 +125,7 @@ async function takeLock(conn: PoolConnection, lock: string, seq: number): Promis
 }
 
 const LOCK_WAIT_SECONDS = 5;
+const ER_NOT_SUPPORTED_YET = 1235;
 
 /** Runs the statement and writes the checkpoint, holding the pipeline's DDL lock. */
 async function underDdlLock(
@@ -138,6 +140,17 @@ async function underDdlLock(
     throw ApplicationFailure.retryable(
       `a newer attempt of the DDL load of batch ${batch.seq} has started (attempt ${now ?? 'none'} on its marker, this one ${attempt}): this one does not run the statement`,
       'SupersededAttempt',
+    );
+  }
+  if (retried && replayUndoes(ddl.statement)) {
+    // Run again it would succeed and undo itself, and whether it ran cannot be told from here.
+    // (Any older attempt still running has given way: this one counted itself on the marker.)
+    throw ApplicationFailure.nonRetryable(
+      `the DDL of batch ${batch.seq} may have run before its load stopped, and running it again would undo it (it swaps names): ${ddl.statement.slice(0, 300)}. ` +
+        'Look at the target: if it does not show the change yet, run the statement there yourself. Then stop the pipeline, apply it with ddl: skip ' +
+        '(it resumes at the checkpoint and goes past this statement), and apply it with ddl: apply again',
+      'TargetRefused',
+      { statement: ddl.statement.slice(0, 500) },
     );
   }
 

@@ -393,6 +393,9 @@ test('ddl: apply — a swap retried after a crash between it and its checkpoint 
   }, 90_000, 300);
   assert.match(halted.lastError!.message, /may have run before its load stopped, and running it again would undo it \(it swaps names\)/);
   assert.deepEqual(await dumpTable(dst, 'app_us.mm'), swapped, 'the target was not swapped back');
+  // The halting attempt counted itself: an older attempt still waiting for the lock gives way.
+  const [marker] = await dst.query("SELECT attempts FROM seaotter.seaotter_ddl WHERE pipeline = 'mismatch' AND seq = ?", [seq]);
+  assert.deepEqual(JSON.parse(JSON.stringify(marker)), [{ attempts: 2 }]);
   assert.equal(JSON.stringify(await dumpTable(dst, 'app_us.mm')), JSON.stringify(await dumpTable(src, 'app.mm')));
 });
 
