@@ -11,6 +11,7 @@ const REFUSED = new Map<number, string>([
   [1054, 'unknown column'],
   [1062, 'duplicate key'],
   [1064, 'SQL syntax'],
+  [1110, 'column specified twice'],
   [1136, 'column count'],
   [1146, 'table does not exist'],
   [1264, 'value out of range'],

@@ -150,9 +150,11 @@ export async function prepareTableTransform(spec: PipelineSpec, mapping: TableMa
       const source = from[image];
       const target = change[image];
       if (!source || !target) continue;
+      const filled = new Set([...Object.keys(target), ...(mapping.derived ?? []).map((d) => d.target)].map((c) => c.toLowerCase()));
       for (const c of Object.keys(source)) {
         if (had.has(c)) continue;
-        if (c in target || mapping.derived?.some((d) => d.target === c)) {
+        // MySQL's column names are case-insensitive: `Region` would be `region` written twice.
+        if (filled.has(c.toLowerCase())) {
           throw new Error(`the processor added column ${c}, which the table's mapping already fills; give it another name`);
         }
         target[c] = source[c]!;

@@ -187,4 +187,8 @@ test('columns a processor adds load under their own names; one the mapping alrea
   const clash = await moduleFile(dir, 'clash.mjs', `export default (change) => ({ ...change, after: { ...change.after, order_id: 9 } });`);
   const c = await prepareTableTransform(spec, mapping({ processor: clash }), 1);
   await assertTransformFailed(Promise.resolve().then(() => c.apply(insert({ id: 5, status: 'paid', email: 'e' }))), /transform of shop\.orders failed on row id=5: the processor added column order_id, which the table's mapping already fills/);
+  // In another case too: MySQL's column names are case-insensitive.
+  const upper = await moduleFile(dir, 'upper.mjs', `export default (change) => ({ ...change, after: { ...change.after, Status: 'x' } });`);
+  const u = await prepareTableTransform(spec, mapping({ processor: upper }), 1);
+  await assertTransformFailed(Promise.resolve().then(() => u.apply(insert({ id: 5, status: 'paid', email: 'e' }))), /the processor added column Status, which the table's mapping already fills/);
 });
