@@ -68,7 +68,7 @@ export async function startToxiproxy(opts: { logFile: string }): Promise<Toxipro
     links,
     async link(name, upstreamPort, oneWayMs) {
       const listenPort = await freePort();
-      const counter = await startTcpCounter(upstreamPort);
+      const counter = await startTcpCounter(upstreamPort, { countRequests: false });
       counters.set(name, counter);
       await api('POST', '/proxies', { name, listen: `127.0.0.1:${listenPort}`, upstream: `127.0.0.1:${counter.port}`, enabled: true });
       for (const stream of ['upstream', 'downstream']) {

@@ -15,7 +15,9 @@ export interface TcpCounter {
   close(): Promise<void>;
 }
 
-export async function startTcpCounter(upstreamPort: number): Promise<TcpCounter> {
+/** `countRequests: false` leaves the request lines uncounted (no scan of every chunk). */
+export async function startTcpCounter(upstreamPort: number, opts: { countRequests?: boolean } = {}): Promise<TcpCounter> {
+  const countRequests = opts.countRequests ?? true;
   const sockets = new Set<net.Socket>();
   const counter = { port: 0, connections: 0, bytesToClient: 0, bytesToUpstream: 0, requests: {} } as TcpCounter;
   const server = net.createServer((client) => {
@@ -29,6 +31,7 @@ export async function startTcpCounter(upstreamPort: number): Promise<TcpCounter>
     upstream.on('data', (d: Buffer) => (counter.bytesToClient += d.length));
     client.on('data', (d: Buffer) => {
       counter.bytesToUpstream += d.length;
+      if (!countRequests) return;
       for (const [, method] of d.toString('latin1').matchAll(/(?:^|\r\n)(GET|HEAD|PUT|POST|DELETE) \S+ HTTP\/1\.1\r\n/g)) counter.requests[method!] = (counter.requests[method!] ?? 0) + 1;
     });
     client.pipe(upstream).pipe(client);
