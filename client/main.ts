@@ -197,12 +197,28 @@ try {
     console.error(`seaotter: cannot reach a server: ${e.message}`);
     process.exit(2);
   }
-  // Something answered at TEMPORAL_ADDRESS, but not as a Temporal frontend does (a proxy, another service).
   if (e.name === 'ServiceError') {
-    const cause = (e as { cause?: Error }).cause?.message?.split('\n')[0];
-    console.error(`seaotter: Temporal at ${process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233'} did not answer as expected: ${e.message}${cause ? ` (${cause})` : ''}`);
-    process.exit(2);
+    const cause = (e as { cause?: Error & { code?: number } }).cause;
+    const detail = cause?.message?.split('\n')[0];
+    const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+    // No gRPC status, UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNIMPLEMENTED or
+    // INTERNAL: something answered at the address, but not as a Temporal frontend does (a proxy,
+    // another service: an HTTP 404 is UNIMPLEMENTED), or not now. Those cannot reach Temporal.
+    if (cause?.code === undefined || [4, 8, 12, 13, 14].includes(cause.code)) {
+      console.error(`seaotter: Temporal at ${address} did not answer as expected: ${e.message}${detail ? ` (${detail})` : ''}`);
+      process.exit(2);
+    }
+    // Temporal answered, and refused: the request's fault or the namespace's set-up.
+    const hint = /search attribute/i.test(detail ?? '') ? '; register seaotter\'s search attributes in this namespace (see the README, "Temporal server settings")' : '';
+    console.error(`seaotter: Temporal at ${address} refused the request: ${detail ?? e.message}${hint}`);
+    process.exit(1);
   }
-  console.error(e.stack ?? String(e));
+  if (e.name === 'NamespaceNotFoundError') {
+    console.error(`seaotter: ${e.message} at Temporal ${process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233'} (TEMPORAL_NAMESPACE)`);
+    process.exit(1);
+  }
+  // Anything else: one line, as every error of the CLI; the stack with SEAOTTER_DEBUG=1.
+  if (process.env.SEAOTTER_DEBUG) console.error(e.stack ?? String(e));
+  else console.error(`seaotter: ${(e.message ?? String(e)).split('\n')[0]} (SEAOTTER_DEBUG=1 shows where)`);
   process.exit(1);
 }

@@ -8,6 +8,7 @@ import type { FileStoreConfig, SeaotterConfig, TableRuleConfig } from '../lib/co
 import { templateColumns, toFileRule, type FileRule } from '../lib/file-keys.js';
 import type { ResolvedStage } from '../lib/spec.js';
 import { openFileStore } from '../activities/files/stores/file-store.js';
+import { isUnreachable, UnreachableError } from './errors.js';
 
 /** File rules of one table rule, checked against the source table's columns. */
 export async function resolveFileRules(rule: TableRuleConfig, sourceColumns: string[], table: string, at: string, problems: string[]): Promise<FileRule[] | undefined> {
@@ -50,15 +51,21 @@ export function resolveStage(config: SeaotterConfig): ResolvedStage {
   return { ...stage, store };
 }
 
-/** Checks that each store answers from here; one problem per store that does not. */
+/**
+ * Checks that each store answers from here; one problem per store that refuses (no bucket, access
+ * denied). A store that cannot be reached at all (connection refused, unknown host) is not a
+ * problem of the config: it throws UnreachableError (exit 2), as an unreachable database does.
+ */
 export async function checkStores(stores: Record<string, FileStoreConfig>, problems: string[]): Promise<void> {
+  const unreachable: string[] = [];
   await Promise.all(
     Object.entries(stores).map(async ([name, config]) => {
       try {
         await openFileStore(name, config).check();
       } catch (err) {
-        problems.push(`dataSources.${name}: ${(err as Error).message}`);
+        (isUnreachable(err) ? unreachable : problems).push(`dataSources.${name}: ${(err as Error).message}`);
       }
     }),
   );
+  if (unreachable.length) throw new UnreachableError(unreachable.join('; '));
 }

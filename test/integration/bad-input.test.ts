@@ -10,10 +10,13 @@ import http2 from 'node:http2';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
 import type { Connection } from 'mysql2/promise';
 import { freePort } from '../../client/servers/ports.js';
-import { Cluster, type CliResult } from '../support/cluster.js';
+import { resolveTemporalBin } from '../../client/servers/temporal-dev.js';
+import { Cluster, waitFor, type CliResult } from '../support/cluster.js';
 
+const execFileAsync = promisify(execFile);
 const MAIN = fileURLToPath(new URL('../../client/main.js', import.meta.url));
 
 let cluster: Cluster;
@@ -239,6 +242,23 @@ test('something other than Temporal at TEMPORAL_ADDRESS → exit 2 with a one-li
   } finally {
     server.close();
   }
+});
+
+test('Temporal refuses: an unknown namespace, or one without seaotter\'s search attributes → exit 1 with a one-line reason', async () => {
+  const file = await configFile('namespaces.yaml', pipelineYaml('nsx', ['shop.good']));
+  const unknown = await run(['pipeline', 'apply', '--config', file], { ...cluster.env(), TEMPORAL_NAMESPACE: 'nosuch' });
+  assert.equal(unknown.code, 1, unknown.stderr);
+  assert.match(unknown.stderr, /^seaotter: .*nosuch/);
+  assert.equal(unknown.stderr.trim().split('\n').length, 1, unknown.stderr);
+
+  await execFileAsync(resolveTemporalBin(), ['operator', 'namespace', 'create', '--namespace', 'bare', '--address', cluster.temporal.address]);
+  const bare = await waitFor('the new namespace to answer', async () => {
+    const r = await run(['pipeline', 'apply', '--config', file], { ...cluster.env(), TEMPORAL_NAMESPACE: 'bare' });
+    return /nosuch|not found/i.test(r.stderr) && !/search attribute/i.test(r.stderr) ? null : r;
+  }, 30_000, 500);
+  assert.equal(bare.code, 1, bare.stderr);
+  assert.match(bare.stderr, /^seaotter: Temporal at .* refused the request: .*search attribute.*register seaotter's search attributes/i);
+  assert.equal(bare.stderr.trim().split('\n').length, 1, bare.stderr);
 });
 
 test('a data source that is not listening → pipeline apply exits 2', async () => {

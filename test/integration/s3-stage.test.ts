@@ -16,6 +16,7 @@ import { after, before, test } from 'node:test';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Connection } from 'mysql2/promise';
 import { startS3Server, type S3Server } from '../../client/servers/s3-server.js';
+import { freePort } from '../../client/servers/ports.js';
 import { copyFile } from '../../activities/files/copy-file.js';
 import { s3ClientFor } from '../../activities/files/stores/s3-client.js';
 import { S3Store } from '../../activities/files/stores/s3-store.js';
@@ -87,6 +88,14 @@ test('apply refuses a stage bucket that does not exist', async () => {
   const r = await cluster.cli(['pipeline', 'apply', '--config', cluster.configPath]);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /dataSources\.stage-us: bucket no-such-bucket does not exist/);
+});
+
+test('apply with a store that cannot be reached (nothing listens) exits 2, naming it', async () => {
+  const port = await freePort();
+  await cluster.writeConfig(config('stage-bucket').replace(`endpoint: "${s3.endpoint}", bucket: pics-us`, `endpoint: "http://127.0.0.1:${port}", bucket: pics-us`));
+  const r = await cluster.cli(['pipeline', 'apply', '--config', cluster.configPath]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, new RegExp(`^seaotter: dataSources\\.pics-us: cannot reach bucket pics-us at http://127\\.0\\.0\\.1:${port}`));
 });
 
 test('a worker per datacenter, batches through the S3 stage: rows equal', async () => {

@@ -282,7 +282,9 @@ export class S3Store implements FileStore, PartTarget {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       if (status === 404) throw new Error(`bucket ${this.bucket} does not exist at ${endpointFor(this.config, workerDatacenter()) ?? 'the default endpoint'}`);
       if (status === 403) throw new Error(`access to bucket ${this.bucket} is denied (check accessKeyEnv/secretKeyEnv)`);
-      throw new Error(`cannot reach bucket ${this.bucket} at ${endpointFor(this.config, workerDatacenter()) ?? 'the default endpoint'}: ${(err as Error).message || (err as Error).name}`);
+      // The network error's code stays on it: callers tell "cannot reach" from a refusal by it.
+      const code = (err as { code?: string }).code;
+      throw Object.assign(new Error(`cannot reach bucket ${this.bucket} at ${endpointFor(this.config, workerDatacenter()) ?? 'the default endpoint'}: ${(err as Error).message || (err as Error).name}`), code ? { code } : {});
     }
   }
 }
