@@ -113,7 +113,13 @@ function parseBody(text: string): Payload[] {
   return (payloads as JsonPayload[]).map(fromJson);
 }
 
-function fromJson({ metadata, data }: JsonPayload): Payload {
+function fromJson(payload: JsonPayload): Payload {
+  const { metadata, data } = (payload ?? {}) as JsonPayload;
+  const valid =
+    typeof payload === 'object' && payload !== null &&
+    (data === undefined || typeof data === 'string') &&
+    (metadata === undefined || (typeof metadata === 'object' && metadata !== null && Object.values(metadata).every((v) => typeof v === 'string')));
+  if (!valid) throw new BadRequest('each payload must be {"metadata": {name: base64}, "data": base64}');
   return {
     metadata: metadata ? Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])) : undefined,
     data: data ? Buffer.from(data, 'base64') : undefined,

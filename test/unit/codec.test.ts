@@ -185,6 +185,9 @@ test('codec server: CORS for the Web UI origin, refusal for others, clear errors
   assert.match(((await unknown.json()) as { error: string }).error, /key id [0-9a-f]{8}/);
 
   assert.equal((await post('/decode', { payloads: 'x' })).status, 400);
+  assert.equal((await post('/decode', { payloads: [{ metadata: { encoding: 5 } }] })).status, 400, 'metadata values must be base64 text');
+  assert.equal((await post('/decode', { payloads: [null] })).status, 400);
+  assert.equal((await post('/encode', { payloads: [{ data: {} }] })).status, 400);
   const none = await post('/encode', {}); // protobuf JSON of an empty list
   assert.equal(none.status, 200);
   assert.deepEqual(await none.json(), { payloads: [] });
