@@ -6,6 +6,7 @@
  *
  *   node dist/scripts/quickstart.js [--seconds N] [--keep]
  */
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { WorkflowNotFoundError } from '@temporalio/client';
@@ -204,7 +205,10 @@ function printGuide(): void {
 /** --keep: the worker and the databases stay up; a line is printed whenever something moved. */
 async function keepRunning(snapshot: () => Promise<string>, source: QuickstartDb, target: QuickstartDb, exitCode: number): Promise<never> {
   for (const db of [source, target]) {
-    log(`${db.name.padEnd(6)} mariadb -h 127.0.0.1 -P ${db.server.port} -u seaotter -p${db.server.password} shop`);
+    // The password goes into a client options file only its owner reads, not onto the screen.
+    const options = path.join(db.server.dir, 'client.cnf');
+    writeFileSync(options, `[client]\nhost=127.0.0.1\nport=${db.server.port}\nuser=seaotter\npassword=${db.server.password}\n`, { mode: 0o600 });
+    log(`${db.name.padEnd(6)} mariadb --defaults-extra-file=${options} shop`);
   }
   log('the worker and both databases keep running: change shop.orders on the source and watch; Ctrl-C stops them');
   keptExitCode = exitCode;
