@@ -239,9 +239,14 @@ export async function pipelineStatus(client: Client, id: string): Promise<Status
     throw err;
   }
   const now = Date.now();
-  const lagSeconds = status.oldestPendingEventTime ? Math.max(0, (now - status.oldestPendingEventTime) / 1000) : 0;
   const stopped = status.state === 'stopped';
   const retrying = stopped ? [] : await retryingActivities(client, [workflowId, ...status.inFlightWorkflowIds.slice(0, 1)]);
+  let lagSeconds = status.oldestPendingEventTime ? Math.max(0, (now - status.oldestPendingEventTime) / 1000) : 0;
+  // Capture failing (the source unreachable, say): nothing is in flight, yet the target may fall
+  // behind by as much as it has not heard from the source. That much, so an alert on lag fires.
+  if (status.lastCommittedEventTime && retrying.some((r) => r.activity === 'captureBinlog')) {
+    lagSeconds = Math.max(lagSeconds, (now - status.lastCommittedEventTime) / 1000);
+  }
   // Statuses of older builds' workflows lack the queues; they then report no waiting tasks.
   const waiting = stopped || !status.sourceQueue ? [] : await waitingTasks(client, [workflowId, ...status.inFlightWorkflowIds.slice(0, 8)], status, pollers);
   const copying = stopped ? [] : await copyingFiles(client, id);

@@ -204,14 +204,17 @@ test('target down: loads retry visibly, then catch up when it returns', async ()
 test('source down: capture retries visibly, then resumes when it returns', async () => {
   await cluster.source.stop();
   let last = '';
-  const seen = await waitFor('a retrying capture in status', async () => {
+  const down = Date.now();
+  const status = await waitFor('a retrying capture in status', async () => {
     const s = await pipelineStatus(cluster.client, 'ctl');
     last = JSON.stringify(s);
-    return s.retrying.find((r) => r.activity === 'captureBinlog');
+    return s.retrying.some((r) => r.activity === 'captureBinlog') ? s : null;
   }, 60_000, 500).catch((err) => {
     throw new Error(`${(err as Error).message}; last status: ${last}`);
   });
-  assert.ok(seen.attempt > 1);
+  assert.ok(status.retrying.find((r) => r.activity === 'captureBinlog')!.attempt > 1);
+  // Nothing in flight, yet the lag is not 0: at least as long as the source has been down.
+  assert.ok(status.lagSeconds >= Math.max(1, (Date.now() - down) / 1000 - 1), `lag ${status.lagSeconds} s while the source is down`);
   await cluster.source.restart();
   src = await cluster.source.connect();
   const w = new Workload(src, 0);
