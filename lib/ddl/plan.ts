@@ -32,6 +32,7 @@ interface Resolved {
 
 /** The target of a source table: its mapping, else the rule that matches it (`ambiguous` when more than one does). */
 export function resolveTable(schema: string, table: string, ctx: DdlContext): Resolved | null {
+  const written = { schema, table };
   if (ctx.foldCase) {
     // A source that folds names stores them in lower case (1) or compares them so (2).
     schema = schema.toLowerCase();
@@ -44,7 +45,10 @@ export function resolveTable(schema: string, table: string, ctx: DdlContext): Re
     const sharing = ctx.tables.some((o) => o !== m && o.target.schema === m.target.schema && o.target.table === m.target.table);
     return { target: m.target, rule, merged: sharing || (rule !== undefined && mergesTables(rule)) };
   }
-  const taking = rulesTaking(ctx.rules, schema, table);
+  // Rules match names as the source keeps them: in lower case (1), or as created (2, where the
+  // statement that creates a table writes its name so).
+  let taking = rulesTaking(ctx.rules, schema, table);
+  if (taking.length === 0 && ctx.foldCase) taking = rulesTaking(ctx.rules, written.schema, written.table);
   if (taking.length === 0) return null;
   const rule = ctx.rules[taking[0]!.index]!;
   return { target: splitName(taking[0]!.target), rule, merged: mergesTables(rule), ...(taking.length > 1 ? { ambiguous: twoRulesTake(ctx.rules, taking, schema, table) } : {}) };

@@ -136,6 +136,10 @@ test('plan: on a source that folds table names, a statement naming Shop.Orders i
   assert.equal(create.action === 'apply' ? create.statement : create.action, 'CREATE TABLE `us`.`log_7` (id INT PRIMARY KEY)');
   // A source that keeps case has another table of that name.
   assert.equal(planDdl('ALTER TABLE Shop.Orders ADD note TEXT', 'x', ctx).action, 'ignore');
+  // lower_case_table_names=2 keeps names as created: a rule written in that case takes the table.
+  const cased = { ...folded, rules: [...ctx.rules, { source: 'Shop\\.Audit_(\\d+)', target: 'us.audit_$1', weight: 0 }] };
+  const audit = planDdl('CREATE TABLE Shop.Audit_3 (id INT PRIMARY KEY)', 'x', cased);
+  assert.equal(audit.action === 'apply' ? audit.statement : audit.action, 'CREATE TABLE `us`.`audit_3` (id INT PRIMARY KEY)');
 });
 
 test('plan: every mapped DDL halts for an Oracle target; an unreadable statement naming a mapped table halts', () => {
