@@ -33,6 +33,18 @@ export function passwordOf(ds: { passwordEnv?: string }): string | undefined {
   return value;
 }
 
+/**
+ * How long a worker's database session may sit idle before the server ends it (wait_timeout):
+ * SEAOTTER_SESSION_IDLE_SECONDS, default 600. Longer than any pause inside a load (a parallel
+ * load's turn waits while its parts are written), far shorter than a dead connection's hours.
+ */
+export function sessionIdleSeconds(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.SEAOTTER_SESSION_IDLE_SECONDS;
+  const n = raw === undefined || raw === '' ? 600 : Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 31_536_000) throw new Error(`SEAOTTER_SESSION_IDLE_SECONDS must be a whole number of seconds (1 to 31536000), not "${raw}"`);
+  return n;
+}
+
 /** Pools keyed by server and user, created on first use and closed with the worker. */
 export class Resources {
   private readonly pools = new Map<string, mysql.Pool>();
@@ -44,8 +56,12 @@ export class Resources {
     if (!pool) {
       pool = mysql.createPool({ ...mysqlOptions(ds), connectionLimit, waitForConnections: true, enableKeepAlive: true });
       // Sessions write UTC so TIMESTAMP strings from the binlog (decoded in UTC) land unchanged.
+      // wait_timeout: a worker that hangs or loses its host inside a load leaves its session idle
+      // in a transaction that holds the pipeline's checkpoint row (or its DDL lock); the server
+      // ends it after this long, so the load's retry on another worker goes on, instead of
+      // waiting until the server notices the dead connection (hours, by TCP keepalive).
       pool.on('connection', (c) => {
-        c.query("SET time_zone = '+00:00', sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO'), foreign_key_checks = 0");
+        c.query(`SET time_zone = '+00:00', sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO'), foreign_key_checks = 0, wait_timeout = ${sessionIdleSeconds()}`);
       });
       this.pools.set(key, pool);
     }

@@ -11,7 +11,7 @@ import { setWorkerDatacenter } from '../activities/datacenter.js';
 import { setCopyConcurrency } from '../activities/files/copy-files.js';
 import { createActivities } from '../activities/index.js';
 import { COMMIT_LAG_BUCKETS_SECONDS, METRICS } from '../activities/metrics.js';
-import { Resources } from '../activities/resources.js';
+import { Resources, sessionIdleSeconds } from '../activities/resources.js';
 import { beginShutdown } from '../activities/shutdown.js';
 import { codecFromEnv } from '../client/codec.js';
 import { isUnreachable } from '../client/errors.js';
@@ -76,6 +76,7 @@ async function connectRetrying(address: string): Promise<{ nativeConnection: Nat
 export async function runWorker(opts: WorkerOptions): Promise<void> {
   // One data converter for the worker and its client: capture's updates carry encrypted payloads too.
   const codec = codecFromEnv();
+  sessionIdleSeconds(); // a malformed SEAOTTER_SESSION_IDLE_SECONDS stops the worker here, not its first load
   const watchdogMode = watchdogModeFromEnv();
   setWorkerDatacenter(opts.dc);
   if (opts.copyConcurrency) setCopyConcurrency(opts.copyConcurrency);

@@ -111,9 +111,10 @@ export class Cluster {
   }
 
   /** Starts a worker; with `metricsPort` it serves Prometheus metrics there (see `scrapeMetrics`). */
-  startWorker(dc = 'hz', opts: { metricsPort?: number } = {}): WorkerProcess {
+  startWorker(dc = 'hz', opts: { metricsPort?: number; env?: NodeJS.ProcessEnv } = {}): WorkerProcess {
     const logFile = path.join(this.dir, `worker-${dc}-${++this.workerCount}.log`);
-    const w = spawnSeaotterWorker({ configPath: this.configPath, dc, env: this.env(), logFile, ...opts });
+    const { env, ...rest } = opts;
+    const w = spawnSeaotterWorker({ configPath: this.configPath, dc, env: { ...this.env(), ...env }, logFile, ...rest });
     this.workers.push(w);
     return w;
   }
