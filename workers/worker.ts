@@ -11,6 +11,7 @@ import { setWorkerDatacenter } from '../activities/datacenter.js';
 import { setCopyConcurrency } from '../activities/files/copy-files.js';
 import { createActivities } from '../activities/index.js';
 import { COMMIT_LAG_BUCKETS_SECONDS, METRICS } from '../activities/metrics.js';
+import { s3IdleSeconds } from '../activities/files/stores/s3-client.js';
 import { Resources, sessionIdleSeconds } from '../activities/resources.js';
 import { beginShutdown } from '../activities/shutdown.js';
 import { codecFromEnv } from '../client/codec.js';
@@ -76,7 +77,9 @@ async function connectRetrying(address: string): Promise<{ nativeConnection: Nat
 export async function runWorker(opts: WorkerOptions): Promise<void> {
   // One data converter for the worker and its client: capture's updates carry encrypted payloads too.
   const codec = codecFromEnv();
-  sessionIdleSeconds(); // a malformed SEAOTTER_SESSION_IDLE_SECONDS stops the worker here, not its first load
+  // Malformed SEAOTTER_SESSION_IDLE_SECONDS or SEAOTTER_S3_IDLE_SECONDS stop the worker here, not its first load.
+  sessionIdleSeconds();
+  s3IdleSeconds();
   const watchdogMode = watchdogModeFromEnv();
   setWorkerDatacenter(opts.dc);
   if (opts.copyConcurrency) setCopyConcurrency(opts.copyConcurrency);

@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -270,4 +271,30 @@ test('a source that ignores If-Match: a read at a version the object no longer h
   await assert.rejects(store.readAtVersion('big.bin', first.info.version, 4 * MIB), (err: Error) => err instanceof FileChangedError && /changed while it was copied/.test(err.message));
   assert.equal(dropped, 1, 'the If-Match header was dropped');
   s3ClientFor(config).destroy();
+});
+
+test('a store that accepts connections and never answers (a link dropping packets): the read fails after the idle limit, not never', async () => {
+  const sockets: net.Socket[] = [];
+  const silent = net.createServer((s) => void sockets.push(s));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const port = (silent.address() as net.AddressInfo).port;
+  const before = process.env.SEAOTTER_S3_IDLE_SECONDS;
+  process.env.SEAOTTER_S3_IDLE_SECONDS = '1';
+  const config = { type: 's3' as const, endpoint: `http://127.0.0.1:${port}`, bucket: 'silent', region: 'us-east-1', accessKeyEnv: 'S3_KEY', secretKeyEnv: 'S3_SECRET', datacenter: 'hz' };
+  try {
+    const store = new S3Store('silent', config);
+    const started = Date.now();
+    const outcome = await Promise.race([
+      store.fetch('p.jpg', 4 * 1024 * 1024).then(() => 'answered', (err: Error) => err.name),
+      new Promise((r) => setTimeout(() => r('still waiting after 30 s'), 30_000)),
+    ]);
+    assert.equal(outcome, 'TimeoutError', `after ${Date.now() - started} ms`);
+    assert.ok(sockets.length >= 1, 'the request reached the silent server');
+  } finally {
+    if (before === undefined) delete process.env.SEAOTTER_S3_IDLE_SECONDS;
+    else process.env.SEAOTTER_S3_IDLE_SECONDS = before;
+    s3ClientFor(config).destroy();
+    for (const s of sockets) s.destroy();
+    silent.close();
+  }
 });

@@ -20,6 +20,18 @@ function envValue(name: string, field: string): string {
   return value;
 }
 
+/**
+ * How long an S3 request may see no byte before it is abandoned (and retried by the SDK):
+ * SEAOTTER_S3_IDLE_SECONDS, default 120. Longer than a copy's pauses (a part waiting for the
+ * target to take the one before), far shorter than a dead connection's minutes.
+ */
+export function s3IdleSeconds(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.SEAOTTER_S3_IDLE_SECONDS;
+  const n = raw === undefined || raw === '' ? 120 : Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 86_400) throw new Error(`SEAOTTER_S3_IDLE_SECONDS must be a whole number of seconds (1 to 86400), not "${raw}"`);
+  return n;
+}
+
 /** Credentials named by the store, or undefined for the SDK's default chain. */
 function credentialsOf(config: S3StoreConfig): { accessKeyId: string; secretAccessKey: string } | undefined {
   if (!config.accessKeyEnv && !config.secretKeyEnv) return undefined;
@@ -45,7 +57,15 @@ export function s3ClientFor(config: S3StoreConfig, dc: string | undefined = work
       maxAttempts: 3,
       // Up to COPY_CONCURRENCY (64) copies share a store's client, with deletes and the stage's
       // requests besides: more than the SDK's 50 sockets, so that none waits for a socket.
-      requestHandler: { httpAgent: { maxSockets: 128 }, httpsAgent: { maxSockets: 128 } },
+      // A request that sees no byte for s3IdleSeconds() (a link that drops packets rather than
+      // refusing them) is abandoned and retried, instead of holding its copy until TCP keepalive
+      // gives up on the connection (about 11 minutes).
+      requestHandler: {
+        httpAgent: { maxSockets: 128 },
+        httpsAgent: { maxSockets: 128 },
+        connectionTimeout: 10_000,
+        socketTimeout: s3IdleSeconds() * 1000,
+      },
       // Checksums only when an operation requires them: S3-compatible servers differ in support.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
