@@ -30,7 +30,7 @@ export interface WorkerOptions {
 
 /**
  * The prebuilt workflow bundle (see scripts/bundle-workflows.ts), else the workflow sources; with a
- * codec key, the one whose failures go through the codec (lib/failure-converter.ts).
+ * codec key, the one whose failures go through the codec (lib/failure-converter.cts).
  */
 function workflowSource(encodedFailures: boolean): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
   const bundle = fileURLToPath(new URL(encodedFailures ? '../workflow-bundle-encoded-failures.js' : '../workflow-bundle.js', import.meta.url));
@@ -38,7 +38,7 @@ function workflowSource(encodedFailures: boolean): { workflowBundle: { codePath:
   return { workflowsPath: fileURLToPath(new URL('../workflows/index.js', import.meta.url)) };
 }
 
-const FAILURE_CONVERTER_PATH = fileURLToPath(new URL('../lib/failure-converter.js', import.meta.url));
+const FAILURE_CONVERTER_PATH = fileURLToPath(new URL('../lib/failure-converter.cjs', import.meta.url));
 
 /** Longest wait between two attempts to reach Temporal. */
 const CONNECT_RETRY_MAX_MS = 30_000;
@@ -83,7 +83,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   const watchdogMode = watchdogModeFromEnv();
   setWorkerDatacenter(opts.dc);
   if (opts.copyConcurrency) setCopyConcurrency(opts.copyConcurrency);
-  // With a key, failures' messages are encrypted too (lib/failure-converter.ts).
+  // With a key, failures' messages are encrypted too (lib/failure-converter.cts).
   const dataConverter = codec ? { payloadCodecs: [codec], failureConverterPath: FAILURE_CONVERTER_PATH } : { payloadCodecs: [] };
   if (opts.metricsPort) {
     Runtime.install({

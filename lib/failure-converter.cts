@@ -5,7 +5,8 @@
  * 'a@b' for key 'email'"); in clear they would sit in workflow history. Workers with
  * SEAOTTER_CODEC_KEY load this module as their failure converter (activities) and run the
  * workflow bundle built with it (workflows: scripts/bundle-workflows.ts). Decoding needs nothing
- * of it: every client reads encoded attributes back through its codec.
+ * of it: every client reads encoded attributes back through its codec. CommonJS (.cts): the SDK
+ * loads it with require(), which takes ES modules only from Node 20.19 on.
  */
 import { DefaultFailureConverter } from '@temporalio/common';
 
