@@ -170,7 +170,15 @@ async function load(deps: { resources: Resources }, { spec, batch, transformed, 
       return { rowsApplied: 0, alreadyApplied: r.alreadyApplied, statements: 1, deadLettered: 0, timingsMs: clock.laps, writtenAs: 'atomic' };
     }
     if (partQueries) {
-      const outcome = await writeParts(pool, partQueries, (sql) => void (statement = sql));
+      // The turn's connection holds the checkpoint row, idle while the parts are written: a ping
+      // a minute keeps the server's idle limit (wait_timeout) from ending it under a long load.
+      const ping = setInterval(() => void conn.query('SELECT 1').catch(() => undefined), 60_000);
+      let outcome;
+      try {
+        outcome = await writeParts(pool, partQueries, (sql) => void (statement = sql));
+      } finally {
+        clearInterval(ping);
+      }
       if (outcome.kind === 'written') {
         statements = outcome.statements;
         writtenAs = 'parallel';
