@@ -12,7 +12,7 @@ export function isUnreachable(err: unknown): boolean {
   const code = (err as { code?: string | number })?.code;
   const msg = String((err as Error)?.message ?? '');
   return (
-    ['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'ECONNRESET', 'PROTOCOL_CONNECTION_LOST'].includes(String(code)) ||
+    ['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'PROTOCOL_CONNECTION_LOST'].includes(String(code)) ||
     // (The worker's native connection words it its own way: `ConnectionRefused`, `dns error`.)
     /ECONNREFUSED|connect ETIMEDOUT|failed to connect|Failed to connect|UNAVAILABLE|deadline exceeded|ConnectionRefused|Connection refused|tcp connect error|dns error|ConnectError\(/i.test(msg)
   );

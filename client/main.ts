@@ -201,10 +201,12 @@ try {
     const cause = (e as { cause?: Error & { code?: number } }).cause;
     const detail = cause?.message?.split('\n')[0];
     const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
-    // No gRPC status, UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNIMPLEMENTED or
-    // INTERNAL: something answered at the address, but not as a Temporal frontend does (a proxy,
-    // another service: an HTTP 404 is UNIMPLEMENTED), or not now. Those cannot reach Temporal.
-    if (cause?.code === undefined || [4, 8, 12, 13, 14].includes(cause.code)) {
+    // Temporal answering and refusing: INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,
+    // PERMISSION_DENIED, FAILED_PRECONDITION, ABORTED, OUT_OF_RANGE, UNAUTHENTICATED. Anything else
+    // (no status, UNAVAILABLE, UNKNOWN and UNIMPLEMENTED for an HTTP error page, …): something
+    // answered at the address, but not as a Temporal frontend does, or not now.
+    const REFUSALS = [3, 5, 6, 7, 9, 10, 11, 16];
+    if (typeof cause?.code !== 'number' || !REFUSALS.includes(cause.code)) {
       console.error(`seaotter: Temporal at ${address} did not answer as expected: ${e.message}${detail ? ` (${detail})` : ''}`);
       process.exit(2);
     }

@@ -282,8 +282,9 @@ export class S3Store implements FileStore, PartTarget {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       if (status === 404) throw new Error(`bucket ${this.bucket} does not exist at ${endpointFor(this.config, workerDatacenter()) ?? 'the default endpoint'}`);
       if (status === 403) throw new Error(`access to bucket ${this.bucket} is denied (check accessKeyEnv/secretKeyEnv)`);
-      // The network error's code stays on it: callers tell "cannot reach" from a refusal by it.
-      const code = (err as { code?: string }).code;
+      // The network error's code stays on it: callers tell "cannot reach" from a refusal by it
+      // (a connection that timed out, the SDK's TimeoutError with no answer, is ETIMEDOUT).
+      const code = (err as { code?: string }).code ?? ((err as Error).name === 'TimeoutError' && status === undefined ? 'ETIMEDOUT' : undefined);
       throw Object.assign(new Error(`cannot reach bucket ${this.bucket} at ${endpointFor(this.config, workerDatacenter()) ?? 'the default endpoint'}: ${(err as Error).message || (err as Error).name}`), code ? { code } : {});
     }
   }
