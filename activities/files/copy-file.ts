@@ -67,29 +67,40 @@ export async function copyFile(src: FileStore, dst: FileStore, key: string, resu
     // (often in the other datacenter) gives the size, the checksum it keeps, and a small file's bytes.
     const there = await dst.stat(key);
     const fetched = await src.fetch(key, IN_MEMORY_BYTES, there?.sourceVersion);
-    if (fetched === 'unchanged') return skipped;
+    if (fetched === 'unchanged') {
+      // Unless another copy of the key is under way: it may be writing a version in between
+      // (the source went back to this one meanwhile). Then this one looks again after it.
+      if (!turn.others()) return skipped;
+      return await turn.run(async (writtenSince) => (writtenSince ? copyAgain(src, dst, key, resume) : skipped));
+    }
     if (!fetched) return missing;
     // Something to write: in the key's turn.
     return await turn.run(async (writtenSince) => {
-      let got: Fetched = fetched;
-      let now = there;
-      if (writtenSince) {
-        // Another copy wrote the key since this one looked: it may have written a newer version
-        // than this one fetched, so the source is asked again, against what is there now.
-        now = await dst.stat(key);
-        const again = await src.fetch(key, IN_MEMORY_BYTES, now?.sourceVersion);
-        if (again === 'unchanged') return skipped;
-        if (!again) return missing;
-        got = again;
-      }
-      if (got.content) return copyFetched(dst, key, got.info, got.content, now);
-      // (A copy waiting for its key's turn holds no streaming slot.)
-      const { info, head } = got;
-      return streamed.add(() => copyStreamed(src, dst, key, info, now, resume, head));
+      if (writtenSince) return copyAgain(src, dst, key, resume);
+      return write(src, dst, key, fetched, there, resume);
     });
   } finally {
     turn.leave();
   }
+}
+
+/**
+ * Another copy wrote the key since this one looked: it may have written a newer version than this
+ * one fetched (or an older one), so the source is asked again, against what is there now.
+ */
+async function copyAgain(src: FileStore, dst: FileStore, key: string, resume: CopyResume): Promise<Copied> {
+  const now = await dst.stat(key);
+  const again = await src.fetch(key, IN_MEMORY_BYTES, now?.sourceVersion);
+  if (again === 'unchanged') return skipped;
+  if (!again) return missing;
+  return write(src, dst, key, again, now, resume);
+}
+
+function write(src: FileStore, dst: FileStore, key: string, got: Fetched, there: FileInfo | null, resume: CopyResume): Promise<Copied> {
+  if (got.content) return copyFetched(dst, key, got.info, got.content, there);
+  // (A copy waiting for its key's turn holds no streaming slot.)
+  const { info, head } = got;
+  return streamed.add(() => copyStreamed(src, dst, key, info, there, resume, head));
 }
 
 /**
@@ -98,7 +109,8 @@ export async function copyFile(src: FileStore, dst: FileStore, key: string, resu
  * fetch a version, and the one that fetched the older write last: the target would keep a version
  * the source no longer has. In turns, a copy of a key that another wrote since it looked asks the
  * source again (and is told 'unchanged' when the source still has the version written). Copies
- * told 'unchanged' at once, the usual case, take no turn. And a large copy starting afresh aborts
+ * told 'unchanged' at once, the usual case, take no turn unless another copy of the key is under
+ * way. And a large copy starting afresh aborts
  * the key's unfinished uploads (left by attempts that died), so two at once would abort each
  * other's, again and again. (Copies in other processes are not ordered with these.)
  */
@@ -106,7 +118,7 @@ class KeyTurns {
   private readonly keys = new Map<string, { tail: Promise<unknown>; copies: number; writes: number }>();
 
   /** A copy of the key begins (before it looks at the target); `leave` when it ends, whatever happened. */
-  enter(id: string): { run<T extends Copied>(copy: (writtenSince: boolean) => Promise<T>): Promise<T>; leave(): void } {
+  enter(id: string): { run<T extends Copied>(copy: (writtenSince: boolean) => Promise<T>): Promise<T>; others(): boolean; leave(): void } {
     let k = this.keys.get(id);
     if (!k) this.keys.set(id, (k = { tail: Promise.resolve(), copies: 0, writes: 0 }));
     const entry = k;
@@ -115,13 +127,21 @@ class KeyTurns {
     return {
       run: <T extends Copied>(copy: (writtenSince: boolean) => Promise<T>) => {
         const mine = entry.tail.catch(() => undefined).then(async () => {
-          const out = await copy(entry.writes !== seen);
+          let out: T;
+          try {
+            out = await copy(entry.writes !== seen);
+          } catch (err) {
+            // It may have written before it failed (an upload completed, its answer lost).
+            entry.writes++;
+            throw err;
+          }
           if (out.outcome === 'copied') entry.writes++;
           return out;
         });
         entry.tail = mine.catch(() => undefined);
         return mine;
       },
+      others: () => entry.copies > 1,
       leave: () => {
         if (--entry.copies === 0 && this.keys.get(id) === entry) this.keys.delete(id);
       },

@@ -248,6 +248,29 @@ test('two copies of one small key in a process: the later asks again after the e
   assert.deepEqual(src.calls, ['fetch p.jpg: unchanged', 'fetch p.jpg: unchanged']);
 });
 
+test('told "unchanged" while another copy of the key writes: it looks again after it, so the source\'s version stays', async () => {
+  const v1 = randomBytes(900);
+  const v2 = randomBytes(1100);
+  const src = memoryStore('src', { 'q.jpg': { body: v1, version: 'v1' } });
+  const dst = memoryStore('dst');
+  assert.equal((await copyFile(src.store, dst.store, 'q.jpg', noResume)).outcome, 'copied');
+  // The source changes to v2, a copy fetches it and writes slowly; meanwhile the source goes back to v1.
+  src.map.set('q.jpg', { body: v2, version: 'v2' });
+  const write = dst.store.write.bind(dst.store);
+  let slow = true;
+  dst.store.write = async (key, body, size, sha256, sourceVersion) => {
+    if (slow) await new Promise((r) => setTimeout(r, 50));
+    slow = false;
+    return write(key, body, size, sha256, sourceVersion);
+  };
+  const first = copyFile(src.store, dst.store, 'q.jpg', noResume);
+  await new Promise((r) => setTimeout(r, 10));
+  src.map.set('q.jpg', { body: v1, version: 'v1' });
+  const second = copyFile(src.store, dst.store, 'q.jpg', noResume);
+  assert.deepEqual((await Promise.all([first, second])).map((c) => c.outcome), ['copied', 'copied']);
+  assert.ok(dst.map.get('q.jpg')!.body.equals(v1), 'the target holds what the source holds');
+});
+
 test('copy slots: at most COPY_CONCURRENCY at once; a freed slot goes to the oldest batch waiting', async () => {
   const release: (() => void)[] = [];
   let running = 0;
