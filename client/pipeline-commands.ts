@@ -181,7 +181,7 @@ async function unanswered(client: Client, id: string, d: WorkflowExecutionDescri
 
 /**
  * A raw failure's message. Workers with a codec key keep it in the failure's encoded attributes
- * (lib/failure-converter.ts), encrypted: read back through the client's codec.
+ * (lib/failure-converter.cts), encrypted: read back through the client's codec.
  */
 async function failureMessage(client: Client, failure: { message?: string | null; encodedAttributes?: Payload | null }): Promise<string> {
   if (!failure.encodedAttributes) return failure.message ?? '';
