@@ -13,7 +13,7 @@ import type { PipelineSpec } from '../../lib/spec.js';
 import { setOwn } from '../../lib/values.js';
 import { mysqlOptions } from '../resources.js';
 import { BinlogStream, type BinlogHandler, type BinlogStreamOptions } from './binlog-stream.js';
-import { keyColumnsOf, tableFilter } from './ddl-filter.js';
+import { streamFilters } from './ddl-filter.js';
 
 /** What capture needs of a binlog stream, on this thread or another. */
 export interface BinlogSource {
@@ -23,8 +23,8 @@ export interface BinlogSource {
   stop(): Promise<void>;
 }
 
-/** `BinlogStreamOptions` as they cross to the thread: the table filter is rebuilt there from the spec. */
-type ThreadOptions = Omit<BinlogStreamOptions, 'wants' | 'keyColumns'> & { filterSpec?: PipelineSpec; /** The spec for key columns when there is no filterSpec. */ keysSpec?: PipelineSpec; seaotterBinlogThread: true };
+/** `BinlogStreamOptions` as they cross to the thread: the table filter and key columns are rebuilt there from the spec. */
+type ThreadOptions = Omit<BinlogStreamOptions, 'wants' | 'keyColumns'> & { spec?: PipelineSpec; seaotterBinlogThread: true };
 
 /**
  * The rows of one binlog event (one table, one action; zongji gives every row every column of the
@@ -66,7 +66,7 @@ export class BinlogThread implements BinlogSource {
   private stopped: Promise<void> | undefined;
   private stopping = false;
 
-  constructor(opts: BinlogStreamOptions & { filterSpec?: PipelineSpec; keysSpec?: PipelineSpec }, handler: BinlogHandler) {
+  constructor(opts: BinlogStreamOptions & { spec?: PipelineSpec }, handler: BinlogHandler) {
     // Fails here, as the stream itself would, when the password's variable is not set.
     mysqlOptions(opts.source);
     // Functions cannot cross to the thread: it makes its own from the spec.
@@ -169,7 +169,7 @@ export function unflatten(f: FlatRows): RowChange[] {
 /** The thread's side: a `BinlogStream` whose handler posts its calls, in groups. */
 function runThread(): void {
   const port = parentPort!;
-  const { filterSpec, keysSpec, seaotterBinlogThread: _flag, ...opts } = workerData as ThreadOptions;
+  const { spec, seaotterBinlogThread: _flag, ...opts } = workerData as ThreadOptions;
   let queue: Event[] = [];
   let rows = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -192,7 +192,7 @@ function runThread(): void {
   let stream: BinlogStream;
   try {
     stream = new BinlogStream(
-      { ...opts, ...(filterSpec ? { wants: tableFilter(filterSpec) } : {}), ...(keysSpec ?? filterSpec ? { keyColumns: keyColumnsOf((keysSpec ?? filterSpec)!) } : {}) },
+      { ...opts, ...(spec ? streamFilters(spec) : {}) },
       {
         onRows: (changes, t) => {
           if (changes.length > 0) post({ k: 'rows', rows: flatten(changes), t });

@@ -13,7 +13,7 @@ import { type PipelineSpec } from '../../lib/spec.js';
 import { workerShutdown } from '../shutdown.js';
 import { BinlogStream, type BinlogHandler, type BinlogStreamOptions } from './binlog-stream.js';
 import { BinlogThread, captureThreadEnabled, type BinlogSource } from './binlog-thread.js';
-import { ddlConcernsPipeline, keyColumnsOf, tableFilter } from './ddl-filter.js';
+import { ddlConcernsPipeline, streamFilters } from './ddl-filter.js';
 import { fileDeleteRisk } from './file-deletes.js';
 
 /** How long a parked session waits for the next run's capture. */
@@ -48,7 +48,7 @@ export class CaptureSession {
     const mayDeleteFiles = fileDeleteRisk(spec);
     const tables: Record<string, string[]> = {};
     for (const t of spec.tables) (tables[t.source.schema] ??= []).push(t.source.table);
-    const opts: BinlogStreamOptions = { source: spec.source, serverId: captureServerId(spec), from, tables, ...(spec.rules ? { wants: tableFilter(spec) } : {}), keyColumns: keyColumnsOf(spec) };
+    const opts: BinlogStreamOptions = { source: spec.source, serverId: captureServerId(spec), from, tables, ...streamFilters(spec) };
     const handler: BinlogHandler = {
       onRows: (changes, t) => batcher.addRows(changes, eventTime(t), mayDeleteFiles !== undefined && changes.some(mayDeleteFiles)),
       onCommit: (pos, t) => {
@@ -69,7 +69,7 @@ export class CaptureSession {
       },
     };
     // Decoding on a thread of its own keeps the main thread free for workflow tasks and loads.
-    this.stream = captureThreadEnabled() ? new BinlogThread({ ...opts, ...(spec.rules ? { filterSpec: spec } : { keysSpec: spec }) }, handler) : new BinlogStream(opts, handler);
+    this.stream = captureThreadEnabled() ? new BinlogThread({ ...opts, spec }, handler) : new BinlogStream(opts, handler);
   }
 
   /** Where the next batch this session submits starts. */

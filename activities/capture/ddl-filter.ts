@@ -45,3 +45,9 @@ export function keyColumnsOf(spec: PipelineSpec): (schema: string, table: string
   }
   return (schema, table) => keys.get(`${schema}.${table}`);
 }
+
+/** The spec-derived tests a binlog stream takes: which tables' rows it wants, and their key columns. */
+export function streamFilters(spec: PipelineSpec): { wants?: (schema: string, table: string) => boolean; keyColumns: (schema: string, table: string) => readonly string[] | undefined } {
+  // Specs from older builds have no rules: their stream keeps to the tables they name.
+  return { ...(spec.rules ? { wants: tableFilter(spec) } : {}), keyColumns: keyColumnsOf(spec) };
+}
