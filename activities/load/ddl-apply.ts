@@ -26,6 +26,7 @@ import { replayUndoes } from '../../lib/ddl/replay.js';
 import { formatPosition, type NumberedBatch } from '../../lib/model.js';
 import type { PipelineSpec } from '../../lib/spec.js';
 import type { TargetDdl } from '../transform/ddl-transform.js';
+import { peekCheckpoint } from './target-meta.js';
 
 /** Errors a statement that already ran gives when run again. */
 const ALREADY_DONE = new Map<number, string>([
@@ -197,7 +198,5 @@ async function underDdlLock(
 
 /** True when the target's checkpoint is at `seq` or past it (read without locking). */
 async function checkpointCovers(conn: PoolConnection, dialect: SqlDialect, target: MysqlSourceConfig, pipeline: string, seq: number): Promise<boolean> {
-  const select = dialect.compiler.compileCheckpointSelect(target.metaSchema, pipeline);
-  const [cp] = await conn.query(select.sql.replace(/\s+FOR UPDATE\s*$/i, ''), select.params);
-  return Number((cp as { seq: string | number }[])[0]?.seq ?? 0) >= seq;
+  return Number((await peekCheckpoint(conn, dialect, target.metaSchema, pipeline))?.seq ?? 0) >= seq;
 }

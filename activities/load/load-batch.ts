@@ -18,7 +18,7 @@ import type { PipelineSpec } from '../../lib/spec.js';
 import type { Resources } from '../resources.js';
 import { openStage } from '../stage/stage.js';
 import { stagedAfterLoad, transformedChanges, type TransformResult } from '../transform/transform-batch.js';
-import { ensureCheckpointTable, maxStatementBytes } from './target-meta.js';
+import { ensureCheckpointTable, maxStatementBytes, peekCheckpoint } from './target-meta.js';
 import { classifyMysqlError, planFailure } from './errors.js';
 import { deadLetterPath, runStepSkippingRefused, writeDeadLetters, type DeadLetter } from './dead-letter.js';
 import { withHeartbeat } from '../heartbeat.js';
@@ -297,9 +297,7 @@ async function waitForTurn(conn: PoolConnection, dialect: SqlDialect, metaSchema
  * (the worker died before reporting) finds its staged files removed, and must not halt for it.
  */
 async function alreadyCommitted(pool: Pool, dialect: SqlDialect, metaSchema: string, pipeline: string, batch: NumberedBatch): Promise<boolean> {
-  const select = dialect.compiler.compileCheckpointSelect(metaSchema, pipeline);
-  const [rows] = await pool.query(select.sql.replace(/\s+FOR UPDATE\s*$/i, ''), select.params);
-  return decideTurn((rows as { seq: string | number; position: string }[])[0], batch).turn === 'done';
+  return decideTurn(await peekCheckpoint(pool, dialect, metaSchema, pipeline), batch).turn === 'done';
 }
 
 async function rollbackQuietly(conn: PoolConnection): Promise<void> {

@@ -2,7 +2,7 @@
  * Per-target facts a worker learns once: the checkpoint table exists, and how large a statement
  * may be (under the server's max_allowed_packet).
  */
-import type { Pool } from 'mysql2/promise';
+import type { Pool, PoolConnection } from 'mysql2/promise';
 import type { MysqlSourceConfig } from '../../lib/config/schema.js';
 import type { SqlDialect } from '../../lib/dialects/dialect.js';
 
@@ -33,4 +33,16 @@ export async function ensureCheckpointTable(pool: Pool, target: MysqlSourceConfi
   await pool.query(dialect.compiler.compileCheckpointTableDdl(target.metaSchema).sql);
   await pool.query(`INSERT IGNORE INTO \`${target.metaSchema.replace(/`/g, '``')}\`.seaotter_checkpoint (pipeline, seq, position) VALUES (?, 0, '')`, [pipeline]);
   ensured.add(key);
+}
+
+/** The pipeline's checkpoint row as it is now, read without taking its lock. */
+export async function peekCheckpoint(
+  q: Pool | PoolConnection,
+  dialect: SqlDialect,
+  metaSchema: string,
+  pipeline: string,
+): Promise<{ seq: string | number; position: string } | undefined> {
+  const select = dialect.compiler.compileCheckpointSelect(metaSchema, pipeline);
+  const [rows] = await q.query(select.sql.replace(/\s+FOR UPDATE\s*$/i, ''), select.params);
+  return (rows as { seq: string | number; position: string }[])[0];
 }
