@@ -73,7 +73,7 @@ program
     if (!known.has(o.dc)) throw new UserError(`no data source of ${o.config} is in datacenter "${o.dc}" (known: ${[...known].join(', ')})`);
     const { runWorker } = await import('../workers/worker.js');
     try {
-      await runWorker({ dc: o.dc, address: temporalAddress(), namespace: temporalNamespace(), metricsPort: o.metricsPort, copyConcurrency: o.copyConcurrency });
+      await runWorker({ dc: o.dc, config: { path: o.config, value: config, read: () => readConfigFile(o.config) }, address: temporalAddress(), namespace: temporalNamespace(), metricsPort: o.metricsPort, copyConcurrency: o.copyConcurrency });
     } catch (err) {
       if (isUnreachable(err)) throw new UnreachableError(`cannot reach Temporal at ${temporalAddress()}: ${(err as Error).message}`);
       throw err;

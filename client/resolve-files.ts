@@ -6,7 +6,6 @@
 import { stat } from 'node:fs/promises';
 import type { FileStoreConfig, SeaotterConfig, TableRuleConfig } from '../lib/config/schema.js';
 import { templateColumns, toFileRule, type FileRule } from '../lib/file-keys.js';
-import type { ResolvedStage } from '../lib/spec.js';
 import { openFileStore } from '../activities/files/stores/file-store.js';
 import { isUnreachable, UnreachableError } from './errors.js';
 
@@ -40,15 +39,6 @@ export function fileStoresOf(config: SeaotterConfig, rules: FileRule[]): Record<
     }
   }
   return stores;
-}
-
-/** The stage with its store's settings (an s3 stage). */
-export function resolveStage(config: SeaotterConfig): ResolvedStage {
-  const stage = config.stage;
-  if (stage.type === 'local') return stage;
-  const store = config.dataSources[stage.source];
-  if (store?.type !== 's3') throw new Error(`stage.source: "${stage.source}" is not an s3 data source`);
-  return { ...stage, store };
 }
 
 /**

@@ -15,11 +15,11 @@ import { resolveColumns } from '../lib/columns.js';
 import { whereColumns } from '../lib/filter.js';
 import { matchTable, splitName } from '../lib/mapping.js';
 import { parsePosition, type BinlogPosition } from '../lib/model.js';
-import { taskQueueFor, type PipelineSpec, type TableMapping, type TableRuleSpec } from '../lib/spec.js';
+import { resolveStage, taskQueueFor, type PipelineSpec, type TableMapping, type TableRuleSpec } from '../lib/spec.js';
 import { mysqlOptions } from '../activities/resources.js';
 import { isUnreachable, UnreachableError, UserError } from './errors.js';
 import { connectOracleTarget } from './oracle-target-info.js';
-import { checkStores, fileStoresOf, resolveFileRules, resolveStage } from './resolve-files.js';
+import { checkStores, fileStoresOf, resolveFileRules } from './resolve-files.js';
 import { toFileRule } from '../lib/file-keys.js';
 
 type Conn = mysql.Connection;

@@ -2,7 +2,7 @@
  * The resolved pipeline: what `pipeline apply` hands to the pipeline workflow after checking both
  * databases. It holds no secret (data sources name their password variables) and no row data.
  */
-import type { DataSourceConfig, FileStoreConfig, MysqlSourceConfig, PipelineConfig, S3StoreConfig } from './config/schema.js';
+import type { DataSourceConfig, FileStoreConfig, MysqlSourceConfig, PipelineConfig, S3StoreConfig, SeaotterConfig } from './config/schema.js';
 import type { DerivedColumn } from './columns.js';
 import type { FileRule } from './file-keys.js';
 import type { WhereSpec } from './filter.js';
@@ -96,6 +96,15 @@ export interface PipelineSpec {
   targetQueue: string;
   /** Hash of the spec, so `apply` can tell an unchanged pipeline from a changed one. */
   version: string;
+}
+
+/** The stage with its store's settings (an s3 stage). */
+export function resolveStage(config: SeaotterConfig): ResolvedStage {
+  const stage = config.stage;
+  if (stage.type === 'local') return stage;
+  const store = config.dataSources[stage.source];
+  if (store?.type !== 's3') throw new Error(`stage.source: "${stage.source}" is not an s3 data source`);
+  return { ...stage, store };
 }
 
 /** The task queue of a datacenter. */

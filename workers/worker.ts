@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { setWorkerDatacenter } from '../activities/datacenter.js';
+import { setWorkerConfig } from '../activities/worker-config.js';
+import type { SeaotterConfig } from '../lib/config/schema.js';
 import { setCopyConcurrency } from '../activities/files/copy-files.js';
 import { createActivities } from '../activities/index.js';
 import { COMMIT_LAG_BUCKETS_SECONDS, METRICS } from '../activities/metrics.js';
@@ -21,6 +23,8 @@ import { VmWatchdog, watchdogModeFromEnv } from './vm-watchdog.js';
 
 export interface WorkerOptions {
   dc: string;
+  /** The worker's config: pipeline specs are checked against it before any activity connects (activities/worker-config.ts). */
+  config: { path: string; value: SeaotterConfig; read: () => Promise<SeaotterConfig> };
   address: string;
   namespace: string;
   metricsPort?: number;
@@ -82,6 +86,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   s3IdleSeconds();
   const watchdogMode = watchdogModeFromEnv();
   setWorkerDatacenter(opts.dc);
+  setWorkerConfig(opts.config.path, opts.config.value, opts.config.read);
   if (opts.copyConcurrency) setCopyConcurrency(opts.copyConcurrency);
   // With a key, failures' messages are encrypted too (lib/failure-converter.cts).
   const dataConverter = codec ? { payloadCodecs: [codec], failureConverterPath: FAILURE_CONVERTER_PATH } : { payloadCodecs: [] };

@@ -8,17 +8,19 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import type { Payload } from '@temporalio/common';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { Connection as SqlConnection } from 'mysql2/promise';
 import { codecFromEnv, ENCRYPTED_ENCODING } from '../../client/codec.js';
 import { pipelineStatus } from '../../client/pipeline-commands.js';
 import { freePort, spawnServer, stopPid, tailFile, waitForPort } from '../../client/servers/ports.js';
 import { runSeaotter, SEAOTTER_MAIN } from '../../client/servers/seaotter-process.js';
 import { resolveTemporalBin } from '../../client/servers/temporal-dev.js';
+import type { PipelineWorkflowInput } from '../../workflows/pipeline-state.js';
 import { Cluster, dumpTable, waitFor } from '../support/cluster.js';
 
 const run = promisify(execFile);
@@ -26,6 +28,16 @@ const KEY = randomBytes(32).toString('base64');
 const CANARY = 'PLAINTEXT-CANARY-12345';
 const TABLE = 'vault.canary_secrets';
 const PIPELINE_ID = 'seaotter-pipeline-vault';
+
+const VAULT_PIPELINE = `  - id: vault
+    source: src
+    target: dst
+    start: current
+    tables:
+      - source: ${TABLE}
+      - source: vault.typed
+    batch: { maxRows: 2, maxWaitMs: 50 }
+`;
 
 let cluster: Cluster;
 let src: SqlConnection;
@@ -45,17 +57,7 @@ before(async () => {
   // value quoted in the server's error (see the last test).
   await src.query('CREATE TABLE vault.typed (id INT PRIMARY KEY, v VARCHAR(40))');
   await dst.query('CREATE TABLE vault.typed (id INT PRIMARY KEY, v INT)');
-  await cluster.writeConfig(`${cluster.dataSourcesYaml()}
-pipelines:
-  - id: vault
-    source: src
-    target: dst
-    start: current
-    tables:
-      - source: ${TABLE}
-      - source: vault.typed
-    batch: { maxRows: 2, maxWaitMs: 50 }
-`);
+  await cluster.writeConfig(`${cluster.dataSourcesYaml()}\npipelines:\n${VAULT_PIPELINE}`);
   const worker = cluster.startWorker();
   await cluster.cliOk(['pipeline', 'apply', '--config', cluster.configPath]);
   // The whole log: the line comes first, and the capture's start can follow it within the second.
@@ -180,6 +182,53 @@ function payloadsInJson(value: unknown, at = ''): { encoding: string; data: stri
   }
   return Object.entries(v).flatMap(([k, x]) => payloadsInJson(x, `${at}.${k}`));
 }
+
+test('a pipeline started by hand with another host is not run: the worker checks it against its own config', async () => {
+  // Anyone who may start workflows can start one without the key (plain payloads pass the codec),
+  // with the real pipeline's spec but a source of their choosing, here a listener that counts.
+  let connections = 0;
+  const listener = net.createServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const port = (listener.address() as net.AddressInfo).port;
+  const intruderId = 'seaotter-pipeline-intruder';
+  try {
+    const history = await plain.workflow.getHandle(PIPELINE_ID).fetchHistory();
+    const started = history.events!.find((e) => e.workflowExecutionStartedEventAttributes)!.workflowExecutionStartedEventAttributes!;
+    const [decoded] = await codecFromEnv({ SEAOTTER_CODEC_KEY: KEY })!.decode(started.input!.payloads! as Payload[]);
+    const input = defaultPayloadConverter.fromPayload<PipelineWorkflowInput>(decoded);
+    const spec = { ...input.spec, source: { ...input.spec.source, port } };
+    await plain.workflow.start('pipelineWorkflow', { taskQueue: spec.sourceQueue, workflowId: intruderId, args: [{ ...input, spec }] });
+
+    const status = await waitFor('the intruder\'s capture retrying with the reason', async () => {
+      const s = await pipelineStatus(cluster.client, 'intruder');
+      return s.retrying.some((r) => r.activity === 'captureBinlog' && r.attempt >= 2) ? s : null;
+    }, 60_000, 300);
+    const error = status.retrying.find((r) => r.activity === 'captureBinlog')!.error;
+    assert.match(error, new RegExp(`does not allow: data source "src" differs: port: ${port} in the pipeline, ${cluster.source.port} here\\.`), error);
+    assert.ok(error.includes(cluster.configPath), 'it names the config it checked against');
+    assert.equal(connections, 0, 'no connection reached the host the spec named');
+    const vault = await pipelineStatus(cluster.client, 'vault');
+    assert.equal(vault.state, 'running', 'the real pipeline runs on');
+  } finally {
+    await plain.workflow.getHandle(intruderId).terminate('test done').catch(() => undefined);
+    listener.close();
+  }
+});
+
+test('a pipeline added to the config after the worker started runs: the worker reads its config again', async () => {
+  for (const c of [src, dst]) await c.query('CREATE TABLE vault.later (id INT PRIMARY KEY, v VARCHAR(20))');
+  await cluster.writeConfig(`${cluster.dataSourcesYaml()}\npipelines:\n${VAULT_PIPELINE}  - id: later\n    source: src\n    target: dst\n    start: current\n    tables: [{ source: vault.later }]\n`);
+  const applied = await cluster.cliOk(['pipeline', 'apply', '--config', cluster.configPath]);
+  assert.match(applied, /later/);
+  await src.query("INSERT INTO vault.later VALUES (1, 'after'), (2, 'start')");
+  const want = await dumpTable(src, 'vault.later');
+  await waitFor('vault.later on the target', async () => JSON.stringify(await dumpTable(dst, 'vault.later')) === JSON.stringify(want), 60_000);
+  const later = await pipelineStatus(cluster.client, 'later');
+  assert.deepEqual(later.retrying, [], 'no activity failed on the way');
+});
 
 test('a row the target refuses: the error, which quotes its value, is encrypted in history; status shows it decrypted', async () => {
   const REFUSED = 'REFUSED-CANARY-777';

@@ -1,0 +1,62 @@
+/**
+ * The worker's own config (`seaotter worker --config F`), against which every activity checks the
+ * pipeline spec it was given before it connects anywhere (lib/spec-trust.ts). A spec the config
+ * does not allow makes the config be read again (an operator may have changed it and applied it),
+ * and when it still does not allow it, the activity fails with every difference listed and is
+ * retried, visible in `seaotter pipeline status` and the Web UI, until a worker whose config
+ * allows it takes it.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import type { SeaotterConfig } from '../lib/config/schema.js';
+import type { PipelineSpec } from '../lib/spec.js';
+import { specOutsideConfig, trustKey } from '../lib/spec-trust.js';
+
+interface OwnConfig {
+  path: string;
+  config: SeaotterConfig;
+  read: () => Promise<SeaotterConfig>;
+}
+
+let own: OwnConfig | undefined;
+/** Specs (by trustKey) the config allowed, so the check costs a string compare per activity. */
+const allowed = new Set<string>();
+const MAX_ALLOWED = 1000;
+
+/** Set once by the worker at start; `read` reads the file again (client/config-file.ts). */
+export function setWorkerConfig(path: string, config: SeaotterConfig, read: () => Promise<SeaotterConfig>): void {
+  own = { path, config, read };
+  allowed.clear();
+}
+
+/** The error type of a spec outside the worker's config (retried). */
+export const NOT_IN_WORKER_CONFIG = 'NotInWorkerConfig';
+
+/**
+ * Throws unless the worker's config allows `spec`. Without a worker config (activities run
+ * outside `seaotter worker`, as in unit tests) there is nothing to check against.
+ */
+export async function checkSpecAllowed(spec: PipelineSpec): Promise<void> {
+  if (!own) return;
+  const key = trustKey(spec);
+  if (allowed.has(key)) return;
+  let problems = specOutsideConfig(spec, own.config);
+  if (problems.length) {
+    let readError = '';
+    try {
+      own.config = await own.read();
+      problems = specOutsideConfig(spec, own.config);
+    } catch (err) {
+      readError = ` (reading it again failed: ${(err as Error).message.split('\n')[0]})`;
+    }
+    if (problems.length) {
+      throw ApplicationFailure.create({
+        type: NOT_IN_WORKER_CONFIG,
+        message:
+          `pipeline ${spec.id} asks this worker for what its config ${own.path} does not allow${readError}: ${problems.join('; ')}. ` +
+          'A worker connects only where its own config says: run it with the config the pipeline was applied from.',
+      });
+    }
+  }
+  if (allowed.size >= MAX_ALLOWED) allowed.clear();
+  allowed.add(key);
+}

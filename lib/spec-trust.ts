@@ -1,0 +1,84 @@
+/**
+ * What a worker checks before it acts on a pipeline spec from a workflow: the spec travels in
+ * workflow history, and anyone who may start workflows on the namespace could write one that
+ * points a worker at a host of their choosing, with the variable name of a secret to log in with,
+ * or at a module on the worker's disk to run. So a worker connects only where its own config says:
+ * the pipeline must be one its config defines, between the same data sources, each with the same
+ * settings, through the same stage, running only processor and resolver modules its config names.
+ */
+import type { DataSourceConfig, SeaotterConfig } from './config/schema.js';
+import { resolveStage, type PipelineSpec } from './spec.js';
+
+/** JSON with object keys sorted, so equal settings compare equal whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
+/** The settings that differ between two objects, as `key: A in the pipeline, B here`. */
+function differences(inSpec: Record<string, unknown>, here: Record<string, unknown>): string[] {
+  const keys = [...new Set([...Object.keys(inSpec), ...Object.keys(here)])].sort();
+  const show = (v: unknown) => (v === undefined ? 'not set' : canonicalJson(v));
+  return keys.filter((k) => canonicalJson(inSpec[k]) !== canonicalJson(here[k])).map((k) => `${k}: ${show(inSpec[k])} in the pipeline, ${show(here[k])} here`);
+}
+
+/** The processor and file resolver modules a spec runs (absolute paths). */
+export function specModules(spec: PipelineSpec): string[] {
+  const out = new Set<string>();
+  for (const t of [...spec.tables, ...(spec.rules ?? [])]) {
+    if (t.processor) out.add(t.processor);
+    for (const f of t.files ?? []) if (f.resolver) out.add(f.resolver);
+  }
+  return [...out].sort();
+}
+
+/** The processor and file resolver modules a config names (absolute after client/config-file.ts). */
+export function configModules(config: SeaotterConfig): Set<string> {
+  const out = new Set<string>();
+  for (const p of config.pipelines) {
+    if (p.processor) out.add(p.processor);
+    for (const t of p.tables) {
+      if (t.processor) out.add(t.processor);
+      for (const f of t.files ?? []) if (f.resolver) out.add(f.resolver);
+    }
+  }
+  return out;
+}
+
+/** The parts of a spec the check looks at, as one string: equal strings pass or fail alike. */
+export function trustKey(spec: PipelineSpec): string {
+  return canonicalJson([spec.id, spec.sourceName, spec.source, spec.targetName, spec.target, spec.stage, spec.fileStores ?? {}, specModules(spec)]);
+}
+
+/**
+ * Where a spec asks for more than `config` allows, one line each; empty when it asks for nothing
+ * else. Lines name settings, never secrets (configs hold only the names of the variables with them).
+ */
+export function specOutsideConfig(spec: PipelineSpec, config: SeaotterConfig): string[] {
+  const problems: string[] = [];
+  const pipeline = config.pipelines.find((p) => p.id === spec.id);
+  if (!pipeline) problems.push(`pipeline "${spec.id}" is not defined here`);
+  else {
+    if (pipeline.source !== spec.sourceName) problems.push(`the pipeline's source is "${spec.sourceName}", here "${pipeline.source}"`);
+    if (pipeline.target !== spec.targetName) problems.push(`the pipeline's target is "${spec.targetName}", here "${pipeline.target}"`);
+  }
+  const sources: [string, DataSourceConfig][] = [[spec.sourceName, spec.source], [spec.targetName, spec.target], ...Object.entries(spec.fileStores ?? {})];
+  for (const [name, inSpec] of sources) {
+    const here = config.dataSources[name];
+    if (!here) problems.push(`data source "${name}" is not defined here`);
+    else for (const d of differences(inSpec, here)) problems.push(`data source "${name}" differs: ${d}`);
+  }
+  let stageHere: unknown;
+  try {
+    stageHere = resolveStage(config);
+  } catch (err) {
+    problems.push(`the stage: ${(err as Error).message}`);
+  }
+  if (stageHere !== undefined && canonicalJson(stageHere) !== canonicalJson(spec.stage)) {
+    for (const d of differences(spec.stage as Record<string, unknown>, stageHere as Record<string, unknown>)) problems.push(`the stage differs: ${d}`);
+  }
+  const allowed = configModules(config);
+  for (const m of specModules(spec)) if (!allowed.has(m)) problems.push(`module ${m} is not named here`);
+  return problems;
+}
