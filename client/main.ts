@@ -97,7 +97,8 @@ config
   .requiredOption('--config <file>', 'config file')
   .action(async (o: { config: string }) => {
     const c = await readConfigFile(o.config);
-    const missing = await missingProcessors(c);
+    const { unsupportedByThisBuild } = await import('./resolve.js');
+    const missing = [...(await missingProcessors(c)), ...unsupportedByThisBuild(c)];
     if (missing.length) throw new UserError(`${o.config} has ${missing.length} problem(s):\n${missing.map((m) => `  ${m}`).join('\n')}`);
     console.log(`${o.config}: ok (${c.pipelines.length} pipeline(s), ${Object.keys(c.dataSources).length} data source(s))`);
   });

@@ -236,11 +236,16 @@ export interface ResolvedPipeline {
   resumedFromCheckpoint: boolean;
 }
 
+/** What a config asks that this build cannot do, seen from the file alone (`config check` says it too). */
+export function unsupportedByThisBuild(config: SeaotterConfig): string[] {
+  return config.pipelines.filter((p) => p.twoWay).map((p) => `pipelines.${p.id}.twoWay: two-way sync is not supported by this build yet`);
+}
+
 /** Resolves every pipeline of a config; throws one UserError listing every problem found. */
 export async function resolvePipelines(config: SeaotterConfig): Promise<ResolvedPipeline[]> {
   const out: ResolvedPipeline[] = [];
   // What the file alone shows is said before any server is asked (an unreachable one would hide it).
-  const problems: string[] = config.pipelines.filter((p) => p.twoWay).map((p) => `pipelines.${p.id}.twoWay: two-way sync is not supported by this build yet`);
+  const problems = unsupportedByThisBuild(config);
   if (problems.length) throw new UserError(`cannot apply:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   for (const p of config.pipelines) {
     const source = config.dataSources[p.source] as MysqlSourceConfig;

@@ -126,6 +126,21 @@ test('config check: a valid file → exit 0', async () => {
   assert.match(r.stdout, /ok \(1 pipeline\(s\), 2 data source\(s\)\)/);
 });
 
+test('config check: twoWay, which apply would refuse, is a problem here too', async () => {
+  const file = await configFile(
+    'two-way.yaml',
+    `${cluster.dataSourcesYaml()}
+pipelines:
+  - { id: there, source: src, target: dst, tables: [{ source: shop.good }], twoWay: { peer: back } }
+  - { id: back, source: dst, target: src, tables: [{ source: shop.good }] }
+`,
+  );
+  const r = await run(['config', 'check', '--config', file]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /1 problem\(s\):\n\s*pipelines\.there\.twoWay: two-way sync is not supported by this build yet/);
+  assert.equal(r.stdout, '');
+});
+
 test('config check: a missing file → exit 1 with a one-line reason naming the file', async () => {
   const file = path.join(cluster.dir, 'does-not-exist.yaml');
   const r = await run(['config', 'check', '--config', file]);
