@@ -1,6 +1,7 @@
 /**
  * The worker's own config (`seaotter worker --config F`), against which every activity checks the
- * pipeline spec it was given before it connects anywhere (lib/spec-trust.ts). A spec the config
+ * pipeline spec it was given before it connects anywhere (lib/spec-trust.ts), and with a codec
+ * key, the spec's signature by `pipeline apply`. A spec the config
  * does not allow makes the config be read again (an operator may have changed it and applied it),
  * and when it still does not allow it, the activity fails with every difference listed and is
  * retried, visible in `seaotter pipeline status` and the Web UI, until a worker whose config
@@ -15,6 +16,8 @@ interface OwnConfig {
   path: string;
   config: SeaotterConfig;
   read: () => Promise<SeaotterConfig>;
+  /** With a codec key: why the spec's signature is not `pipeline apply`'s, or undefined when it is. */
+  signatureProblem?: (spec: PipelineSpec) => string | undefined;
 }
 
 let own: OwnConfig | undefined;
@@ -23,8 +26,8 @@ const allowed = new Set<string>();
 const MAX_ALLOWED = 1000;
 
 /** Set once by the worker at start; `read` reads the file again (client/config-file.ts). */
-export function setWorkerConfig(path: string, config: SeaotterConfig, read: () => Promise<SeaotterConfig>): void {
-  own = { path, config, read };
+export function setWorkerConfig(own_: OwnConfig): void {
+  own = own_;
   allowed.clear();
 }
 
@@ -37,25 +40,36 @@ export const NOT_IN_WORKER_CONFIG = 'NotInWorkerConfig';
  */
 export async function checkSpecAllowed(spec: PipelineSpec): Promise<void> {
   if (!own) return;
+  // The signature covers the whole spec, so it is checked every time (an HMAC of its JSON).
+  const unsigned = own.signatureProblem?.(spec);
   const key = trustKey(spec);
-  if (allowed.has(key)) return;
+  if (!unsigned && allowed.has(key)) return;
   let problems = specOutsideConfig(spec, own.config);
+  let readError = '';
   if (problems.length) {
-    let readError = '';
     try {
       own.config = await own.read();
       problems = specOutsideConfig(spec, own.config);
     } catch (err) {
       readError = ` (reading it again failed: ${(err as Error).message.split('\n')[0]})`;
     }
-    if (problems.length) {
-      throw ApplicationFailure.create({
-        type: NOT_IN_WORKER_CONFIG,
-        message:
-          `pipeline ${spec.id} asks this worker for what its config ${own.path} does not allow${readError}: ${problems.join('; ')}. ` +
-          'A worker connects only where its own config says: run it with the config the pipeline was applied from.',
-      });
-    }
+  }
+  if (problems.length) {
+    if (unsigned) problems.push(`${unsigned} (with SEAOTTER_CODEC_KEY, pipeline apply signs what it applies)`);
+    throw ApplicationFailure.create({
+      type: NOT_IN_WORKER_CONFIG,
+      message:
+        `pipeline ${spec.id} asks this worker for what its config ${own.path} does not allow${readError}: ${problems.join('; ')}. ` +
+        'A worker connects only where its own config says: run it with the config the pipeline was applied from.',
+    });
+  }
+  if (unsigned) {
+    throw ApplicationFailure.create({
+      type: NOT_IN_WORKER_CONFIG,
+      message:
+        `pipeline ${spec.id} is not run by this worker: ${unsigned}. With SEAOTTER_CODEC_KEY, workers run only what pipeline apply ` +
+        'signed with that key: apply the config with the key set (with --replace when the pipeline runs an unsigned spec).',
+    });
   }
   if (allowed.size >= MAX_ALLOWED) allowed.clear();
   allowed.add(key);

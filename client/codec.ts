@@ -9,7 +9,7 @@
  * 1 deflate-raw) and the original payload serialised as protobuf, metadata included; the flag sits
  * inside the ciphertext so the tag authenticates it too.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import proto from '@temporalio/proto';
@@ -81,6 +81,26 @@ export class SeaotterCodec implements PayloadCodec {
     };
   }
 
+  /**
+   * Signs `text` (a pipeline spec, lib/spec-trust.ts): `<key id>:<HMAC-SHA256, base64>` under a key
+   * derived from the current one, so whoever can start workflows but lacks the key cannot make a
+   * spec that workers run.
+   */
+  sign(text: string): string {
+    return `${this.current.id}:${signatureOf(this.current, text)}`;
+  }
+
+  /** Why `signature` is not this codec's for `text` (any key it holds), or undefined when it is. */
+  signatureProblem(text: string, signature: string | undefined): string | undefined {
+    if (!signature) return 'it is not signed';
+    const [id, mac] = signature.split(':');
+    const k = this.keys.get(id ?? '');
+    if (!k || mac === undefined) return `it is signed with key id ${id}, and this worker holds ${this.keyIds.join(', ')}`;
+    const want = Buffer.from(signatureOf(k, text));
+    const got = Buffer.from(mac);
+    return want.length === got.length && timingSafeEqual(want, got) ? undefined : 'its signature does not match it: it was changed after it was applied';
+  }
+
   /** Payloads not encrypted by this codec pass unchanged, so older plain histories stay readable. */
   private decodeOne(payload: Payload): Payload {
     if (text(payload.metadata?.encoding) !== ENCRYPTED_ENCODING) return payload;
@@ -125,6 +145,12 @@ export function codecFromEnv(env: NodeJS.ProcessEnv = process.env): SeaotterCode
 export function dataConverterFromEnv(env: NodeJS.ProcessEnv = process.env): { payloadCodecs: PayloadCodec[] } {
   const codec = codecFromEnv(env);
   return { payloadCodecs: codec ? [codec] : [] };
+}
+
+/** HMAC-SHA256 of `text` under a key derived from `k` for signing only (never the encryption key itself). */
+function signatureOf(k: CodecKey, text: string): string {
+  const signing = createHmac('sha256', k.key).update('seaotter pipeline spec signature v1').digest();
+  return createHmac('sha256', signing).update(text).digest('base64');
 }
 
 function utf8(s: string): Uint8Array {

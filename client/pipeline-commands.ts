@@ -10,6 +10,8 @@ import * as m from '../workflows/messages.js';
 import type { pipelineWorkflow } from '../workflows/pipeline.js';
 import { UnreachableError, UserError } from './errors.js';
 import { resolvePipelines } from './resolve.js';
+import { codecFromEnv, KEY_ENV } from './codec.js';
+import { signedText } from '../lib/spec-trust.js';
 import { datacenterOf } from '../lib/routing.js';
 import { formatWaiting, PollerCounter, waitingTasks, type WaitingTask } from './waiting.js';
 import { copyingFiles, formatCopying, type CopyingFiles } from './copying.js';
@@ -29,6 +31,9 @@ export async function applyPipelines(client: Client, config: SeaotterConfig, opt
     for (const p of config.pipelines) await replacePipeline(client, p.id);
   }
   const resolved = await resolvePipelines(config);
+  // With a key, workers run only specs signed with it (lib/spec-trust.ts).
+  const codec = codecFromEnv();
+  if (codec) for (const r of resolved) r.spec.signature = codec.sign(signedText(r.spec));
   const outcomes: ApplyOutcome[] = [];
   for (const { spec, startSeq, resumedFromCheckpoint } of resolved) {
     const workflowId = pipelineWorkflowId(spec.id);
@@ -47,12 +52,22 @@ export async function applyPipelines(client: Client, config: SeaotterConfig, opt
       if (status.state === 'stopping') {
         throw new UserError(`pipeline ${spec.id} is stopping (its loading batches are finishing); apply again once "seaotter pipeline status ${spec.id}" says stopped`);
       }
-      if (status.specVersion === spec.version) {
+      // Its batches in flight load under the running spec, which workers with the key refuse unsigned.
+      if (codec && !status.specSignedBy) {
+        throw new UserError(
+          `pipeline ${spec.id} runs a spec that is not signed (applied without ${KEY_ENV}, or by a build before signatures), which workers ` +
+            'with the key do not run: apply again with --replace (it ends that workflow and restarts from the target\'s checkpoint)',
+        );
+      }
+      const resign = codec !== undefined && status.specSignedBy !== codec.keyIds[0];
+      if (status.specVersion === spec.version && !resign) {
         outcomes.push({ pipeline: spec.id, workflowId, action: 'unchanged', detail: `running at ${status.committedPosition}` });
       } else {
-        // A running pipeline keeps its own positions; only the mapping and settings change.
+        // A running pipeline keeps its own positions; only the mapping and settings change (or,
+        // after a key rotation, the signature: batches in flight finish under the old one).
         const msg = await handle.executeUpdate(m.reconfigureUpdate, { args: [spec] });
-        outcomes.push({ pipeline: spec.id, workflowId, action: 'updated', detail: msg });
+        const why = status.specVersion === spec.version ? ` (signed again, with key id ${codec!.keyIds[0]})` : '';
+        outcomes.push({ pipeline: spec.id, workflowId, action: 'updated', detail: `${msg}${why}` });
       }
       continue;
     }

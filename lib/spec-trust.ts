@@ -5,6 +5,8 @@
  * or at a module on the worker's disk to run. So a worker connects only where its own config says:
  * the pipeline must be one its config defines, between the same data sources, each with the same
  * settings, through the same stage, running only processor and resolver modules its config names.
+ * With SEAOTTER_CODEC_KEY, `pipeline apply` also signs the whole spec (its table mappings too),
+ * and workers with the key run only specs signed with it (activities/worker-config.ts).
  */
 import type { DataSourceConfig, SeaotterConfig } from './config/schema.js';
 import { resolveStage, type PipelineSpec } from './spec.js';
@@ -44,6 +46,11 @@ export function configModules(config: SeaotterConfig): Set<string> {
     }
   }
   return out;
+}
+
+/** What a spec's signature covers: all of it but the signature, canonically. */
+export function signedText(spec: PipelineSpec): string {
+  return canonicalJson({ ...spec, signature: undefined });
 }
 
 /** The parts of a spec the check looks at, as one string: equal strings pass or fail alike. */

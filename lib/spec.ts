@@ -96,6 +96,11 @@ export interface PipelineSpec {
   targetQueue: string;
   /** Hash of the spec, so `apply` can tell an unchanged pipeline from a changed one. */
   version: string;
+  /**
+   * With SEAOTTER_CODEC_KEY: `pipeline apply`'s signature of everything above (`<key id>:<HMAC>`,
+   * client/codec.ts), which workers with the key check before they act on the spec.
+   */
+  signature?: string;
 }
 
 /** The stage with its store's settings (an s3 stage). */

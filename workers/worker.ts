@@ -18,7 +18,8 @@ import { Resources, sessionIdleSeconds } from '../activities/resources.js';
 import { beginShutdown } from '../activities/shutdown.js';
 import { codecFromEnv } from '../client/codec.js';
 import { isUnreachable } from '../client/errors.js';
-import { taskQueueFor } from '../lib/spec.js';
+import { taskQueueFor, type PipelineSpec } from '../lib/spec.js';
+import { signedText } from '../lib/spec-trust.js';
 import { VmWatchdog, watchdogModeFromEnv } from './vm-watchdog.js';
 
 export interface WorkerOptions {
@@ -86,7 +87,12 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   s3IdleSeconds();
   const watchdogMode = watchdogModeFromEnv();
   setWorkerDatacenter(opts.dc);
-  setWorkerConfig(opts.config.path, opts.config.value, opts.config.read);
+  setWorkerConfig({
+    path: opts.config.path,
+    config: opts.config.value,
+    read: opts.config.read,
+    ...(codec ? { signatureProblem: (spec: PipelineSpec) => codec.signatureProblem(signedText(spec), spec.signature) } : {}),
+  });
   if (opts.copyConcurrency) setCopyConcurrency(opts.copyConcurrency);
   // With a key, failures' messages are encrypted too (lib/failure-converter.cts).
   const dataConverter = codec ? { payloadCodecs: [codec], failureConverterPath: FAILURE_CONVERTER_PATH } : { payloadCodecs: [] };
@@ -128,6 +134,11 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
       : "workflow sandbox: calls are bounded by the SDK's watchdog thread per call",
   );
   console.log(codec ? `payloads are encrypted with key id ${codec.keyIds.join(', decrypted also with old ')}` : 'payloads are not encrypted (SEAOTTER_CODEC_KEY is not set)');
+  console.log(
+    codec
+      ? `pipelines run only as ${opts.config.path} defines them, and only as pipeline apply signed them with key id ${codec.keyIds.join(' or ')}`
+      : `pipelines run only between the data sources ${opts.config.path} defines; their table mappings are not signed (SEAOTTER_CODEC_KEY is not set)`,
+  );
   try {
     await worker.run();
   } finally {

@@ -34,6 +34,8 @@ export interface PipelineStatus {
   /** Ids of batch workflows not yet committed, for operators and `status` to describe. */
   inFlightWorkflowIds: string[];
   specVersion: string;
+  /** Id of the key `pipeline apply` signed the spec with (lib/spec-trust.ts), or null when unsigned; absent from older builds. */
+  specSignedBy?: string | null;
   /** Task queues of the source's datacenter (workflows, capture) and of the target's (load). */
   sourceQueue: string;
   targetQueue: string;

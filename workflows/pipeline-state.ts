@@ -254,6 +254,7 @@ export class Pipeline {
       lastError: this.s.lastError,
       inFlightWorkflowIds: this.s.pending.map((b) => batchWorkflowId(this.spec.id, b.seq)),
       specVersion: this.spec.version,
+      specSignedBy: this.spec.signature?.split(':')[0] ?? null,
       sourceQueue: this.spec.sourceQueue,
       targetQueue: this.spec.targetQueue,
       resumeFrom: this.s.acceptedPosition,

@@ -38,6 +38,7 @@ const VAULT_PIPELINE = `  - id: vault
       - source: vault.typed
     batch: { maxRows: 2, maxWaitMs: 50 }
 `;
+const LATER_PIPELINE = '  - id: later\n    source: src\n    target: dst\n    start: current\n    tables: [{ source: vault.later }]\n';
 
 let cluster: Cluster;
 let src: SqlConnection;
@@ -207,7 +208,8 @@ test('a pipeline started by hand with another host is not run: the worker checks
       return s.retrying.some((r) => r.activity === 'captureBinlog' && r.attempt >= 2) ? s : null;
     }, 60_000, 300);
     const error = status.retrying.find((r) => r.activity === 'captureBinlog')!.error;
-    assert.match(error, new RegExp(`does not allow: data source "src" differs: port: ${port} in the pipeline, ${cluster.source.port} here\\.`), error);
+    assert.match(error, new RegExp(`does not allow: data source "src" differs: port: ${port} in the pipeline, ${cluster.source.port} here;`), error);
+    assert.match(error, /its signature does not match it: it was changed after it was applied/, 'the copied signature does not cover the change');
     assert.ok(error.includes(cluster.configPath), 'it names the config it checked against');
     assert.equal(connections, 0, 'no connection reached the host the spec named');
     const vault = await pipelineStatus(cluster.client, 'vault');
@@ -218,9 +220,37 @@ test('a pipeline started by hand with another host is not run: the worker checks
   }
 });
 
+test('with the key, a spec that keeps the data sources but maps elsewhere is not run: apply signs what it applies', async () => {
+  const vault = await pipelineStatus(cluster.client, 'vault');
+  assert.equal(vault.specSignedBy, codecFromEnv({ SEAOTTER_CODEC_KEY: KEY })!.keyIds[0], 'apply signed the running spec');
+  // Every setting the config check compares is as in the config; only the mapping differs: the
+  // canary table's rows would go into vault.typed. Unsigned, and then with the real signature.
+  const history = await plain.workflow.getHandle(PIPELINE_ID).fetchHistory();
+  const started = history.events!.find((e) => e.workflowExecutionStartedEventAttributes)!.workflowExecutionStartedEventAttributes!;
+  const [decoded] = await codecFromEnv({ SEAOTTER_CODEC_KEY: KEY })!.decode(started.input!.payloads! as Payload[]);
+  const input = defaultPayloadConverter.fromPayload<PipelineWorkflowInput>(decoded);
+  const tables = input.spec.tables.map((t) => (t.source.table === 'canary_secrets' ? { ...t, target: { schema: 'vault', table: 'typed' } } : t));
+  for (const [name, signature, why] of [
+    ['unsigned', undefined, /is not run by this worker: it is not signed\. With SEAOTTER_CODEC_KEY, workers run only what pipeline apply signed/],
+    ['resigned', input.spec.signature, /is not run by this worker: its signature does not match it: it was changed after it was applied/],
+  ] as const) {
+    const workflowId = `seaotter-pipeline-${name}`;
+    try {
+      await plain.workflow.start('pipelineWorkflow', { taskQueue: input.spec.sourceQueue, workflowId, args: [{ ...input, spec: { ...input.spec, tables, signature } }] });
+      const status = await waitFor(`${name}: capture retrying with the reason`, async () => {
+        const s = await pipelineStatus(cluster.client, name);
+        return s.retrying.some((r) => r.activity === 'captureBinlog') ? s : null;
+      }, 60_000, 300);
+      assert.match(status.retrying.find((r) => r.activity === 'captureBinlog')!.error, why);
+    } finally {
+      await plain.workflow.getHandle(workflowId).terminate('test done').catch(() => undefined);
+    }
+  }
+});
+
 test('a pipeline added to the config after the worker started runs: the worker reads its config again', async () => {
   for (const c of [src, dst]) await c.query('CREATE TABLE vault.later (id INT PRIMARY KEY, v VARCHAR(20))');
-  await cluster.writeConfig(`${cluster.dataSourcesYaml()}\npipelines:\n${VAULT_PIPELINE}  - id: later\n    source: src\n    target: dst\n    start: current\n    tables: [{ source: vault.later }]\n`);
+  await cluster.writeConfig(`${cluster.dataSourcesYaml()}\npipelines:\n${VAULT_PIPELINE}${LATER_PIPELINE}`);
   const applied = await cluster.cliOk(['pipeline', 'apply', '--config', cluster.configPath]);
   assert.match(applied, /later/);
   await src.query("INSERT INTO vault.later VALUES (1, 'after'), (2, 'start')");
@@ -228,6 +258,30 @@ test('a pipeline added to the config after the worker started runs: the worker r
   await waitFor('vault.later on the target', async () => JSON.stringify(await dumpTable(dst, 'vault.later')) === JSON.stringify(want), 60_000);
   const later = await pipelineStatus(cluster.client, 'later');
   assert.deepEqual(later.retrying, [], 'no activity failed on the way');
+});
+
+test('a pipeline applied without the key is not run by workers with it; apply with the key says to replace it, and --replace runs it', async () => {
+  for (const c of [src, dst]) await c.query('CREATE TABLE vault.plain (id INT PRIMARY KEY, v VARCHAR(20))');
+  const plainPipeline = '  - id: plainp\n    source: src\n    target: dst\n    start: current\n    tables: [{ source: vault.plain }]\n';
+  await cluster.writeConfig(`${cluster.dataSourcesYaml()}\npipelines:\n${VAULT_PIPELINE}${LATER_PIPELINE}${plainPipeline}`);
+  const alone = path.join(cluster.dir, 'plain-only.yaml');
+  fs.writeFileSync(alone, `${cluster.dataSourcesYaml()}\npipelines:\n${plainPipeline}`);
+  const keyless = await runSeaotter(['pipeline', 'apply', '--config', alone], { ...cluster.env(), SEAOTTER_CODEC_KEY: '' });
+  assert.equal(keyless.code, 0, keyless.stderr);
+  const refused = await waitFor('plainp: capture retrying, not signed', async () => {
+    const s = await pipelineStatus(cluster.client, 'plainp');
+    return s.retrying.find((r) => r.activity === 'captureBinlog' && /it is not signed/.test(r.error));
+  }, 60_000, 300);
+  assert.match(refused.error, /apply the config with the key set \(with --replace when the pipeline runs an unsigned spec\)/);
+
+  const again = await cluster.cli(['pipeline', 'apply', '--config', cluster.configPath]);
+  assert.equal(again.code, 1, again.stdout);
+  assert.match(again.stderr, /pipeline plainp runs a spec that is not signed .* apply again with --replace/);
+  await cluster.cliOk(['pipeline', 'apply', '--replace', '--config', alone]);
+  await src.query("INSERT INTO vault.plain VALUES (1, 'signed now')");
+  const want = await dumpTable(src, 'vault.plain');
+  await waitFor('vault.plain on the target', async () => JSON.stringify(await dumpTable(dst, 'vault.plain')) === JSON.stringify(want), 60_000);
+  assert.equal((await pipelineStatus(cluster.client, 'plainp')).specSignedBy, codecFromEnv({ SEAOTTER_CODEC_KEY: KEY })!.keyIds[0]);
 });
 
 test('a row the target refuses: the error, which quotes its value, is encrypted in history; status shows it decrypted', async () => {

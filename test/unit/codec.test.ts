@@ -97,6 +97,24 @@ test('plain payloads pass through decode unchanged (histories from before the ke
   assert.equal(out, SAMPLES[0]);
 });
 
+test('spec signatures: the key that signed verifies, an old one after rotation too; a changed text, another key or none is named', () => {
+  const text = '{"id":"orders","target":{"host":"127.0.0.1"}}';
+  const signature = codec.sign(text);
+  assert.match(signature, new RegExp(`^${codec.keyIds[0]}:[A-Za-z0-9+/]+=*$`));
+  assert.equal(codec.signatureProblem(text, signature), undefined);
+  assert.equal(codec.signatureProblem(text.replace('127.0.0.1', '203.0.113.9'), signature), 'its signature does not match it: it was changed after it was applied');
+  assert.equal(codec.signatureProblem(text, undefined), 'it is not signed');
+  // The signing key is derived: the signature is not an HMAC under the encryption key itself.
+  const other = codecFromEnv({ SEAOTTER_CODEC_KEY: newKey() })!;
+  assert.equal(other.signatureProblem(text, signature), `it is signed with key id ${codec.keyIds[0]}, and this worker holds ${other.keyIds[0]}`);
+  const rotated = codecFromEnv({ SEAOTTER_CODEC_KEY: newKey(), SEAOTTER_CODEC_OLD_KEYS: KEY })!;
+  assert.equal(rotated.signatureProblem(text, signature), undefined, 'the old key still verifies');
+  assert.notEqual(rotated.sign(text).split(':')[0], codec.keyIds[0], 'and new signatures use the new key');
+  // A forged signature of the right length under the right id.
+  const forged = `${codec.keyIds[0]}:${Buffer.alloc(32, 7).toString('base64')}`;
+  assert.equal(codec.signatureProblem(text, forged), 'its signature does not match it: it was changed after it was applied');
+});
+
 test('no key: no codec; malformed keys: an error naming the variable, never echoing the key', () => {
   assert.equal(codecFromEnv({}), undefined);
   assert.equal(codecFromEnv({ SEAOTTER_CODEC_KEY: '  ' }), undefined);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig, resolveProcessorPaths } from '../../lib/config/parse.js';
 import type { SeaotterConfig } from '../../lib/config/schema.js';
-import { canonicalJson, specOutsideConfig, trustKey } from '../../lib/spec-trust.js';
+import { canonicalJson, signedText, specOutsideConfig, trustKey } from '../../lib/spec-trust.js';
 import { resolveStage, type PipelineSpec } from '../../lib/spec.js';
 
 function config(opts: { dstPort?: number; stage?: string; processor?: string; extraSource?: string } = {}): SeaotterConfig {
@@ -106,4 +106,16 @@ test('a processor or resolver module the config does not name is refused', () =>
   assert.deepEqual(specOutsideConfig(spec, c), ['module /tmp/evil.mjs is not named here', 'module /tmp/res.mjs is not named here']);
   // Relative paths in the config are the config file's (client/config-file.ts): the same module.
   assert.deepEqual(specOutsideConfig(specOf(config({ processor: '/etc/seaotter/proc.mjs' })), c), []);
+});
+
+test('the signed text is the whole spec but its signature, canonically', () => {
+  const spec = specOf(config());
+  const signed = { ...spec, signature: 'abcd1234:xyz' };
+  assert.equal(signedText(signed), signedText(spec));
+  assert.equal(signedText(Object.fromEntries(Object.entries(spec).reverse()) as unknown as PipelineSpec), signedText(spec));
+  // Table mappings are signed too: the config check above does not look at them.
+  const retargeted = structuredClone(spec);
+  retargeted.tables[0].target.table = 'users';
+  assert.notEqual(signedText(retargeted), signedText(spec));
+  assert.deepEqual(specOutsideConfig(retargeted, config()), []);
 });
