@@ -46,33 +46,8 @@ export interface CopyResume {
 /** Parts per file at most: larger files get larger parts (S3 allows 10,000; fewer keep heartbeats small). */
 const MAX_PARTS = 1000;
 const MIB = 1024 * 1024;
-/** Parts uploading at once per file, while the next one is read and hashed (so two in memory). */
-const PARTS_IN_FLIGHT = 1;
-
 export function partSizeFor(size: number): number {
   return Math.max(PART_SIZE, Math.ceil(size / MAX_PARTS / MIB) * MIB);
-}
-
-/** The stream's bytes in buffers of exactly `size` (the last one may be shorter). */
-export async function* inParts(stream: Readable, size: number): AsyncGenerator<Buffer> {
-  let chunks: Buffer[] = [];
-  let have = 0;
-  for await (const c of stream) {
-    let chunk = c as Buffer;
-    while (have + chunk.length >= size) {
-      const take = size - have;
-      chunks.push(chunk.subarray(0, take));
-      yield Buffer.concat(chunks);
-      chunks = [];
-      have = 0;
-      chunk = chunk.subarray(take);
-    }
-    if (chunk.length > 0) {
-      chunks.push(chunk);
-      have += chunk.length;
-    }
-  }
-  if (have > 0) yield Buffer.concat(chunks);
 }
 
 /** `head`, then the stream of the bytes after it; destroying it destroys that stream. */
@@ -86,6 +61,34 @@ export function afterHead(head: Buffer, rest: Readable): Readable {
   );
   out.once('close', () => rest.destroy());
   return out;
+}
+
+/** One part's bytes on the way in; `stop` abandons the read (the copy failed or was cancelled). */
+interface PartRead {
+  done: Promise<Buffer>;
+  stop(): void;
+}
+
+/** Reads a whole part: `have` (bytes already there), then what `open` streams, if anything. */
+function partRead(open: (() => Promise<Readable>) | undefined, have?: Buffer): PartRead {
+  let stream: Readable | undefined;
+  let stopped = false;
+  const done = (async () => {
+    if (!open) return have!;
+    const s = await open();
+    stream = s;
+    if (stopped) s.destroy();
+    const chunks: Buffer[] = have ? [have] : [];
+    for await (const c of s) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  })();
+  return {
+    done,
+    stop: () => {
+      stopped = true;
+      stream?.destroy();
+    },
+  };
 }
 
 function sameSource(a: SourceVersion, b: SourceVersion): boolean {
@@ -122,32 +125,46 @@ export async function copyInParts(src: FileStore, dst: PartTarget, key: string, 
     p = { key, uploadId: await dst.createUpload(key, source.sha256, partSize, source.version), partSize, etags: [], hashState: Buffer.from(hasher.save()).toString('base64'), source };
   }
   report(p);
-  // Every part recorded (the completion failed, or the worker died during it): nothing to read.
-  let bytes = Math.min(p.etags.length * p.partSize, source.size);
-  const open = (from: number) => (guarded ? src.readAtVersion!(key, source.version!, from) : src.read(key, from));
-  const body = bytes >= source.size ? Readable.from([]) : bytes === 0 && head?.length ? afterHead(head, await open(head.length)) : await open(bytes);
-  const uploading: { state: string; etag: Promise<string> }[] = [];
-  // Parts finish in any order; progress moves over them in order, each with the hash state after it.
-  const settleOldest = async () => {
-    const part = uploading.shift()!;
-    const etag = await part.etag;
-    p = { ...p, etags: [...p.etags, etag], hashState: part.state };
-    report(p);
+  // Each part is its own ranged read (at the version, when guarded), fetched while the one before
+  // uploads (two parts in memory): no read sits paused behind a slow upload, where an idle limit
+  // (the S3 client's, or the source server's) would end it, and a source across a link streams
+  // while the target writes. With every part recorded (the completion failed, or the worker died
+  // during it) nothing is read.
+  const parts = Math.ceil(source.size / p.partSize);
+  const open = (from: number, end: number) => (guarded ? src.readAtVersion!(key, source.version!, from, end) : src.read(key, from, end));
+  const readPart = (n: number): PartRead => {
+    const from = n * p.partSize;
+    const end = Math.min(source.size, from + p.partSize);
+    // The first bytes a fetch already brought are not read again.
+    const have = n === 0 && head?.length ? head.subarray(0, end) : undefined;
+    return partRead(have && have.length >= end ? undefined : () => open(have?.length ?? from, end), have);
   };
+  let bytes = Math.min(p.etags.length * p.partSize, source.size);
+  let n = p.etags.length;
+  let next = n < parts ? readPart(n) : undefined;
   try {
-    let n = p.etags.length;
-    for await (const part of inParts(body, p.partSize)) {
+    while (next) {
+      const part = await next.done;
+      const expected = Math.min(source.size, (n + 1) * p.partSize) - n * p.partSize;
+      if (part.length !== expected) {
+        bytes += part.length;
+        break;
+      }
+      n++;
+      next = n < parts ? readPart(n) : undefined;
+      next?.done.catch(() => undefined); // awaited in order above; this only keeps an early failure from going unhandled
       hasher.update(part);
       bytes += part.length;
-      const etag = dst.uploadPart(key, p.uploadId, ++n, part);
-      etag.catch(() => undefined); // awaited in order below; this only keeps an early failure from going unhandled
-      uploading.push({ state: Buffer.from(hasher.save()).toString('base64'), etag });
-      if (uploading.length >= PARTS_IN_FLIGHT) await settleOldest();
+      const state = Buffer.from(hasher.save()).toString('base64');
+      const etag = await dst.uploadPart(key, p.uploadId, n, part);
+      p = { ...p, etags: [...p.etags, etag], hashState: state };
+      report(p);
     }
-    while (uploading.length > 0) await settleOldest();
   } finally {
-    body.destroy();
-    await Promise.allSettled(uploading.map((u) => u.etag));
+    if (next) {
+      next.stop();
+      await next.done.catch(() => undefined);
+    }
   }
   const got = hasher.digest('hex');
   if (bytes !== source.size || (!guarded && got !== source.sha256)) {

@@ -2,9 +2,10 @@
  * The part-by-part copy of large files (activities/files/resumable-copy.ts), against an in-memory
  * source and a fake multipart target, then a real dir store: a copy that fails mid-way resumes at the last
  * recorded part and uploads only the rest, the SHA-256 of the whole file is still verified, and a
- * changed source, a vanished upload or bytes that do not match start over or fail. A source whose
- * checksum is not known is read at its version, and the checksum taken on the way is recorded on
- * the target after the upload (only while the object is still the one written).
+ * changed source, a vanished upload or bytes that do not match start over or fail. Each part is a
+ * ranged read of its own, taken whole while the part before uploads. A source whose checksum is
+ * not known is read at its version, and the checksum taken on the way is recorded on the target
+ * after the upload (only while the object is still the one written).
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -13,32 +14,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, test } from 'node:test';
-import { copyInParts, inParts, partSizeFor, type SourceVersion, type UploadProgress } from '../../activities/files/resumable-copy.js';
+import { copyInParts, partSizeFor, type SourceVersion, type UploadProgress } from '../../activities/files/resumable-copy.js';
 import { DirStore } from '../../activities/files/stores/dir-store.js';
 import { FileChangedError, PART_SIZE, type FileStore, type PartTarget } from '../../activities/files/stores/file-store.js';
 
 const MIB = 1024 * 1024;
 
-/** A source whose reads are recorded (offsets) and come in odd-sized chunks; reads at a version check it is `version`. */
+/** A source whose reads are recorded (start offsets) and come in odd-sized chunks; reads at a version check it is `version`. */
 function memorySource(content: Buffer, version = 'v1') {
   const reads: number[] = [];
   const guardedReads: string[] = [];
-  const chunked = (from: number) => {
-    const rest = content.subarray(from);
+  const chunked = (from: number, end?: number) => {
+    const rest = content.subarray(from, end);
     const chunks: Buffer[] = [];
     for (let at = 0; at < rest.length; at += 300_007) chunks.push(rest.subarray(at, at + 300_007));
     return Readable.from(chunks);
   };
   const store = {
     name: 'src',
-    read: async (_key: string, from = 0) => {
+    read: async (_key: string, from = 0, end?: number) => {
       reads.push(from);
-      return chunked(from);
+      return chunked(from, end);
     },
-    readAtVersion: async (key: string, at: string, from = 0) => {
+    readAtVersion: async (key: string, at: string, from = 0, end?: number) => {
       guardedReads.push(`${from}@${at}`);
       if (at !== version) throw new FileChangedError(`object ${key} in src changed while it was copied (it is no longer ${at})`);
-      return chunked(from);
+      return chunked(from, end);
     },
   } as unknown as FileStore;
   return { store, reads, guardedReads };
@@ -124,18 +125,6 @@ async function copy(src: FileStore, dst: PartTarget, source: SourceVersion, save
   }
 }
 
-test('inParts cuts a stream into parts of exactly the part size, the last one shorter', async () => {
-  const content = randomBytes(25 * 1000 + 17);
-  const chunks = [3, 999, 12_000, 5, 1, 13_029].reduce<Buffer[]>((out, n) => {
-    const at = out.reduce((s, b) => s + b.length, 0);
-    return [...out, content.subarray(at, at + n)];
-  }, []);
-  const parts: Buffer[] = [];
-  for await (const p of inParts(Readable.from(chunks), 5000)) parts.push(p);
-  assert.deepEqual(parts.map((p) => p.length), [5000, 5000, 5000, 5000, 5000, 17]);
-  assert.deepEqual(Buffer.concat(parts), content);
-});
-
 test('part size: 8 MiB, larger for files over 1,000 parts so a heartbeat stays small', () => {
   assert.equal(partSizeFor(100 * MIB), PART_SIZE);
   assert.equal(partSizeFor(1000 * PART_SIZE), PART_SIZE);
@@ -155,7 +144,7 @@ test('a changed source or a vanished upload starts over from byte 0', async () =
   const src2 = memorySource(changed);
   const second = await copy(src2.store, s3.store, versionOf(changed, 'v2'), first.last);
   assert.equal(second.error, undefined);
-  assert.deepEqual(src2.reads, [0]);
+  assert.deepEqual(src2.reads, [0, PART_SIZE, 2 * PART_SIZE], 'every part again, one ranged read each');
   assert.match(second.notes.join('\n'), /starts over/);
   assert.deepEqual(s3.objects.get('big.bin')?.body, changed);
   assert.equal(s3.uploads.size, 0);
@@ -168,7 +157,7 @@ test('a changed source or a vanished upload starts over from byte 0', async () =
   const src3 = memorySource(content);
   const b = await copy(src3.store, s3b.store, versionOf(content), a.last);
   assert.equal(b.error, undefined);
-  assert.deepEqual(src3.reads, [0]);
+  assert.deepEqual(src3.reads, [0, PART_SIZE, 2 * PART_SIZE]);
   assert.deepEqual(s3b.objects.get('big.bin')?.body, content);
 });
 
@@ -183,7 +172,7 @@ test('bytes that do not match the checksum fail the copy, abort its upload and l
   assert.equal(s3.objects.size, 0, 'nothing became visible');
 });
 
-test('a source without a known checksum: read once at its version, resumed at a part, the checksum recorded after the upload', async () => {
+test('a source without a known checksum: each part read at its version, resumed at a part, the checksum recorded after the upload', async () => {
   const content = randomBytes(3 * PART_SIZE + 777);
   const sha256 = createHash('sha256').update(content).digest('hex');
   const src = memorySource(content, '"etag-1"');
@@ -198,7 +187,9 @@ test('a source without a known checksum: read once at its version, resumed at a 
   const second = await copy(src.store, s3.store, source, saved);
   assert.equal(second.error, undefined);
   assert.deepEqual(src.reads, [], 'never read without its version');
-  assert.deepEqual(src.guardedReads, ['0@"etag-1"', `${2 * PART_SIZE}@"etag-1"`]);
+  // One ranged read per part, each at the version; the first attempt had read part 4 ahead while
+  // part 3 uploaded, and the second reads from part 3 on.
+  assert.deepEqual(src.guardedReads, [0, 1, 2, 3, 2, 3].map((n) => `${n * PART_SIZE}@"etag-1"`));
   assert.deepEqual(s3.uploadedParts, [1, 2, 3, 4]);
   const o = s3.objects.get('big.bin')!;
   assert.deepEqual(o.body, content);
@@ -211,7 +202,7 @@ test('a source without a known checksum: read once at its version, resumed at a 
   const s3h = fakeS3();
   const head = content.subarray(0, 4 * MIB);
   await copyInParts(src2.store, s3h.store, 'big.bin', source, { report: () => undefined }, head);
-  assert.deepEqual(src2.guardedReads, [`${4 * MIB}@"etag-1"`]);
+  assert.deepEqual(src2.guardedReads, [4 * MIB, PART_SIZE, 2 * PART_SIZE, 3 * PART_SIZE].map((from) => `${from}@"etag-1"`));
   assert.deepEqual(s3h.objects.get('big.bin')?.body, content);
   assert.equal(s3h.objects.get('big.bin')?.sha256, sha256);
 
@@ -331,11 +322,12 @@ for (const [name, make] of targets) {
     assert.deepEqual(dst.written, [1, 2]);
     assert.equal(dst.openUploads(), 1, 'the upload is kept for the retry');
 
+    const readBefore = src.reads.length;
     const second = await copy(src.store, dst.store, source, first.last);
     assert.equal(second.error, undefined);
     assert.equal(second.last, undefined, 'progress cleared once complete');
     assert.deepEqual(dst.written, [1, 2, 3, 4, 5], 'each part sent once');
-    assert.deepEqual(src.reads, [0, 2 * PART_SIZE], 'the second attempt reads from the end of part 2');
+    assert.deepEqual(src.reads.slice(readBefore), [2, 3, 4].map((n) => n * PART_SIZE), 'the second attempt reads from the end of part 2');
     assert.match(second.notes.join('\n'), new RegExp(`resumes at byte ${2 * PART_SIZE} of ${content.length} \\(part 3\\)`));
     assert.deepEqual(dst.file(), content);
     if (dst.recordedSha256) assert.equal(dst.recordedSha256(), source.sha256);
@@ -358,7 +350,7 @@ test('into a dir store: a partial file whose bytes were damaged, or that is gone
   const src2 = memorySource(content);
   const second = await copy(src2.store, dst.store, versionOf(content), first.last);
   assert.equal(second.error, undefined);
-  assert.deepEqual(src2.reads, [0]);
+  assert.deepEqual(src2.reads, [0, PART_SIZE, 2 * PART_SIZE]);
   assert.match(second.notes.join('\n'), /starts over/);
   assert.deepEqual(readFileSync(join(dst.dir, 'big.bin')), content);
   assert.deepEqual(readdirSync(dst.dir), ['big.bin']);
@@ -371,6 +363,48 @@ test('into a dir store: a partial file whose bytes were damaged, or that is gone
   const src3 = memorySource(content);
   const b = await copy(src3.store, dst2.store, versionOf(content), a.last);
   assert.equal(b.error, undefined);
-  assert.deepEqual(src3.reads, [0]);
+  assert.deepEqual(src3.reads, [0, PART_SIZE, 2 * PART_SIZE]);
   assert.deepEqual(readFileSync(join(dst2.dir, 'big.bin')), content);
+});
+
+test('a target slower than the source\'s idle limit: each part is read whole while the one before uploads, so no read sits paused', async () => {
+  // A source whose reads end with an error when nothing is read from them for 50 ms (as an S3
+  // client's socket timeout, or a server's, ends a read paused behind a slow upload).
+  const content = randomBytes(3 * PART_SIZE + 5);
+  const idle: string[] = [];
+  const src = {
+    name: 'src',
+    read: async (_key: string, from = 0, end?: number) => {
+      const data = content.subarray(from, end);
+      let at = 0;
+      let timer: NodeJS.Timeout | undefined;
+      const stream: Readable = new Readable({
+        read() {
+          clearTimeout(timer);
+          if (at >= data.length) return void this.push(null);
+          timer = setTimeout(() => {
+            idle.push(`read from ${from} idle at ${at}`);
+            stream.destroy(new Error('socket timeout: nothing read for 50 ms'));
+          }, 50);
+          this.push(data.subarray(at, (at += 64 * 1024)));
+        },
+        destroy(err, cb) {
+          clearTimeout(timer);
+          cb(err);
+        },
+      });
+      return stream;
+    },
+  } as unknown as FileStore;
+  const s3 = fakeS3();
+  const store = s3.store as PartTarget;
+  const upload = store.uploadPart.bind(store);
+  store.uploadPart = async (key, id, n, body) => {
+    await new Promise((r) => setTimeout(r, 150));
+    return upload(key, id, n, body);
+  };
+  const r = await copy(src, store, versionOf(content));
+  assert.equal(r.error, undefined, String(r.error));
+  assert.deepEqual(idle, []);
+  assert.deepEqual(s3.objects.get('big.bin')?.body, content);
 });

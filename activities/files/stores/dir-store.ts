@@ -55,8 +55,9 @@ export class DirStore implements FileStore, PartTarget {
     return sha256Of(await this.read(key));
   }
 
-  async read(key: string, from = 0): Promise<Readable> {
-    const stream = createReadStream(this.path(key), { start: from });
+  async read(key: string, from = 0, end?: number): Promise<Readable> {
+    // createReadStream's `end` is inclusive.
+    const stream = createReadStream(this.path(key), { start: from, ...(end !== undefined ? { end: end - 1 } : {}) });
     // Open before returning, so a missing file is reported here and not mid-copy.
     await new Promise<void>((resolve, reject) => {
       stream.once('open', () => resolve());

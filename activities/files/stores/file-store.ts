@@ -46,14 +46,14 @@ export interface FileStore {
   fetch(key: string, limit: number, unlessVersion?: string): Promise<Fetched | null | 'unchanged'>;
   /** SHA-256 (hex) of the content, streamed. */
   sha256(key: string): Promise<string>;
-  /** The content as a stream, from byte `from` on (default 0); FileMissingError when absent. */
-  read(key: string, from?: number): Promise<Readable>;
+  /** The content as a stream, from byte `from` (default 0) up to `end` (exclusive; default the end); FileMissingError when absent. */
+  read(key: string, from?: number, end?: number): Promise<Readable>;
   /**
    * `read`, but only of the file at `version` (an S3 If-Match on its ETag): FileChangedError when
    * it is another one now. With it a copy reads a file once, hashing on the way, where it would
    * otherwise hash it in a pass of its own first. Stores that cannot guard a read leave it out.
    */
-  readAtVersion?(key: string, version: string, from?: number): Promise<Readable>;
+  readAtVersion?(key: string, version: string, from?: number, end?: number): Promise<Readable>;
   /**
    * Writes the whole stream under key so that readers see the old file or the new one, never a
    * part; records the SHA-256 where the store can, so later copies skip it without reading it,

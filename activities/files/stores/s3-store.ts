@@ -32,19 +32,18 @@ function metadata(sha256: string | undefined, sourceVersion?: string): Record<st
 /** The largest object S3 copies in one CopyObject (5 GiB). */
 const MAX_COPY_OBJECT_BYTES = 5 * 1024 ** 3;
 
-/** The stream without its first `n` bytes. */
-export function skipBytes(body: Readable, n: number): Readable {
-  let left = n;
+/** The stream's bytes from `from` up to `end` (exclusive; default its end). */
+export function skipBytes(body: Readable, from: number, end = Infinity): Readable {
+  let at = 0;
   const out = Readable.from(
     (async function* () {
       for await (const chunk of body) {
         const c = chunk as Buffer;
-        if (left >= c.length) {
-          left -= c.length;
-          continue;
-        }
-        yield left > 0 ? c.subarray(left) : c;
-        left = 0;
+        const start = Math.max(0, from - at);
+        const stop = Math.min(c.length, end - at);
+        at += c.length;
+        if (start < stop) yield start > 0 || stop < c.length ? c.subarray(start, stop) : c;
+        if (at >= end) break;
       }
     })(),
     { objectMode: false },
@@ -133,19 +132,18 @@ export class S3Store implements FileStore, PartTarget {
     return sha256Of(await this.read(key));
   }
 
-  read(key: string, from = 0): Promise<Readable> {
-    return this.get(key, from);
+  read(key: string, from = 0, end?: number): Promise<Readable> {
+    return this.get(key, from, end);
   }
 
-  readAtVersion(key: string, version: string, from = 0): Promise<Readable> {
-    return this.get(key, from, version);
+  readAtVersion(key: string, version: string, from = 0, end?: number): Promise<Readable> {
+    return this.get(key, from, end, version);
   }
 
-  private async get(key: string, from: number, version?: string): Promise<Readable> {
+  private async get(key: string, from: number, end: number | undefined, version?: string): Promise<Readable> {
+    const range = end !== undefined ? `bytes=${from}-${end - 1}` : from > 0 ? `bytes=${from}-` : undefined;
     try {
-      const got = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(from > 0 ? { Range: `bytes=${from}-` } : {}), ...(version ? { IfMatch: version } : {}) }),
-      );
+      const got = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: range } : {}), ...(version ? { IfMatch: version } : {}) }));
       const body = got.Body as Readable;
       if (version && got.ETag !== undefined && got.ETag !== version) {
         // A server (or a proxy in front of it) that ignores If-Match: its answer is of another
@@ -153,9 +151,10 @@ export class S3Store implements FileStore, PartTarget {
         body.destroy();
         throw new FileChangedError(`object ${key} in ${this.name} changed while it was copied (it is ${got.ETag}, no longer ${version})`);
       }
-      if (from === 0) return body;
-      // A server that ignores the range sends the whole file: its first `from` bytes are dropped.
-      if (got.$metadata.httpStatusCode === 200) return skipBytes(body, from);
+      if (!range) return body;
+      // A server that ignores the range sends the whole file: its first `from` bytes are dropped,
+      // and those from `end` on.
+      if (got.$metadata.httpStatusCode === 200) return skipBytes(body, from, end);
       if (!got.ContentRange?.startsWith(`bytes ${from}-`)) {
         body.destroy();
         throw new Error(`${this.name} answered a read of ${key} from byte ${from} with ${got.ContentRange ? `the range ${got.ContentRange}` : 'no Content-Range'}`);
