@@ -1,16 +1,16 @@
 /**
  * The worker's own config (`seaotter worker --config F`), against which every activity checks the
  * pipeline spec it was given before it connects anywhere (lib/spec-trust.ts), and with a codec
- * key, the spec's signature by `pipeline apply`. A spec the config
- * does not allow makes the config be read again (an operator may have changed it and applied it),
- * and when it still does not allow it, the activity fails with every difference listed and is
- * retried, visible in `seaotter pipeline status` and the Web UI, until a worker whose config
- * allows it takes it.
+ * key, the spec's signature by `pipeline apply`. A spec the config does not allow makes the
+ * config be read again (an operator may have changed it and applied it), and when it still does
+ * not allow it, the activity fails with every difference listed and is retried, visible in
+ * `seaotter pipeline status` and the Web UI, until a worker whose config allows it takes it. The
+ * file is also read again a minute after the last read, so what it no longer allows is refused.
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import type { SeaotterConfig } from '../lib/config/schema.js';
 import type { PipelineSpec } from '../lib/spec.js';
-import { specOutsideConfig, trustKey } from '../lib/spec-trust.js';
+import { canonicalJson, specOutsideConfig, trustKey } from '../lib/spec-trust.js';
 
 interface OwnConfig {
   path: string;
@@ -20,15 +20,37 @@ interface OwnConfig {
   signatureProblem?: (spec: PipelineSpec) => string | undefined;
 }
 
-let own: OwnConfig | undefined;
-/** Specs (by trustKey) the config allowed, so the check costs a string compare per activity. */
+let own: (OwnConfig & { readAt: number }) | undefined;
+/** Specs (by trustKey) the config allowed, so a passed check is not worked out again. */
 const allowed = new Set<string>();
 const MAX_ALLOWED = 1000;
+/** The config file is read again at most this often while checks pass, so what it no longer allows is refused. */
+const REREAD_MS = 60_000;
 
 /** Set once by the worker at start; `read` reads the file again (client/config-file.ts). */
 export function setWorkerConfig(own_: OwnConfig): void {
-  own = own_;
+  own = { ...own_, readAt: Date.now() };
   allowed.clear();
+}
+
+let rereading: Promise<void> | undefined;
+
+/**
+ * Reads the config file again (one read for all activities that ask at once); a changed one may
+ * allow less than before, so what it allowed is asked again.
+ */
+function reread(o: OwnConfig & { readAt: number }): Promise<void> {
+  rereading ??= (async () => {
+    try {
+      const fresh = await o.read();
+      if (canonicalJson(fresh) !== canonicalJson(o.config)) allowed.clear();
+      o.config = fresh;
+    } finally {
+      o.readAt = Date.now();
+      rereading = undefined;
+    }
+  })();
+  return rereading;
 }
 
 /** The error type of a spec outside the worker's config (retried). */
@@ -42,13 +64,15 @@ export async function checkSpecAllowed(spec: PipelineSpec): Promise<void> {
   if (!own) return;
   // The signature covers the whole spec, so it is checked every time (an HMAC of its JSON).
   const unsigned = own.signatureProblem?.(spec);
+  // A file that cannot be read now keeps the config read last (the failure shows below if it matters).
+  if (Date.now() - own.readAt > REREAD_MS) await reread(own).catch(() => undefined);
   const key = trustKey(spec);
   if (!unsigned && allowed.has(key)) return;
   let problems = specOutsideConfig(spec, own.config);
   let readError = '';
   if (problems.length) {
     try {
-      own.config = await own.read();
+      await reread(own);
       problems = specOutsideConfig(spec, own.config);
     } catch (err) {
       readError = ` (reading it again failed: ${(err as Error).message.split('\n')[0]})`;

@@ -19,6 +19,8 @@ export const ENCRYPTED_ENCODING = 'binary/seaotter-encrypted';
 export const KEY_ID_METADATA = 'seaotter-key-id';
 export const KEY_ENV = 'SEAOTTER_CODEC_KEY';
 export const OLD_KEYS_ENV = 'SEAOTTER_CODEC_OLD_KEYS';
+/** On a worker with a key: `1` takes payloads that are not encrypted too (histories from before the key). */
+export const ACCEPT_PLAIN_ENV = 'SEAOTTER_CODEC_ACCEPT_PLAIN';
 
 const PayloadMessage = proto.temporal.api.common.v1.Payload;
 const IV_BYTES = 12;
@@ -48,9 +50,15 @@ export function parseKey(text: string, source: string): CodecKey {
 export class SeaotterCodec implements PayloadCodec {
   private readonly keys = new Map<string, CodecKey>();
 
+  /**
+   * `acceptPlain: false` (workers): a payload that is not encrypted is refused, so that no one
+   * without the key starts a workflow, submits a batch, or sets an activity's heartbeat details
+   * that a worker then acts on. Clients and the codec server read such payloads as they are.
+   */
   constructor(
     private readonly current: CodecKey,
     old: CodecKey[] = [],
+    readonly acceptPlain = true,
   ) {
     for (const k of [current, ...old]) this.keys.set(k.id, k);
   }
@@ -93,17 +101,26 @@ export class SeaotterCodec implements PayloadCodec {
   /** Why `signature` is not this codec's for `text` (any key it holds), or undefined when it is. */
   signatureProblem(text: string, signature: string | undefined): string | undefined {
     if (!signature) return 'it is not signed';
-    const [id, mac] = signature.split(':');
-    const k = this.keys.get(id ?? '');
-    if (!k || mac === undefined) return `it is signed with key id ${id}, and this worker holds ${this.keyIds.join(', ')}`;
+    const colon = signature.indexOf(':');
+    const id = colon < 0 ? signature : signature.slice(0, colon);
+    const mac = colon < 0 ? '' : signature.slice(colon + 1);
+    const k = this.keys.get(id);
+    if (!k) return `it is signed with key id ${id}, and this worker holds ${this.keyIds.join(', ')}`;
     const want = Buffer.from(signatureOf(k, text));
     const got = Buffer.from(mac);
     return want.length === got.length && timingSafeEqual(want, got) ? undefined : 'its signature does not match it: it was changed after it was applied';
   }
 
-  /** Payloads not encrypted by this codec pass unchanged, so older plain histories stay readable. */
+  /** Payloads not encrypted by this codec pass unchanged (unless refused, see the constructor), so older plain histories stay readable. */
   private decodeOne(payload: Payload): Payload {
-    if (text(payload.metadata?.encoding) !== ENCRYPTED_ENCODING) return payload;
+    const encoding = text(payload.metadata?.encoding);
+    if (encoding !== ENCRYPTED_ENCODING) {
+      if (this.acceptPlain) return payload;
+      throw new Error(
+        `a payload that is not encrypted (${encoding ?? 'no encoding'}) reached a worker with ${KEY_ENV}, which takes only payloads encrypted ` +
+          `with a key it holds, so that no one without the key can start or steer a pipeline; ${ACCEPT_PLAIN_ENV}=1 lets it read histories written before the key was set`,
+      );
+    }
     const id = text(payload.metadata?.[KEY_ID_METADATA]);
     if (!id) throw new Error(`an encrypted payload has no ${KEY_ID_METADATA}`);
     const k = this.keys.get(id);
@@ -129,16 +146,20 @@ export class SeaotterCodec implements PayloadCodec {
 
 /**
  * The codec from SEAOTTER_CODEC_KEY (and SEAOTTER_CODEC_OLD_KEYS, comma-separated, for decoding
- * only), or undefined when no key is set: then payloads travel as plain JSON.
+ * only), or undefined when no key is set: then payloads travel as plain JSON. `refusePlain`
+ * (workers) refuses payloads that are not encrypted, unless SEAOTTER_CODEC_ACCEPT_PLAIN=1.
  */
-export function codecFromEnv(env: NodeJS.ProcessEnv = process.env): SeaotterCodec | undefined {
+export function codecFromEnv(env: NodeJS.ProcessEnv = process.env, opts: { refusePlain?: boolean } = {}): SeaotterCodec | undefined {
   const current = env[KEY_ENV]?.trim();
   const old = (env[OLD_KEYS_ENV] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   if (!current) {
     if (old.length) throw new UserError(`${OLD_KEYS_ENV} is set but ${KEY_ENV} is not: old keys only add to a current key`);
     return undefined;
   }
-  return new SeaotterCodec(parseKey(current, KEY_ENV), old.map((k, i) => parseKey(k, `${OLD_KEYS_ENV} (key ${i + 1})`)));
+  const acceptPlain = env[ACCEPT_PLAIN_ENV]?.trim() ?? '';
+  if (!['', '0', '1'].includes(acceptPlain)) throw new UserError(`${ACCEPT_PLAIN_ENV} must be 1 or 0, not "${acceptPlain}"`);
+  const refuse = opts.refusePlain === true && acceptPlain !== '1';
+  return new SeaotterCodec(parseKey(current, KEY_ENV), old.map((k, i) => parseKey(k, `${OLD_KEYS_ENV} (key ${i + 1})`)), !refuse);
 }
 
 /** `dataConverter` for `new Client(…)` and `Worker.create(…)`: the codec, if a key is set. */

@@ -10,8 +10,8 @@ import * as m from '../workflows/messages.js';
 import type { pipelineWorkflow } from '../workflows/pipeline.js';
 import { UnreachableError, UserError } from './errors.js';
 import { resolvePipelines } from './resolve.js';
-import { codecFromEnv, KEY_ENV } from './codec.js';
-import { signedText } from '../lib/spec-trust.js';
+import { codecFromEnv, KEY_ENV, type SeaotterCodec } from './codec.js';
+import { signedText, specOutsideConfig } from '../lib/spec-trust.js';
 import { datacenterOf } from '../lib/routing.js';
 import { formatWaiting, PollerCounter, waitingTasks, type WaitingTask } from './waiting.js';
 import { copyingFiles, formatCopying, type CopyingFiles } from './copying.js';
@@ -34,31 +34,23 @@ export async function applyPipelines(client: Client, config: SeaotterConfig, opt
   // With a key, workers run only specs signed with it (lib/spec-trust.ts).
   const codec = codecFromEnv();
   if (codec) for (const r of resolved) r.spec.signature = codec.sign(signedText(r.spec));
+  // Every running pipeline is asked first, and any that cannot take the new config refuses the
+  // whole apply before anything changes.
+  const running = new Map<string, m.PipelineStatus>();
+  for (const { spec } of resolved) {
+    const workflowId = pipelineWorkflowId(spec.id);
+    if (!(await isRunning(client, workflowId))) continue;
+    await needsWorker(client, spec.id, workflowId);
+    const status = await runningStatus(client, spec.id);
+    refuseUnlessHandedOver(spec.id, status, config, codec);
+    running.set(spec.id, status);
+  }
   const outcomes: ApplyOutcome[] = [];
   for (const { spec, startSeq, resumedFromCheckpoint } of resolved) {
     const workflowId = pipelineWorkflowId(spec.id);
     const handle = client.workflow.getHandle<typeof pipelineWorkflow>(workflowId);
-    if (await isRunning(client, workflowId)) {
-      await needsWorker(client, spec.id, workflowId);
-      let status: m.PipelineStatus;
-      try {
-        status = await handle.query(m.statusQuery);
-      } catch (err) {
-        throw new UserError(
-          `pipeline ${spec.id} is running but cannot answer (${(err as Error).message.split('\n')[0]}); if it runs workflow code of an ` +
-            'older seaotter build, apply again with --replace: it ends that workflow and restarts from the target\'s checkpoint',
-        );
-      }
-      if (status.state === 'stopping') {
-        throw new UserError(`pipeline ${spec.id} is stopping (its loading batches are finishing); apply again once "seaotter pipeline status ${spec.id}" says stopped`);
-      }
-      // Its batches in flight load under the running spec, which workers with the key refuse unsigned.
-      if (codec && !status.specSignedBy) {
-        throw new UserError(
-          `pipeline ${spec.id} runs a spec that is not signed (applied without ${KEY_ENV}, or by a build before signatures), which workers ` +
-            'with the key do not run: apply again with --replace (it ends that workflow and restarts from the target\'s checkpoint)',
-        );
-      }
+    const status = running.get(spec.id);
+    if (status) {
       const resign = codec !== undefined && status.specSignedBy !== codec.keyIds[0];
       if (status.specVersion === spec.version && !resign) {
         outcomes.push({ pipeline: spec.id, workflowId, action: 'unchanged', detail: `running at ${status.committedPosition}` });
@@ -96,6 +88,42 @@ export async function applyPipelines(client: Client, config: SeaotterConfig, opt
     });
   }
   return outcomes;
+}
+
+/** A running pipeline's status, for apply; one that cannot answer is to be replaced. */
+async function runningStatus(client: Client, id: string): Promise<m.PipelineStatus> {
+  try {
+    return await client.workflow.getHandle<typeof pipelineWorkflow>(pipelineWorkflowId(id)).query(m.statusQuery);
+  } catch (err) {
+    // The query's own error says only that it failed; its cause says why.
+    let cause = err as { message?: string; cause?: unknown };
+    while (cause.cause && typeof cause.cause === 'object') cause = cause.cause as typeof cause;
+    throw new UserError(
+      `pipeline ${id} is running but cannot answer (${String(cause.message ?? err).split('\n')[0]}); if it runs workflow code of an ` +
+        `older seaotter build, or was started without ${KEY_ENV} while workers have it, apply again with --replace: it ends that ` +
+        "workflow and restarts from the target's checkpoint",
+    );
+  }
+}
+
+/**
+ * Refuses a new config that a running pipeline cannot take at its next batch boundary: its
+ * batches in flight load under the running spec, so workers must still run that spec.
+ */
+function refuseUnlessHandedOver(id: string, status: m.PipelineStatus, config: SeaotterConfig, codec: SeaotterCodec | undefined): void {
+  const replace = "apply again with --replace (it ends that workflow and restarts it from the target's checkpoint)";
+  if (status.state === 'stopping') {
+    throw new UserError(`pipeline ${id} is stopping (its loading batches are finishing); apply again once "seaotter pipeline status ${id}" says stopped`);
+  }
+  // Workers with the key refuse an unsigned spec.
+  if (codec && !status.specSignedBy) {
+    throw new UserError(`pipeline ${id} runs a spec that is not signed (applied without ${KEY_ENV}, or by a build before signatures), which workers with the key do not run: ${replace}`);
+  }
+  // Workers reading this config must still allow where the running spec connects (absent from older builds).
+  const problems = status.connections ? specOutsideConfig(status.connections, config) : [];
+  if (problems.length) {
+    throw new UserError(`pipeline ${id}: this config changes where it connects or what it runs (${problems.join('; ')}), and workers reading it would refuse its batches in flight: ${replace}`);
+  }
 }
 
 /** Terminates a pipeline workflow (its batch children end with it) and waits until they are gone. */
@@ -265,7 +293,9 @@ export async function pipelineStatus(client: Client, id: string): Promise<Status
   // Statuses of older builds' workflows lack the queues; they then report no waiting tasks.
   const waiting = stopped || !status.sourceQueue ? [] : await waitingTasks(client, [workflowId, ...status.inFlightWorkflowIds.slice(0, 8)], status, pollers);
   const copying = stopped ? [] : await copyingFiles(client, id);
-  return { ...status, lagSeconds, retrying, waiting, copying };
+  // `connections` is for apply (refuseUnlessHandedOver), not for operators' status lines.
+  const { connections: _forApply, ...shown } = status;
+  return { ...shown, lagSeconds, retrying, waiting, copying };
 }
 
 /** A query needs a worker on the pipeline's task queue; say so instead of hanging. */

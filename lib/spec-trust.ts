@@ -8,8 +8,8 @@
  * With SEAOTTER_CODEC_KEY, `pipeline apply` also signs the whole spec (its table mappings too),
  * and workers with the key run only specs signed with it (activities/worker-config.ts).
  */
-import type { DataSourceConfig, SeaotterConfig } from './config/schema.js';
-import { resolveStage, type PipelineSpec } from './spec.js';
+import type { DataSourceConfig, PipelineConfig, SeaotterConfig } from './config/schema.js';
+import { resolveStage, type PipelineSpec, type ResolvedStage } from './spec.js';
 
 /** JSON with object keys sorted, so equal settings compare equal whatever their key order. */
 export function canonicalJson(value: unknown): string {
@@ -28,24 +28,27 @@ function differences(inSpec: Record<string, unknown>, here: Record<string, unkno
 /** The processor and file resolver modules a spec runs (absolute paths). */
 export function specModules(spec: PipelineSpec): string[] {
   const out = new Set<string>();
-  for (const t of [...spec.tables, ...(spec.rules ?? [])]) {
+  for (const t of [...(spec.tables ?? []), ...(spec.rules ?? [])]) {
     if (t.processor) out.add(t.processor);
     for (const f of t.files ?? []) if (f.resolver) out.add(f.resolver);
   }
   return [...out].sort();
 }
 
-/** The processor and file resolver modules a config names (absolute after client/config-file.ts). */
-export function configModules(config: SeaotterConfig): Set<string> {
+/** The processor and file resolver modules a pipeline of a config names (absolute after client/config-file.ts). */
+export function pipelineModules(p: PipelineConfig): Set<string> {
   const out = new Set<string>();
-  for (const p of config.pipelines) {
-    if (p.processor) out.add(p.processor);
-    for (const t of p.tables) {
-      if (t.processor) out.add(t.processor);
-      for (const f of t.files ?? []) if (f.resolver) out.add(f.resolver);
-    }
+  if (p.processor) out.add(p.processor);
+  for (const t of p.tables) {
+    if (t.processor) out.add(t.processor);
+    for (const f of t.files ?? []) if (f.resolver) out.add(f.resolver);
   }
   return out;
+}
+
+/** The file stores a pipeline's file rules name. */
+function pipelineStores(p: PipelineConfig): Set<string> {
+  return new Set(p.tables.flatMap((t) => (t.files ?? []).flatMap((f) => [f.from, f.to])));
 }
 
 /** What a spec's signature covers: all of it but the signature, canonically. */
@@ -53,27 +56,48 @@ export function signedText(spec: PipelineSpec): string {
   return canonicalJson({ ...spec, signature: undefined });
 }
 
+/** What the config check looks at: where a pipeline connects, and what it runs. */
+export interface SpecConnections {
+  id: string;
+  sourceName: string;
+  source: DataSourceConfig;
+  targetName: string;
+  target: DataSourceConfig;
+  stage: ResolvedStage;
+  fileStores: Record<string, DataSourceConfig>;
+  modules: string[];
+}
+
+export function connectionsOf(spec: PipelineSpec): SpecConnections {
+  const { id, sourceName, source, targetName, target, stage } = spec;
+  return { id, sourceName, source, targetName, target, stage, fileStores: spec.fileStores ?? {}, modules: specModules(spec) };
+}
+
 /** The parts of a spec the check looks at, as one string: equal strings pass or fail alike. */
 export function trustKey(spec: PipelineSpec): string {
-  return canonicalJson([spec.id, spec.sourceName, spec.source, spec.targetName, spec.target, spec.stage, spec.fileStores ?? {}, specModules(spec)]);
+  return canonicalJson(connectionsOf(spec));
 }
 
 /**
- * Where a spec asks for more than `config` allows, one line each; empty when it asks for nothing
- * else. Lines name settings, never secrets (configs hold only the names of the variables with them).
+ * Where a spec (or what it connects to, `connectionsOf`) asks for more than `config` allows, one
+ * line each; empty when it asks for nothing else. Lines name settings, never secrets (configs
+ * hold only the names of the variables with them).
  */
-export function specOutsideConfig(spec: PipelineSpec, config: SeaotterConfig): string[] {
+export function specOutsideConfig(spec: PipelineSpec | SpecConnections, config: SeaotterConfig): string[] {
+  const c = 'modules' in spec ? spec : connectionsOf(spec);
   const problems: string[] = [];
-  const pipeline = config.pipelines.find((p) => p.id === spec.id);
-  if (!pipeline) problems.push(`pipeline "${spec.id}" is not defined here`);
+  const pipeline = config.pipelines.find((p) => p.id === c.id);
+  if (!pipeline) problems.push(`pipeline "${c.id}" is not defined here`);
   else {
-    if (pipeline.source !== spec.sourceName) problems.push(`the pipeline's source is "${spec.sourceName}", here "${pipeline.source}"`);
-    if (pipeline.target !== spec.targetName) problems.push(`the pipeline's target is "${spec.targetName}", here "${pipeline.target}"`);
+    if (pipeline.source !== c.sourceName) problems.push(`the pipeline's source is "${c.sourceName}", here "${pipeline.source}"`);
+    if (pipeline.target !== c.targetName) problems.push(`the pipeline's target is "${c.targetName}", here "${pipeline.target}"`);
   }
-  const sources: [string, DataSourceConfig][] = [[spec.sourceName, spec.source], [spec.targetName, spec.target], ...Object.entries(spec.fileStores ?? {})];
-  for (const [name, inSpec] of sources) {
+  const stores = pipeline ? pipelineStores(pipeline) : new Set<string>();
+  const sources: [string, DataSourceConfig][] = [[c.sourceName, c.source], [c.targetName, c.target], ...Object.entries(c.fileStores)];
+  for (const [i, [name, inSpec]] of sources.entries()) {
     const here = config.dataSources[name];
     if (!here) problems.push(`data source "${name}" is not defined here`);
+    else if (i >= 2 && pipeline && !stores.has(name)) problems.push(`file store "${name}" is not named by the pipeline's file rules here`);
     else for (const d of differences(inSpec, here)) problems.push(`data source "${name}" differs: ${d}`);
   }
   let stageHere: unknown;
@@ -82,10 +106,10 @@ export function specOutsideConfig(spec: PipelineSpec, config: SeaotterConfig): s
   } catch (err) {
     problems.push(`the stage: ${(err as Error).message}`);
   }
-  if (stageHere !== undefined && canonicalJson(stageHere) !== canonicalJson(spec.stage)) {
-    for (const d of differences(spec.stage as Record<string, unknown>, stageHere as Record<string, unknown>)) problems.push(`the stage differs: ${d}`);
+  if (stageHere !== undefined && canonicalJson(stageHere) !== canonicalJson(c.stage)) {
+    for (const d of differences(c.stage as Record<string, unknown>, stageHere as Record<string, unknown>)) problems.push(`the stage differs: ${d}`);
   }
-  const allowed = configModules(config);
-  for (const m of specModules(spec)) if (!allowed.has(m)) problems.push(`module ${m} is not named here`);
+  const allowed = pipeline ? pipelineModules(pipeline) : new Set<string>();
+  for (const m of c.modules) if (!allowed.has(m)) problems.push(`module ${m} is not named by the pipeline here (paths relative to the config file resolve where the config is)`);
   return problems;
 }

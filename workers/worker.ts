@@ -81,7 +81,8 @@ async function connectRetrying(address: string): Promise<{ nativeConnection: Nat
 
 export async function runWorker(opts: WorkerOptions): Promise<void> {
   // One data converter for the worker and its client: capture's updates carry encrypted payloads too.
-  const codec = codecFromEnv();
+  // Workers refuse payloads that are not encrypted (client/codec.ts), unless SEAOTTER_CODEC_ACCEPT_PLAIN=1.
+  const codec = codecFromEnv(process.env, { refusePlain: true });
   // Malformed SEAOTTER_SESSION_IDLE_SECONDS or SEAOTTER_S3_IDLE_SECONDS stop the worker here, not its first load.
   sessionIdleSeconds();
   s3IdleSeconds();
@@ -133,7 +134,12 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
       ? 'workflow sandbox: calls are bounded by one shared watchdog (SEAOTTER_VM_WATCHDOG=per-call for a thread per call)'
       : "workflow sandbox: calls are bounded by the SDK's watchdog thread per call",
   );
-  console.log(codec ? `payloads are encrypted with key id ${codec.keyIds.join(', decrypted also with old ')}` : 'payloads are not encrypted (SEAOTTER_CODEC_KEY is not set)');
+  console.log(
+    codec
+      ? `payloads are encrypted with key id ${codec.keyIds.join(', decrypted also with old ')}; ` +
+          (codec.acceptPlain ? 'payloads that are not encrypted are taken too (SEAOTTER_CODEC_ACCEPT_PLAIN=1)' : 'payloads that are not encrypted are refused')
+      : 'payloads are not encrypted (SEAOTTER_CODEC_KEY is not set)',
+  );
   console.log(
     codec
       ? `pipelines run only as ${opts.config.path} defines them, and only as pipeline apply signed them with key id ${codec.keyIds.join(' or ')}`

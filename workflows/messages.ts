@@ -6,6 +6,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { BatchDescriptor, BinlogPosition } from '../lib/model.js';
 import type { PipelineSpec } from '../lib/spec.js';
+import type { SpecConnections } from '../lib/spec-trust.js';
 
 /** `stopping`: stop was asked and the batches holding load permits finish; `stopped` once the workflow has ended. */
 export type PipelineState = 'running' | 'paused' | 'halted' | 'stopping' | 'stopped';
@@ -36,6 +37,8 @@ export interface PipelineStatus {
   specVersion: string;
   /** Id of the key `pipeline apply` signed the spec with (lib/spec-trust.ts), or null when unsigned; absent from older builds. */
   specSignedBy?: string | null;
+  /** Where the running spec connects and what it runs (lib/spec-trust.ts): `apply` checks the new config still allows it. */
+  connections?: SpecConnections;
   /** Task queues of the source's datacenter (workflows, capture) and of the target's (load). */
   sourceQueue: string;
   targetQueue: string;

@@ -6,6 +6,7 @@ import { ApplicationFailure } from '@temporalio/workflow';
 import { formatPosition, positionKey, type BatchDescriptor, type BinlogPosition, type NumberedBatch } from '../lib/model.js';
 import { hasFileDeletes } from '../lib/file-keys.js';
 import { batchWorkflowId, type PipelineSpec } from '../lib/spec.js';
+import { connectionsOf } from '../lib/spec-trust.js';
 import type { BatchError, PipelineState, PipelineStatus, SubmitBatchResult } from './messages.js';
 
 /** What survives continue-as-new. */
@@ -255,6 +256,7 @@ export class Pipeline {
       inFlightWorkflowIds: this.s.pending.map((b) => batchWorkflowId(this.spec.id, b.seq)),
       specVersion: this.spec.version,
       specSignedBy: this.spec.signature?.split(':')[0] ?? null,
+      connections: connectionsOf(this.spec),
       sourceQueue: this.spec.sourceQueue,
       targetQueue: this.spec.targetQueue,
       resumeFrom: this.s.acceptedPosition,

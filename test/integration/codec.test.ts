@@ -184,9 +184,26 @@ function payloadsInJson(value: unknown, at = ''): { encoding: string; data: stri
   return Object.entries(v).flatMap(([k, x]) => payloadsInJson(x, `${at}.${k}`));
 }
 
-test('a pipeline started by hand with another host is not run: the worker checks it against its own config', async () => {
-  // Anyone who may start workflows can start one without the key (plain payloads pass the codec),
-  // with the real pipeline's spec but a source of their choosing, here a listener that counts.
+/** The vault pipeline workflow's input, decrypted from its history: the intruders below start from the real spec. */
+async function vaultInput(): Promise<PipelineWorkflowInput> {
+  const history = await plain.workflow.getHandle(PIPELINE_ID).fetchHistory();
+  const started = history.events!.find((e) => e.workflowExecutionStartedEventAttributes)!.workflowExecutionStartedEventAttributes!;
+  const [decoded] = await codecFromEnv({ SEAOTTER_CODEC_KEY: KEY })!.decode(started.input!.payloads! as Payload[]);
+  return defaultPayloadConverter.fromPayload<PipelineWorkflowInput>(decoded);
+}
+
+/** The message of the first failed workflow task of a workflow (decrypted when a worker encoded it), once there is one. */
+async function workflowTaskFailure(workflowId: string): Promise<string | undefined> {
+  const history = await plain.workflow.getHandle(workflowId).fetchHistory();
+  const failure = history.events?.find((e) => e.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes?.failure;
+  if (!failure) return undefined;
+  if (!failure.encodedAttributes) return failure.message ?? '';
+  const [payload] = await codecFromEnv({ SEAOTTER_CODEC_KEY: KEY })!.decode([failure.encodedAttributes as Payload]);
+  return defaultPayloadConverter.fromPayload<{ message: string }>(payload).message;
+}
+
+test('a pipeline started by hand with another host is not run: without the key not read at all, with it checked against the config', async () => {
+  // A listener that counts: the source the intruders name.
   let connections = 0;
   const listener = net.createServer((socket) => {
     connections++;
@@ -194,17 +211,19 @@ test('a pipeline started by hand with another host is not run: the worker checks
   });
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
   const port = (listener.address() as net.AddressInfo).port;
-  const intruderId = 'seaotter-pipeline-intruder';
+  const input = await vaultInput();
+  const spec = { ...input.spec, source: { ...input.spec.source, port } };
   try {
-    const history = await plain.workflow.getHandle(PIPELINE_ID).fetchHistory();
-    const started = history.events!.find((e) => e.workflowExecutionStartedEventAttributes)!.workflowExecutionStartedEventAttributes!;
-    const [decoded] = await codecFromEnv({ SEAOTTER_CODEC_KEY: KEY })!.decode(started.input!.payloads! as Payload[]);
-    const input = defaultPayloadConverter.fromPayload<PipelineWorkflowInput>(decoded);
-    const spec = { ...input.spec, source: { ...input.spec.source, port } };
-    await plain.workflow.start('pipelineWorkflow', { taskQueue: spec.sourceQueue, workflowId: intruderId, args: [{ ...input, spec }] });
+    // Without the key (a plain payload): the worker refuses to read the workflow's input.
+    await plain.workflow.start('pipelineWorkflow', { taskQueue: spec.sourceQueue, workflowId: 'seaotter-pipeline-intruder', args: [{ ...input, spec }] });
+    const why = await waitFor('the intruder\'s workflow task failing', () => workflowTaskFailure('seaotter-pipeline-intruder'), 60_000, 300);
+    assert.match(why, /a payload that is not encrypted \(json\/plain\) reached a worker with SEAOTTER_CODEC_KEY/);
 
-    const status = await waitFor('the intruder\'s capture retrying with the reason', async () => {
-      const s = await pipelineStatus(cluster.client, 'intruder');
+    // With the key (encrypted, as a replayed ciphertext or a holder of the key not going through
+    // apply would send it): the config check and the signature refuse it, saying why.
+    await cluster.client.workflow.start('pipelineWorkflow', { taskQueue: spec.sourceQueue, workflowId: 'seaotter-pipeline-keyed', args: [{ ...input, spec }] });
+    const status = await waitFor('the keyed intruder\'s capture retrying with the reason', async () => {
+      const s = await pipelineStatus(cluster.client, 'keyed');
       return s.retrying.some((r) => r.activity === 'captureBinlog' && r.attempt >= 2) ? s : null;
     }, 60_000, 300);
     const error = status.retrying.find((r) => r.activity === 'captureBinlog')!.error;
@@ -215,20 +234,18 @@ test('a pipeline started by hand with another host is not run: the worker checks
     const vault = await pipelineStatus(cluster.client, 'vault');
     assert.equal(vault.state, 'running', 'the real pipeline runs on');
   } finally {
-    await plain.workflow.getHandle(intruderId).terminate('test done').catch(() => undefined);
+    for (const id of ['seaotter-pipeline-intruder', 'seaotter-pipeline-keyed']) await plain.workflow.getHandle(id).terminate('test done').catch(() => undefined);
     listener.close();
   }
 });
 
-test('with the key, a spec that keeps the data sources but maps elsewhere is not run: apply signs what it applies', async () => {
+test('a spec that keeps the data sources but maps elsewhere is not run: apply signs what it applies', async () => {
   const vault = await pipelineStatus(cluster.client, 'vault');
   assert.equal(vault.specSignedBy, codecFromEnv({ SEAOTTER_CODEC_KEY: KEY })!.keyIds[0], 'apply signed the running spec');
   // Every setting the config check compares is as in the config; only the mapping differs: the
-  // canary table's rows would go into vault.typed. Unsigned, and then with the real signature.
-  const history = await plain.workflow.getHandle(PIPELINE_ID).fetchHistory();
-  const started = history.events!.find((e) => e.workflowExecutionStartedEventAttributes)!.workflowExecutionStartedEventAttributes!;
-  const [decoded] = await codecFromEnv({ SEAOTTER_CODEC_KEY: KEY })!.decode(started.input!.payloads! as Payload[]);
-  const input = defaultPayloadConverter.fromPayload<PipelineWorkflowInput>(decoded);
+  // canary table's rows would go into vault.typed. Encrypted, as the previous test's second
+  // intruder: unsigned, and then with the real signature.
+  const input = await vaultInput();
   const tables = input.spec.tables.map((t) => (t.source.table === 'canary_secrets' ? { ...t, target: { schema: 'vault', table: 'typed' } } : t));
   for (const [name, signature, why] of [
     ['unsigned', undefined, /is not run by this worker: it is not signed\. With SEAOTTER_CODEC_KEY, workers run only what pipeline apply signed/],
@@ -236,7 +253,7 @@ test('with the key, a spec that keeps the data sources but maps elsewhere is not
   ] as const) {
     const workflowId = `seaotter-pipeline-${name}`;
     try {
-      await plain.workflow.start('pipelineWorkflow', { taskQueue: input.spec.sourceQueue, workflowId, args: [{ ...input, spec: { ...input.spec, tables, signature } }] });
+      await cluster.client.workflow.start('pipelineWorkflow', { taskQueue: input.spec.sourceQueue, workflowId, args: [{ ...input, spec: { ...input.spec, tables, signature } }] });
       const status = await waitFor(`${name}: capture retrying with the reason`, async () => {
         const s = await pipelineStatus(cluster.client, name);
         return s.retrying.some((r) => r.activity === 'captureBinlog') ? s : null;
@@ -268,20 +285,30 @@ test('a pipeline applied without the key is not run by workers with it; apply wi
   fs.writeFileSync(alone, `${cluster.dataSourcesYaml()}\npipelines:\n${plainPipeline}`);
   const keyless = await runSeaotter(['pipeline', 'apply', '--config', alone], { ...cluster.env(), SEAOTTER_CODEC_KEY: '' });
   assert.equal(keyless.code, 0, keyless.stderr);
-  const refused = await waitFor('plainp: capture retrying, not signed', async () => {
-    const s = await pipelineStatus(cluster.client, 'plainp');
-    return s.retrying.find((r) => r.activity === 'captureBinlog' && /it is not signed/.test(r.error));
-  }, 60_000, 300);
-  assert.match(refused.error, /apply the config with the key set \(with --replace when the pipeline runs an unsigned spec\)/);
+  const refused = await waitFor('plainp: its workflow task failing', () => workflowTaskFailure('seaotter-pipeline-plainp'), 60_000, 300);
+  assert.match(refused, /a payload that is not encrypted \(json\/plain\) reached a worker with SEAOTTER_CODEC_KEY/);
 
   const again = await cluster.cli(['pipeline', 'apply', '--config', cluster.configPath]);
   assert.equal(again.code, 1, again.stdout);
-  assert.match(again.stderr, /pipeline plainp runs a spec that is not signed .* apply again with --replace/);
+  assert.match(again.stderr, /pipeline plainp is running but cannot answer \(.+\); .*started without SEAOTTER_CODEC_KEY while workers have it, apply again with --replace/);
+  assert.doesNotMatch(again.stdout, /updated|started/, 'nothing was changed');
   await cluster.cliOk(['pipeline', 'apply', '--replace', '--config', alone]);
   await src.query("INSERT INTO vault.plain VALUES (1, 'signed now')");
   const want = await dumpTable(src, 'vault.plain');
   await waitFor('vault.plain on the target', async () => JSON.stringify(await dumpTable(dst, 'vault.plain')) === JSON.stringify(want), 60_000);
   assert.equal((await pipelineStatus(cluster.client, 'plainp')).specSignedBy, codecFromEnv({ SEAOTTER_CODEC_KEY: KEY })!.keyIds[0]);
+});
+
+test('apply refuses a config that changes where running pipelines connect, before changing any; --replace is the way', async () => {
+  const good = fs.readFileSync(cluster.configPath, 'utf8');
+  const moved = path.join(cluster.dir, 'moved.yaml');
+  // The same server and password, under another variable: apply can connect, the settings differ.
+  fs.writeFileSync(moved, good.replace('passwordEnv: DST_PW,', 'passwordEnv: DST_PW2,'));
+  const r = await runSeaotter(['pipeline', 'apply', '--config', moved], { ...cluster.env(), DST_PW2: cluster.target.password });
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, /^seaotter: pipeline vault: this config changes where it connects or what it runs \(data source "dst" differs: passwordEnv: "DST_PW" in the pipeline, "DST_PW2" here\), and workers reading it would refuse its batches in flight: apply again with --replace/);
+  assert.equal(r.stdout, '', 'no pipeline was updated or started');
+  assert.equal((await pipelineStatus(cluster.client, 'vault')).state, 'running');
 });
 
 test('a row the target refuses: the error, which quotes its value, is encrypted in history; status shows it decrypted', async () => {

@@ -115,6 +115,20 @@ test('spec signatures: the key that signed verifies, an old one after rotation t
   assert.equal(codec.signatureProblem(text, forged), 'its signature does not match it: it was changed after it was applied');
 });
 
+test("a worker's codec refuses payloads that are not encrypted, unless SEAOTTER_CODEC_ACCEPT_PLAIN=1; clients read them", async () => {
+  const plain = toPayload({ spec: { id: 'orders', target: { host: '203.0.113.9' } } });
+  const worker = codecFromEnv({ SEAOTTER_CODEC_KEY: KEY }, { refusePlain: true })!;
+  await assert.rejects(worker.decode([plain]), /a payload that is not encrypted \(json\/plain\) reached a worker with SEAOTTER_CODEC_KEY.*SEAOTTER_CODEC_ACCEPT_PLAIN=1 lets it read histories written before the key was set/);
+  assert.equal(worker.acceptPlain, false);
+  // Its own payloads, and those of a client with the key, it reads.
+  const [back] = await worker.decode(await codec.encode([plain]));
+  assert.deepEqual(defaultPayloadConverter.fromPayload(back!), defaultPayloadConverter.fromPayload(plain));
+  const migrating = codecFromEnv({ SEAOTTER_CODEC_KEY: KEY, SEAOTTER_CODEC_ACCEPT_PLAIN: '1' }, { refusePlain: true })!;
+  assert.deepEqual(await migrating.decode([plain]), [plain]);
+  assert.deepEqual(await codec.decode([plain]), [plain], 'a client (and the codec server) reads old plain histories');
+  assert.throws(() => codecFromEnv({ SEAOTTER_CODEC_KEY: KEY, SEAOTTER_CODEC_ACCEPT_PLAIN: 'yes' }, { refusePlain: true }), /SEAOTTER_CODEC_ACCEPT_PLAIN must be 1 or 0, not "yes"/);
+});
+
 test('no key: no codec; malformed keys: an error naming the variable, never echoing the key', () => {
   assert.equal(codecFromEnv({}), undefined);
   assert.equal(codecFromEnv({ SEAOTTER_CODEC_KEY: '  ' }), undefined);

@@ -82,6 +82,9 @@ test('a pipeline, data source or file store the config does not define is refuse
   const store = { type: 'dir', path: '/etc', datacenter: 'us' };
   assert.deepEqual(specOutsideConfig({ ...spec, fileStores: { ...spec.fileStores, 'pics-us': store } } as PipelineSpec, c), ['data source "pics-us" differs: path: "/etc" in the pipeline, "/srv/pics" here']);
   assert.deepEqual(specOutsideConfig({ ...spec, fileStores: { ...spec.fileStores, loot: store } } as PipelineSpec, c), ['data source "loot" is not defined here']);
+  // A store the config defines, but for no file rule of this pipeline, is not this pipeline's.
+  const other = config({ extraSource: '  spare: { type: dir, path: /srv/spare, datacenter: us }' });
+  assert.deepEqual(specOutsideConfig({ ...spec, fileStores: { ...spec.fileStores, spare: other.dataSources.spare } } as PipelineSpec, other), ['file store "spare" is not named by the pipeline\'s file rules here']);
 });
 
 test('another stage is refused, local or s3', () => {
@@ -103,7 +106,8 @@ test('a processor or resolver module the config does not name is refused', () =>
   assert.deepEqual(specOutsideConfig(spec, c), []);
   spec.tables[0].processor = '/tmp/evil.mjs';
   spec.rules = [{ source: 'shop.x', weight: 0, files: [{ columns: [], from: 'pics-hz', to: 'pics-us', resolver: '/tmp/res.mjs' }] }] as unknown as PipelineSpec['rules'];
-  assert.deepEqual(specOutsideConfig(spec, c), ['module /tmp/evil.mjs is not named here', 'module /tmp/res.mjs is not named here']);
+  const notNamed = (m: string) => `module ${m} is not named by the pipeline here (paths relative to the config file resolve where the config is)`;
+  assert.deepEqual(specOutsideConfig(spec, c), [notNamed('/tmp/evil.mjs'), notNamed('/tmp/res.mjs')]);
   // Relative paths in the config are the config file's (client/config-file.ts): the same module.
   assert.deepEqual(specOutsideConfig(specOf(config({ processor: '/etc/seaotter/proc.mjs' })), c), []);
 });
