@@ -13,7 +13,7 @@
  */
 import { Readable } from 'node:stream';
 import { createSHA256 } from 'hash-wasm';
-import { PART_SIZE, type FileStore, type PartTarget } from './stores/file-store.js';
+import { FileChangedError, FileMissingError, PART_SIZE, type FileStore, type PartTarget } from './stores/file-store.js';
 
 /** The source file a copy is of: a resumed copy must find the same. */
 export interface SourceVersion {
@@ -91,6 +91,38 @@ function partRead(open: (() => Promise<Readable>) | undefined, have?: Buffer): P
   };
 }
 
+/** One read of the rest of a file, handed out `len` bytes at a time (calls one after another); shorter at its end. */
+function sequentialReads(open: () => Promise<Readable>): { take(len: number): Promise<Buffer>; stop(): void } {
+  let stream: Readable | undefined;
+  let chunks: AsyncIterator<Buffer> | undefined;
+  let left = Buffer.alloc(0);
+  let stopped = false;
+  return {
+    async take(len) {
+      if (!chunks) {
+        stream = await open();
+        if (stopped) stream.destroy();
+        chunks = (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+      }
+      const got: Buffer[] = [left];
+      let have = left.length;
+      while (have < len) {
+        const r = await chunks.next();
+        if (r.done) break;
+        got.push(r.value);
+        have += r.value.length;
+      }
+      const all = Buffer.concat(got);
+      left = all.subarray(Math.min(len, all.length));
+      return all.subarray(0, Math.min(len, all.length));
+    },
+    stop() {
+      stopped = true;
+      stream?.destroy();
+    },
+  };
+}
+
 function sameSource(a: SourceVersion, b: SourceVersion): boolean {
   return a.size === b.size && a.sha256 === b.sha256 && a.version === b.version;
 }
@@ -131,20 +163,39 @@ export async function copyInParts(src: FileStore, dst: PartTarget, key: string, 
   // while the target writes. With every part recorded (the completion failed, or the worker died
   // during it) nothing is read.
   const parts = Math.ceil(source.size / p.partSize);
-  const open = (from: number, end: number) => (guarded ? src.readAtVersion!(key, source.version!, from, end) : src.read(key, from, end));
-  const readPart = (n: number): PartRead => {
-    const from = n * p.partSize;
+  const open = (from: number, end?: number) => (guarded ? src.readAtVersion!(key, source.version!, from, end) : src.read(key, from, end));
+  let n = p.etags.length;
+  // The first bytes a fetch already brought are not read again.
+  const headOf = (i: number, end: number) => (i === 0 && head?.length ? head.subarray(0, end) : undefined);
+  // From a store that answers ranged reads with the whole file (a proxy that ignores Range), a
+  // read per part would send the file from byte 0 each time: the rest comes in one read instead,
+  // parts taken from it in turn.
+  const inTurn = src.ignoresRanges && n < parts ? sequentialReads(() => open(headOf(n, source.size)?.length ?? n * p.partSize)) : undefined;
+  const readPart = (i: number): PartRead => {
+    const from = i * p.partSize;
     const end = Math.min(source.size, from + p.partSize);
-    // The first bytes a fetch already brought are not read again.
-    const have = n === 0 && head?.length ? head.subarray(0, end) : undefined;
-    return partRead(have && have.length >= end ? undefined : () => open(have?.length ?? from, end), have);
+    const have = headOf(i, end);
+    const start = have?.length ?? from;
+    if (start >= end) return partRead(undefined, have);
+    if (inTurn) return { done: inTurn.take(end - start).then((b) => (have ? Buffer.concat([have, b]) : b)), stop: inTurn.stop };
+    return partRead(() => open(start, end), have);
   };
   let bytes = Math.min(p.etags.length * p.partSize, source.size);
-  let n = p.etags.length;
   let next = n < parts ? readPart(n) : undefined;
   try {
     while (next) {
-      const part = await next.done;
+      let part: Buffer;
+      try {
+        part = await next.done;
+      } catch (err) {
+        // Gone or changed at the source since the copy looked: the next attempt looks again and
+        // starts over, so this upload's parts are dropped now rather than left behind.
+        if (err instanceof FileMissingError || err instanceof FileChangedError) {
+          await dst.abortUpload(key, p.uploadId).catch(() => undefined);
+          report(undefined);
+        }
+        throw err;
+      }
       const expected = Math.min(source.size, (n + 1) * p.partSize) - n * p.partSize;
       if (part.length !== expected) {
         bytes += part.length;

@@ -16,7 +16,7 @@ import { Readable } from 'node:stream';
 import { after, test } from 'node:test';
 import { copyInParts, partSizeFor, type SourceVersion, type UploadProgress } from '../../activities/files/resumable-copy.js';
 import { DirStore } from '../../activities/files/stores/dir-store.js';
-import { FileChangedError, PART_SIZE, type FileStore, type PartTarget } from '../../activities/files/stores/file-store.js';
+import { FileChangedError, FileMissingError, PART_SIZE, type FileStore, type PartTarget } from '../../activities/files/stores/file-store.js';
 
 const MIB = 1024 * 1024;
 
@@ -407,4 +407,38 @@ test('a target slower than the source\'s idle limit: each part is read whole whi
   assert.equal(r.error, undefined, String(r.error));
   assert.deepEqual(idle, []);
   assert.deepEqual(s3.objects.get('big.bin')?.body, content);
+});
+
+test('a source file gone or changed between parts: the upload is aborted and no progress is left to resume', async () => {
+  const content = randomBytes(3 * PART_SIZE);
+  for (const error of [new FileMissingError('no object big.bin in src'), new FileChangedError('object big.bin in src changed while it was copied')]) {
+    const src = memorySource(content);
+    const read = src.store.read.bind(src.store);
+    src.store.read = async (key, from = 0, end) => {
+      if (from >= PART_SIZE) throw error;
+      return read(key, from, end);
+    };
+    const s3 = fakeS3();
+    const r = await copy(src.store, s3.store, versionOf(content));
+    assert.equal(r.error, error);
+    assert.equal(r.last, undefined, 'nothing to resume: the next attempt looks at the source again');
+    assert.equal(s3.uploads.size, 0, 'the upload is aborted, its parts not left behind');
+    assert.equal(s3.objects.size, 0);
+  }
+});
+
+test('a source that ignores ranges: the rest of the file in one read, parts taken from it in turn (not a read from byte 0 per part)', async () => {
+  const content = randomBytes(3 * PART_SIZE + 99);
+  const src = memorySource(content);
+  (src.store as { ignoresRanges?: boolean }).ignoresRanges = true;
+  const s3 = fakeS3();
+  s3.failAt(3);
+  const head = content.subarray(0, 4 * MIB);
+  let last: UploadProgress | undefined;
+  await assert.rejects(copyInParts(src.store, s3.store, 'big.bin', versionOf(content), { report: (p) => void (last = p) }, head), /part 3/);
+  assert.deepEqual(src.reads, [4 * MIB], 'one read, after the head');
+  await copyInParts(src.store, s3.store, 'big.bin', versionOf(content), { saved: JSON.parse(JSON.stringify(last)) as UploadProgress, report: () => undefined });
+  assert.deepEqual(src.reads, [4 * MIB, 2 * PART_SIZE], 'the resumed copy: one read from part 3 on');
+  assert.deepEqual(s3.objects.get('big.bin')?.body, content);
+  assert.equal(s3.objects.get('big.bin')?.sha256, versionOf(content).sha256);
 });

@@ -55,6 +55,11 @@ export interface FileStore {
    */
   readAtVersion?(key: string, version: string, from?: number, end?: number): Promise<Readable>;
   /**
+   * True once the store answered a ranged read with the whole file (a proxy in front of it that
+   * ignores Range): a large file's copy then reads the rest in one request, not one per part.
+   */
+  readonly ignoresRanges?: boolean;
+  /**
    * Writes the whole stream under key so that readers see the old file or the new one, never a
    * part; records the SHA-256 where the store can, so later copies skip it without reading it,
    * and the source version it was copied from, so they need not read the source either.

@@ -58,6 +58,8 @@ function httpStatus(err: unknown): number | undefined {
 
 export class S3Store implements FileStore, PartTarget {
   private readonly bucket: string;
+  /** Set once a ranged read came back whole (file-store.ts). */
+  ignoresRanges = false;
 
   constructor(
     readonly name: string,
@@ -106,6 +108,7 @@ export class S3Store implements FileStore, PartTarget {
       throw err;
     }
     const total = /\/(\d+)$/.exec(got.ContentRange ?? '')?.[1];
+    if (got.$metadata.httpStatusCode === 200 && (got.ContentLength ?? 0) > limit) this.ignoresRanges = true;
     if (total === undefined && got.$metadata.httpStatusCode === 206) throw new Error(`${this.name} answered a ranged read of ${key} without its size (no Content-Range)`);
     const sha256 = got.Metadata?.[SHA256_META];
     const info: FileInfo = { size: total !== undefined ? Number(total) : (got.ContentLength ?? 0), ...(sha256 ? { sha256 } : {}), ...(got.ETag ? { version: got.ETag } : {}) };
@@ -154,15 +157,25 @@ export class S3Store implements FileStore, PartTarget {
       if (!range) return body;
       // A server that ignores the range sends the whole file: its first `from` bytes are dropped,
       // and those from `end` on.
-      if (got.$metadata.httpStatusCode === 200) return skipBytes(body, from, end);
+      if (got.$metadata.httpStatusCode === 200) {
+        this.ignoresRanges = true;
+        return skipBytes(body, from, end);
+      }
       if (!got.ContentRange?.startsWith(`bytes ${from}-`)) {
         body.destroy();
         throw new Error(`${this.name} answered a read of ${key} from byte ${from} with ${got.ContentRange ? `the range ${got.ContentRange}` : 'no Content-Range'}`);
+      }
+      // Of a range with an end, a shorter answer means the object shrank since the copy looked.
+      if (end !== undefined && !got.ContentRange.startsWith(`bytes ${from}-${end - 1}/`)) {
+        body.destroy();
+        throw new FileChangedError(`object ${key} in ${this.name} changed while it was copied (asked for bytes ${from}-${end - 1}, got ${got.ContentRange})`);
       }
       return body;
     } catch (err) {
       if (isNotFound(err)) throw new FileMissingError(`no object ${key} in ${this.name} (bucket ${this.bucket})`);
       if (version && httpStatus(err) === 412) throw new FileChangedError(`object ${key} in ${this.name} changed while it was copied (it is no longer ${version})`);
+      // A range past the end: the object shrank since the copy looked.
+      if (range && httpStatus(err) === 416) throw new FileChangedError(`object ${key} in ${this.name} changed while it was copied (it no longer reaches byte ${from})`);
       throw err;
     }
   }
