@@ -10,7 +10,7 @@ import * as m from '../workflows/messages.js';
 import type { pipelineWorkflow } from '../workflows/pipeline.js';
 import { UnreachableError, UserError } from './errors.js';
 import { resolvePipelines } from './resolve.js';
-import { codecFromEnv, KEY_ENV, type SeaotterCodec } from './codec.js';
+import { codecFromEnv, ENCRYPTED_ENCODING, KEY_ENV, type SeaotterCodec } from './codec.js';
 import { signedText, specOutsideConfig } from '../lib/spec-trust.js';
 import { datacenterOf } from '../lib/routing.js';
 import { formatWaiting, PollerCounter, waitingTasks, type WaitingTask } from './waiting.js';
@@ -90,16 +90,36 @@ export async function applyPipelines(client: Client, config: SeaotterConfig, opt
   return outcomes;
 }
 
+/** The first line of an error's innermost cause: a failed query's own message says only that it failed. */
+function rootCause(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown };
+  while (e.cause && typeof e.cause === 'object') e = e.cause as typeof e;
+  return String(e.message ?? err).split('\n')[0]!;
+}
+
+/** True when the run's input was encrypted (by a CLI with the key). */
+async function startedEncrypted(client: Client, workflowId: string): Promise<boolean> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const input = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  const encoding = input?.metadata?.encoding;
+  return encoding !== undefined && encoding !== null && Buffer.from(encoding).toString() === ENCRYPTED_ENCODING;
+}
+
 /** A running pipeline's status, for apply; one that cannot answer is to be replaced. */
 async function runningStatus(client: Client, id: string): Promise<m.PipelineStatus> {
+  const handle = client.workflow.getHandle<typeof pipelineWorkflow>(pipelineWorkflowId(id));
+  const d = await handle.describe();
   try {
-    return await client.workflow.getHandle<typeof pipelineWorkflow>(pipelineWorkflowId(id)).query(m.statusQuery);
+    return await queryStatus(client, handle, d.taskQueue);
   } catch (err) {
-    // The query's own error says only that it failed; its cause says why.
-    let cause = err as { message?: string; cause?: unknown };
-    while (cause.cause && typeof cause.cause === 'object') cause = cause.cause as typeof cause;
+    const cause = rootCause(err);
+    // This CLI lacks the key the workers answer with: replacing would start the pipeline unencrypted.
+    if (cause.includes(`Unknown encoding: ${ENCRYPTED_ENCODING}`)) {
+      throw new UserError(`pipeline ${id} answers encrypted: set ${KEY_ENV} to the workers' key and apply again`);
+    }
+    const why = (await failingWorkflowTask(client, d)) ?? cause;
     throw new UserError(
-      `pipeline ${id} is running but cannot answer (${String(cause.message ?? err).split('\n')[0]}); if it runs workflow code of an ` +
+      `pipeline ${id} is running but cannot answer (${why}); if it runs workflow code of an ` +
         `older seaotter build, or was started without ${KEY_ENV} while workers have it, apply again with --replace: it ends that ` +
         "workflow and restarts from the target's checkpoint",
     );
@@ -130,6 +150,10 @@ function refuseUnlessHandedOver(id: string, status: m.PipelineStatus, config: Se
 async function replacePipeline(client: Client, id: string): Promise<void> {
   const workflowId = pipelineWorkflowId(id);
   if (!(await isRunning(client, workflowId))) return;
+  // Without the key, the new run would start unencrypted, which workers with the key refuse.
+  if (!codecFromEnv() && (await startedEncrypted(client, workflowId))) {
+    throw new UserError(`pipeline ${id} runs with encrypted payloads: set ${KEY_ENV} to the workers' key before replacing it (workers with the key refuse a pipeline started without it)`);
+  }
   await client.workflow.getHandle(workflowId).terminate('replaced by seaotter pipeline apply --replace');
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -269,9 +293,13 @@ export async function pipelineStatus(client: Client, id: string): Promise<Status
       // timing out (also when a worker that stopped is still listed as polling).
       if ((await pollers.count(d.taskQueue, 'workflow')) === 0) throw new NoWorkerError(await unanswered(client, id, d, pollers));
       try {
-        status = await queryStatus(handle, d.taskQueue);
+        status = await queryStatus(client, handle, d.taskQueue);
       } catch (err) {
-        if (!(err instanceof UnreachableError)) throw err;
+        if (!(err instanceof UnreachableError) && rootCause(err).includes(`Unknown encoding: ${ENCRYPTED_ENCODING}`)) throw err;
+        // The workflow cannot run (a payload its workers refuse, say): why, not that no worker answered.
+        const failing = await failingWorkflowTask(client, d);
+        if (failing) throw new UserError(`pipeline ${id} cannot answer: ${failing}`);
+        if (!(err instanceof UnreachableError)) throw new UserError(`pipeline ${id} cannot answer: ${rootCause(err)}`);
         throw new NoWorkerError(await unanswered(client, id, d, pollers), err.message);
       }
     } else {
@@ -299,16 +327,28 @@ export async function pipelineStatus(client: Client, id: string): Promise<Status
 }
 
 /** A query needs a worker on the pipeline's task queue; say so instead of hanging. */
-async function queryStatus(handle: { query: (q: typeof m.statusQuery) => Promise<m.PipelineStatus> }, taskQueue: string): Promise<m.PipelineStatus> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new UnreachableError(`no worker answered on task queue ${taskQueue} within ${QUERY_TIMEOUT_MS / 1000} s; start one with "seaotter worker --dc ${taskQueue.replace(/^seaotter\./, '')}"`)), QUERY_TIMEOUT_MS);
-  });
+async function queryStatus(client: Client, handle: { query: (q: typeof m.statusQuery) => Promise<m.PipelineStatus> }, taskQueue: string): Promise<m.PipelineStatus> {
+  // The query is cancelled at the timeout, so that no call is left pending on a connection the
+  // CLI then closes.
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), QUERY_TIMEOUT_MS);
   try {
-    return await Promise.race([handle.query(m.statusQuery), timeout]);
+    return await client.withAbortSignal(abort.signal, () => handle.query(m.statusQuery));
+  } catch (err) {
+    if (!abort.signal.aborted) throw err;
+    throw new UnreachableError(`no worker answered on task queue ${taskQueue} within ${QUERY_TIMEOUT_MS / 1000} s; start one with "seaotter worker --dc ${taskQueue.replace(/^seaotter\./, '')}"`);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The last failure of the workflow's tasks while they keep failing (a workflow that cannot run), else undefined. */
+async function failingWorkflowTask(client: Client, d: WorkflowExecutionDescription): Promise<string | undefined> {
+  if ((d.raw.pendingWorkflowTask?.attempt ?? 1) <= 1) return undefined;
+  const history = await client.workflow.getHandle(d.workflowId, d.runId).fetchHistory();
+  const failed = [...(history.events ?? [])].reverse().find((e) => e.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes?.failure;
+  if (!failed) return undefined;
+  return `its workflow task fails (attempt ${d.raw.pendingWorkflowTask?.attempt}): ${(await failureMessage(client, failed)).split('\n')[0]}`;
 }
 
 const QUERY_TIMEOUT_MS = 10_000;

@@ -139,6 +139,14 @@ test('a CLI without the key cannot read the status; with it, it can', async () =
   const without = await runSeaotter(['pipeline', 'status', 'vault', '--json'], env);
   assert.notEqual(without.code, 0, without.stdout);
   assert.match(without.stderr, /SEAOTTER_CODEC_KEY/);
+  // apply without the key neither hands the config over nor, with --replace, restarts the
+  // pipeline unencrypted (which workers with the key would refuse).
+  for (const args of [['pipeline', 'apply', '--config', cluster.configPath], ['pipeline', 'apply', '--replace', '--config', cluster.configPath]]) {
+    const r = await runSeaotter(args, env);
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, /^seaotter: pipeline vault (answers encrypted|runs with encrypted payloads): set SEAOTTER_CODEC_KEY to the workers' key/);
+  }
+  assert.equal((await pipelineStatus(cluster.client, 'vault')).state, 'running', 'the pipeline runs on, unreplaced');
   const wrong = await runSeaotter(['pipeline', 'status', 'vault'], { ...cluster.env(), SEAOTTER_CODEC_KEY: 'too-short' });
   assert.equal(wrong.code, 1);
   assert.match(wrong.stderr, /^seaotter: SEAOTTER_CODEC_KEY must be the base64 of exactly 32 bytes/);
@@ -287,10 +295,13 @@ test('a pipeline applied without the key is not run by workers with it; apply wi
   assert.equal(keyless.code, 0, keyless.stderr);
   const refused = await waitFor('plainp: its workflow task failing', () => workflowTaskFailure('seaotter-pipeline-plainp'), 60_000, 300);
   assert.match(refused, /a payload that is not encrypted \(json\/plain\) reached a worker with SEAOTTER_CODEC_KEY/);
+  const status = await cluster.cli(['pipeline', 'status', 'plainp']);
+  assert.equal(status.code, 1, status.stdout);
+  assert.match(status.stderr, /^seaotter: pipeline plainp cannot answer: its workflow task fails \(attempt \d+\): a payload that is not encrypted \(json\/plain\) reached a worker with SEAOTTER_CODEC_KEY/);
 
   const again = await cluster.cli(['pipeline', 'apply', '--config', cluster.configPath]);
   assert.equal(again.code, 1, again.stdout);
-  assert.match(again.stderr, /pipeline plainp is running but cannot answer \(.+\); .*started without SEAOTTER_CODEC_KEY while workers have it, apply again with --replace/);
+  assert.match(again.stderr, /pipeline plainp is running but cannot answer \(its workflow task fails \(attempt \d+\): a payload that is not encrypted .*\); .*started without SEAOTTER_CODEC_KEY while workers have it, apply again with --replace/);
   assert.doesNotMatch(again.stdout, /updated|started/, 'nothing was changed');
   await cluster.cliOk(['pipeline', 'apply', '--replace', '--config', alone]);
   await src.query("INSERT INTO vault.plain VALUES (1, 'signed now')");
