@@ -11,7 +11,7 @@ import type { pipelineWorkflow } from '../workflows/pipeline.js';
 import { UnreachableError, UserError } from './errors.js';
 import { resolvePipelines } from './resolve.js';
 import { codecFromEnv, ENCRYPTED_ENCODING, KEY_ENV, type SeaotterCodec } from './codec.js';
-import { signedText, specOutsideConfig } from '../lib/spec-trust.js';
+import { connectionsOutsideConfig, signedText } from '../lib/spec-trust.js';
 import { datacenterOf } from '../lib/routing.js';
 import { formatWaiting, PollerCounter, waitingTasks, type WaitingTask } from './waiting.js';
 import { copyingFiles, formatCopying, type CopyingFiles } from './copying.js';
@@ -140,7 +140,7 @@ function refuseUnlessHandedOver(id: string, status: m.PipelineStatus, config: Se
     throw new UserError(`pipeline ${id} runs a spec that is not signed (applied without ${KEY_ENV}, or by a build before signatures), which workers with the key do not run: ${replace}`);
   }
   // Workers reading this config must still allow where the running spec connects (absent from older builds).
-  const problems = status.connections ? specOutsideConfig(status.connections, config) : [];
+  const problems = status.connections ? connectionsOutsideConfig(status.connections, config) : [];
   if (problems.length) {
     throw new UserError(`pipeline ${id}: this config changes where it connects or what it runs (${problems.join('; ')}), and workers reading it would refuse its batches in flight: ${replace}`);
   }

@@ -4,7 +4,8 @@
  * points a worker at a host of their choosing, with the variable name of a secret to log in with,
  * or at a module on the worker's disk to run. So a worker connects only where its own config says:
  * the pipeline must be one its config defines, between the same data sources, each with the same
- * settings, through the same stage, running only processor and resolver modules its config names.
+ * settings, through the same stage, running only processor and resolver modules the pipeline
+ * names there.
  * With SEAOTTER_CODEC_KEY, `pipeline apply` also signs the whole spec (its table mappings too),
  * and workers with the key run only specs signed with it (activities/worker-config.ts).
  */
@@ -79,12 +80,16 @@ export function trustKey(spec: PipelineSpec): string {
 }
 
 /**
- * Where a spec (or what it connects to, `connectionsOf`) asks for more than `config` allows, one
- * line each; empty when it asks for nothing else. Lines name settings, never secrets (configs
- * hold only the names of the variables with them).
+ * Where a spec asks for more than `config` allows, one line each; empty when it asks for nothing
+ * else. Lines name settings, never secrets (configs hold only the names of the variables with them).
  */
-export function specOutsideConfig(spec: PipelineSpec | SpecConnections, config: SeaotterConfig): string[] {
-  const c = 'modules' in spec ? spec : connectionsOf(spec);
+export function specOutsideConfig(spec: PipelineSpec, config: SeaotterConfig): string[] {
+  // Always derived here: a spec's own fields of those names (a `modules` list, say) count for nothing.
+  return connectionsOutsideConfig(connectionsOf(spec), config);
+}
+
+/** `specOutsideConfig` of what a spec connects to (`connectionsOf`, as a running pipeline's status carries it). */
+export function connectionsOutsideConfig(c: SpecConnections, config: SeaotterConfig): string[] {
   const problems: string[] = [];
   const pipeline = config.pipelines.find((p) => p.id === c.id);
   if (!pipeline) problems.push(`pipeline "${c.id}" is not defined here`);

@@ -108,6 +108,8 @@ test('a processor or resolver module the config does not name is refused', () =>
   spec.rules = [{ source: 'shop.x', weight: 0, files: [{ columns: [], from: 'pics-hz', to: 'pics-us', resolver: '/tmp/res.mjs' }] }] as unknown as PipelineSpec['rules'];
   const notNamed = (m: string) => `module ${m} is not named by the pipeline here (paths relative to the config file resolve where the config is)`;
   assert.deepEqual(specOutsideConfig(spec, c), [notNamed('/tmp/evil.mjs'), notNamed('/tmp/res.mjs')]);
+  // A spec that brings a `modules` list of its own is still judged by its tables and rules.
+  assert.deepEqual(specOutsideConfig({ ...spec, modules: [] } as unknown as PipelineSpec, c), [notNamed('/tmp/evil.mjs'), notNamed('/tmp/res.mjs')]);
   // Relative paths in the config are the config file's (client/config-file.ts): the same module.
   assert.deepEqual(specOutsideConfig(specOf(config({ processor: '/etc/seaotter/proc.mjs' })), c), []);
 });
