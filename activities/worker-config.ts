@@ -54,7 +54,7 @@ function reread(o: OwnConfig & { readAt: number }): Promise<void> {
 }
 
 /** The error type of a spec outside the worker's config (retried). */
-export const NOT_IN_WORKER_CONFIG = 'NotInWorkerConfig';
+const NOT_IN_WORKER_CONFIG = 'NotInWorkerConfig';
 
 /**
  * Throws unless the worker's config allows `spec`. Without a worker config (activities run

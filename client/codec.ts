@@ -20,7 +20,7 @@ export const KEY_ID_METADATA = 'seaotter-key-id';
 export const KEY_ENV = 'SEAOTTER_CODEC_KEY';
 export const OLD_KEYS_ENV = 'SEAOTTER_CODEC_OLD_KEYS';
 /** On a worker with a key: `1` takes payloads that are not encrypted too (histories from before the key). */
-export const ACCEPT_PLAIN_ENV = 'SEAOTTER_CODEC_ACCEPT_PLAIN';
+const ACCEPT_PLAIN_ENV = 'SEAOTTER_CODEC_ACCEPT_PLAIN';
 
 const PayloadMessage = proto.temporal.api.common.v1.Payload;
 const IV_BYTES = 12;

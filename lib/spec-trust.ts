@@ -27,7 +27,7 @@ function differences(inSpec: Record<string, unknown>, here: Record<string, unkno
 }
 
 /** The processor and file resolver modules a spec runs (absolute paths). */
-export function specModules(spec: PipelineSpec): string[] {
+function specModules(spec: PipelineSpec): string[] {
   const out = new Set<string>();
   for (const t of [...(spec.tables ?? []), ...(spec.rules ?? [])]) {
     if (t.processor) out.add(t.processor);
@@ -37,7 +37,7 @@ export function specModules(spec: PipelineSpec): string[] {
 }
 
 /** The processor and file resolver modules a pipeline of a config names (absolute after client/config-file.ts). */
-export function pipelineModules(p: PipelineConfig): Set<string> {
+function pipelineModules(p: PipelineConfig): Set<string> {
   const out = new Set<string>();
   if (p.processor) out.add(p.processor);
   for (const t of p.tables) {
